@@ -1,0 +1,47 @@
+"""``workbench``: thin commands over the rooms below. Each module here adds its subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from workbench._version import __version__
+from workbench.errors import WorkbenchError
+
+__all__ = ["main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from workbench.cli import demo, runs
+
+    parser = argparse.ArgumentParser(
+        prog="workbench", description="Local-first tracking, comparison and launching of ML experiments."
+    )
+    parser.add_argument("--version", action="version", version=f"workbench {__version__}")
+    parser.add_argument("--root", help="the store (default: WORKBENCH_ROOT, else ~/.workbench)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in (runs, demo):
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(args.handler(args) or 0)
+    except WorkbenchError as exc:
+        print(f"workbench: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # `workbench runs | head`
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

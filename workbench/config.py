@@ -1,0 +1,131 @@
+"""Settings, resolved when a store is opened (never at import time).
+
+Precedence, lowest first: defaults, ``<root>/workbench.toml``, ``WORKBENCH_*`` environment
+variables, explicit arguments. Every field is documented in ``docs/settings.md`` (a test checks).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from workbench.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+__all__ = ["Settings", "default_root", "load_settings"]
+
+SETTINGS_FILE = "workbench.toml"
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Resolved settings of one store.
+
+    Examples
+    --------
+    >>> s = load_settings("/tmp/wb-doc", flush_interval=0.5)
+    >>> s.flush_interval
+    0.5
+    """
+
+    root: Path
+    #: seconds between background flushes of buffered metric points
+    flush_interval: float = 1.0
+    #: buffered ``log`` calls that trigger an early flush
+    flush_calls: int = 50_000
+    #: seconds between heartbeats of a running run
+    heartbeat_interval: float = 10.0
+    #: a running run with no heartbeat for this long, whose process is gone, is ``crashed``
+    crash_after: float = 60.0
+    #: tee the run's stdout/stderr into ``runs/<id>/logs/``
+    capture_output: bool = True
+    #: log ``sys/*`` keys (CPU, memory, GPU) while a run is live; needs psutil
+    system_metrics: bool = True
+    #: seconds between system metric samples
+    system_metrics_interval: float = 15.0
+    #: fsync records and segments before they are renamed into place
+    fsync: bool = True
+    #: other tables of workbench.toml (remotes, recipes, ...), kept for the rooms that use them
+    extra: Mapping[str, Any] = dataclasses.field(default_factory=dict, compare=False)
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Settings) if f.name not in ("root", "extra")}
+
+
+def default_root() -> Path:
+    """``WORKBENCH_ROOT``, else ``~/.workbench``."""
+    env = os.environ.get("WORKBENCH_ROOT")
+    return Path(env).expanduser() if env else Path.home() / ".workbench"
+
+
+def _coerce(name: str, value: Any, source: str) -> Any:
+    field_type = _FIELDS[name].type
+    try:
+        if field_type == "bool":
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(value)
+        if field_type == "int":
+            if isinstance(value, bool):
+                raise ValueError(value)
+            return int(value)
+        if field_type == "float":
+            if isinstance(value, bool):
+                raise ValueError(value)
+            result = float(value)
+            if result != result or result < 0:
+                raise ValueError(value)
+            return result
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(
+            f"setting {name!r} from {source} has the value {value!r}, which is not a valid "
+            f"{field_type}; fix it there (see docs/settings.md)"
+        ) from exc
+    return value  # pragma: no cover
+
+
+def load_settings(root: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
+    """Resolve the settings of the store at ``root`` (default: :func:`default_root`)."""
+    root_path = Path(root).expanduser() if root is not None else default_root()
+    root_path = root_path.absolute()
+    values: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    toml_path = root_path / SETTINGS_FILE
+    if toml_path.is_file():
+        try:
+            data = tomllib.loads(toml_path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{toml_path} is not valid TOML: {exc}; fix or remove the file") from exc
+        for key, value in data.items():
+            if isinstance(value, dict):
+                extra[key] = value
+            elif key in _FIELDS:
+                values[key] = _coerce(key, value, str(toml_path))
+            else:
+                raise ConfigError(
+                    f"{toml_path} sets unknown setting {key!r}; known settings: "
+                    f"{', '.join(sorted(_FIELDS))}"
+                )
+    for name in _FIELDS:
+        env = os.environ.get(f"WORKBENCH_{name.upper()}")
+        if env is not None and env != "":
+            values[name] = _coerce(name, env, f"WORKBENCH_{name.upper()}")
+    for name, value in overrides.items():
+        if name not in _FIELDS:
+            raise ConfigError(f"unknown setting {name!r}; known settings: {', '.join(sorted(_FIELDS))}")
+        if value is not None:
+            values[name] = _coerce(name, value, "the call's arguments")
+    return Settings(root=root_path, extra=extra, **values)

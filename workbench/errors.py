@@ -1,0 +1,84 @@
+"""Every error workbench raises on purpose.
+
+The tree::
+
+    WorkbenchError
+    ├── ConfigError            settings or workbench.toml are wrong
+    ├── StoreError             the store on disk
+    │   ├── RunNotFound        (also a KeyError) no run with that id or prefix
+    │   ├── CorruptRecord      a run record that cannot be read
+    │   └── ReadOnlyRun        a synced run cannot be changed here
+    ├── QueryError             a query the store cannot answer
+    │   └── FilterError        a ``where`` / ``order_by`` expression that does not parse
+    ├── JobError               launching or controlling jobs
+    └── RemoteError            SSH remotes and sync
+
+A message says what failed, names the run, file or expression, and suggests the next step.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "CorruptRecord",
+    "FilterError",
+    "JobError",
+    "QueryError",
+    "ReadOnlyRun",
+    "RemoteError",
+    "RunNotFound",
+    "StoreError",
+    "WorkbenchError",
+]
+
+
+class WorkbenchError(Exception):
+    """Root of every error workbench raises on purpose."""
+
+
+class ConfigError(WorkbenchError):
+    """Settings, ``workbench.toml`` or a ``WORKBENCH_*`` variable are not valid."""
+
+
+class StoreError(WorkbenchError):
+    """Something in the store on disk is missing, unreadable or not allowed."""
+
+
+class RunNotFound(StoreError, KeyError):
+    """No run matches the id (or id prefix) that was asked for."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else "run not found"
+
+
+class CorruptRecord(StoreError):
+    """A run record exists but cannot be parsed."""
+
+
+class ReadOnlyRun(StoreError):
+    """The run was synced from a remote and is read-only here."""
+
+
+class QueryError(WorkbenchError):
+    """A query over the store failed."""
+
+
+class FilterError(QueryError, ValueError):
+    """A ``where`` or ``order_by`` expression is not valid.
+
+    ``position`` is the 0-based offset of the offending token in ``expression``.
+    """
+
+    def __init__(self, message: str, expression: str, position: int) -> None:
+        self.expression = expression
+        self.position = position
+        pointer = " " * position + "^"
+        super().__init__(f"{message}\n  {expression}\n  {pointer}")
+
+
+class JobError(WorkbenchError):
+    """A job could not be launched, found or controlled."""
+
+
+class RemoteError(WorkbenchError):
+    """A remote could not be reached, trusted or synced."""

@@ -1,0 +1,105 @@
+"""The store layout, in one place, and validation of names that become paths."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import time
+from pathlib import Path
+
+from workbench.errors import StoreError
+
+__all__ = [
+    "FORMAT",
+    "Layout",
+    "new_run_id",
+    "validate_run_id",
+]
+
+#: version of the on-disk format; a reader refuses records of a newer format
+FORMAT = 1
+
+_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case: sorts like time
+_RUN_ID = re.compile(r"[0-9a-z][0-9a-z_-]{1,63}\Z")
+
+
+def _b32(number: int, width: int) -> str:
+    chars = []
+    for _ in range(width):
+        number, digit = divmod(number, 32)
+        chars.append(_ALPHABET[digit])
+    return "".join(reversed(chars))
+
+
+def new_run_id() -> str:
+    """A 14-character id: 9 characters of milliseconds since 1970, then 5 random ones.
+
+    Ids sort by creation time (to the millisecond) and collide with a chance of 1 in 33 million
+    per millisecond.
+    """
+    return _b32(time.time_ns() // 1_000_000, 9) + _b32(secrets.randbits(25), 5)
+
+
+def validate_run_id(run_id: str) -> str:
+    if not isinstance(run_id, str) or not _RUN_ID.match(run_id):
+        raise StoreError(
+            f"{run_id!r} is not a valid run id: use 2-64 characters of a-z, 0-9, '-' and '_', "
+            "starting with a letter or digit"
+        )
+    return run_id
+
+
+class Layout:
+    """Paths of a store rooted at ``root`` (see docs/store.md)."""
+
+    __slots__ = ("root", "runs", "catalog", "journal", "artifacts", "blobs")
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.runs = root / "runs"
+        self.catalog = root / "catalog"
+        self.journal = self.catalog / "journal"
+        self.artifacts = root / "artifacts"
+        self.blobs = root / "blobs" / "sha256"
+
+    def run_dir(self, run_id: str) -> Path:
+        return self.runs / validate_run_id(run_id)
+
+    def record(self, run_id: str) -> Path:
+        return self.run_dir(run_id) / "run.json"
+
+    def metrics_dir(self, run_id: str) -> Path:
+        return self.run_dir(run_id) / "metrics"
+
+    def logs_dir(self, run_id: str) -> Path:
+        return self.run_dir(run_id) / "logs"
+
+    def files_dir(self, run_id: str) -> Path:
+        return self.run_dir(run_id) / "files"
+
+    def ensure(self) -> None:
+        try:
+            self.runs.mkdir(parents=True, exist_ok=True)
+            self.catalog.mkdir(exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot create the store at {self.root}: {exc.strerror}; "
+                "pass root= or set WORKBENCH_ROOT to a writable directory"
+            ) from exc
+
+    def note_change(self, run_id: str) -> None:
+        """Append ``run_id`` to the change journal that readers follow (an O_APPEND line).
+
+        Call it after the change is on disk: a reader that sees the line must see the change.
+        """
+        line = (run_id + "\n").encode()
+        try:
+            fd = os.open(self.journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        except FileNotFoundError:  # someone deleted catalog/: it is derived, make it again
+            self.catalog.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line)
+        finally:
+            os.close(fd)

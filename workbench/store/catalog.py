@@ -1,0 +1,487 @@
+"""The catalog: a derived, per-process DuckDB index of run records.
+
+Why this shape (measured, see docs/store.md): DuckDB lets one process hold a database file,
+and many processes read one store at once. So every reading process keeps its own in-memory
+DuckDB connection, loaded from a parquet snapshot in ``catalog/`` and kept current by the
+change journal ``catalog/journal``, a file of run ids that every writer appends to after it
+replaces a run record. A refresh reads only the new journal lines and re-reads those runs.
+Training processes never touch the catalog. Deleting ``catalog/`` loses nothing: the next
+reader rebuilds it from the run records.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import threading
+import time
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workbench.config import Settings
+from workbench.errors import CorruptRecord, StoreError
+from workbench.store._atomic import atomic_write_json
+from workbench.store._lock import try_file_lock
+from workbench.store._paths import Layout
+from workbench.store.records import is_crashed, parse_record, update_record
+
+__all__ = ["Catalog", "ReindexReport"]
+
+_SNAPSHOT_AFTER = 500  # journal lines replayed on top of a snapshot before a new one is written
+_LIVENESS_EVERY = 2.0  # seconds between checks that running runs are still alive
+_JOURNAL_ROTATE = 8 << 20  # bytes
+
+_RUN_COLUMNS = [
+    ("run_id", "VARCHAR"), ("project", "VARCHAR"), ("name", "VARCHAR"), ("status", "VARCHAR"),
+    ("created", "DOUBLE"), ("started", "DOUBLE"), ("ended", "DOUBLE"), ("heartbeat", "DOUBLE"),
+    ("duration", "DOUBLE"), ("tags", "VARCHAR[]"), ("notes", "VARCHAR"), ("host", "VARCHAR"),
+    ("user", "VARCHAR"), ("remote", "VARCHAR"), ("git_commit", "VARCHAR"), ("pid", "BIGINT"),
+    ("notebook", "VARCHAR"), ("error", "VARCHAR"),
+    ("_pid_start", "BIGINT"), ("_ino", "BIGINT"), ("_mtime", "BIGINT"), ("_size", "BIGINT"),
+]
+_VALUE_COLUMNS = [("run_id", "VARCHAR"), ("key", "VARCHAR"), ("num", "DOUBLE"), ("str", "VARCHAR"),
+                  ("bool", "BOOLEAN"), ("json", "VARCHAR")]
+_SUMMARY_COLUMNS = _VALUE_COLUMNS + [("min", "DOUBLE"), ("max", "DOUBLE"), ("count", "BIGINT"),
+                                     ("step", "BIGINT")]
+_TABLES = {"_runs": _RUN_COLUMNS, "_params": _VALUE_COLUMNS, "_summaries": _SUMMARY_COLUMNS}
+_PUBLIC_RUN_COLUMNS = [name for name, _ in _RUN_COLUMNS if not name.startswith("_")]
+
+
+@dataclass
+class ReindexReport:
+    """What ``reindex`` found."""
+
+    runs: int = 0
+    corrupt_records: dict[str, str] = field(default_factory=dict)
+    corrupt_segments: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    """``{"optim": {"lr": 1}}`` -> ``{"optim.lr": 1}``; lists and scalars stay as they are."""
+    out: dict[str, Any] = {}
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            if isinstance(inner, dict) and inner:
+                out.update(flatten(inner, name))
+            else:
+                out[name] = inner
+    return out
+
+
+def _typed(value: Any) -> tuple[float | None, str | None, bool | None, str | None]:
+    """(num, str, bool, json) columns of one config or summary value."""
+    if value is None:
+        return None, None, None, None
+    if isinstance(value, bool):
+        return float(value), None, value, json.dumps(value)
+    if isinstance(value, (int, float)):
+        number = float(value)
+        return number, None, None, json.dumps(value) if math.isfinite(number) else str(value)
+    if isinstance(value, str):
+        return None, value, None, json.dumps(value, ensure_ascii=False)
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return None, text, None, text
+
+
+def _opt_float(value: Any) -> float | None:
+    try:
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _opt_int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+class _Rows:
+    """Rows of the three tables for a batch of records, as pyarrow tables."""
+
+    def __init__(self) -> None:
+        self.runs: list[tuple[Any, ...]] = []
+        self.params: list[tuple[Any, ...]] = []
+        self.summaries: list[tuple[Any, ...]] = []
+
+    def add(self, record: dict[str, Any], ident: tuple[int, int, int]) -> None:
+        run_id = str(record["id"])
+        started = _opt_float(record.get("started"))
+        ended = _opt_float(record.get("ended"))
+        heartbeat = _opt_float(record.get("heartbeat"))
+        end = ended if ended is not None else heartbeat
+        duration = end - started if (started is not None and end is not None) else None
+        git = record.get("git") or {}
+        error = record.get("error") or None
+        tags = record.get("tags") or []
+        self.runs.append((
+            run_id, str(record.get("project") or "default"), record.get("name"),
+            str(record.get("status") or "running"), _opt_float(record.get("created")), started, ended,
+            heartbeat, duration, [str(t) for t in tags] if isinstance(tags, list) else [],
+            str(record.get("notes") or ""), record.get("host"), record.get("user"),
+            record.get("remote"), git.get("commit") if isinstance(git, dict) else None,
+            _opt_int(record.get("pid")), record.get("notebook"),
+            (error.get("message") if isinstance(error, dict) else str(error)) if error else None,
+            _opt_int(record.get("pid_start")), *ident,
+        ))
+        for key, value in flatten(record.get("config") or {}).items():
+            self.params.append((run_id, key, *_typed(value)))
+        stats = record.get("metrics") or {}
+        summary = record.get("summary") or {}
+        for key in summary.keys() | stats.keys():
+            stat = stats.get(key) or {}
+            value = summary.get(key, stat.get("last"))
+            self.summaries.append((run_id, key, *_typed(value), _opt_float(stat.get("min")),
+                                   _opt_float(stat.get("max")), _opt_int(stat.get("count")),
+                                   _opt_int(stat.get("step"))))
+
+    def tables(self) -> dict[str, Any]:
+        import pyarrow as pa
+
+        out = {}
+        for name, rows in (("_runs", self.runs), ("_params", self.params), ("_summaries", self.summaries)):
+            columns = _TABLES[name]
+            arrays = list(zip(*rows)) if rows else [[] for _ in columns]
+            out[name] = pa.table({col: pa.array(list(values), type=_arrow_type(kind))
+                                  for (col, kind), values in zip(columns, arrays)})
+        return out
+
+
+def _arrow_type(kind: str) -> Any:
+    import pyarrow as pa
+
+    return {"VARCHAR": pa.string(), "DOUBLE": pa.float64(), "BIGINT": pa.int64(),
+            "BOOLEAN": pa.bool_(), "VARCHAR[]": pa.list_(pa.string())}[kind]
+
+
+class Catalog:
+    """The in-memory index of one store in this process. Thread-safe; use one per process."""
+
+    def __init__(self, layout: Layout, settings: Settings) -> None:
+        import duckdb
+
+        self.layout = layout
+        self.settings = settings
+        self._lock = threading.RLock()
+        self._con = duckdb.connect(":memory:", config={"threads": 2})
+        self._journal: tuple[int, int] | None = None  # (inode, offset) read so far
+        self._since_snapshot = 0
+        self._loaded = False
+        self._last_liveness = 0.0
+        self._bad_records: dict[str, tuple[tuple[int, int, int], str]] = {}
+        self._create_tables()
+
+    # -- tables ---------------------------------------------------------------------------------
+    def _create_tables(self) -> None:
+        con = self._con
+        for name, columns in _TABLES.items():
+            cols = ", ".join(f'"{c}" {t}' for c, t in columns)
+            con.execute(f"CREATE OR REPLACE TABLE {name} ({cols})")
+        public = ", ".join(f'"{c}"' for c in _PUBLIC_RUN_COLUMNS)
+        con.execute(f"CREATE OR REPLACE VIEW runs AS SELECT {public} FROM _runs")
+        con.execute("CREATE OR REPLACE VIEW params AS SELECT run_id, key, num, str, bool, json AS value FROM _params")
+        con.execute("CREATE OR REPLACE VIEW summaries AS SELECT run_id, key, num AS value, str AS text, "
+                    "min, max, count, step FROM _summaries")
+
+    @property
+    def connection(self) -> Any:
+        return self._con
+
+    def _apply(self, rows: _Rows, remove: Iterable[str]) -> None:
+        ids = list({*remove, *(r[0] for r in rows.runs)})
+        con = self._con
+        if ids:
+            for name in _TABLES:
+                con.execute(f"DELETE FROM {name} WHERE list_contains($ids, run_id)", {"ids": ids})
+        for name, table in rows.tables().items():
+            if table.num_rows:
+                con.register("_delta", table)
+                try:
+                    con.execute(f"INSERT INTO {name} SELECT * FROM _delta")
+                finally:
+                    con.unregister("_delta")
+
+    # -- reading records --------------------------------------------------------------------------
+    def _read(self, run_id: str) -> tuple[dict[str, Any] | None, tuple[int, int, int] | None]:
+        """The record and the identity (inode, mtime, size) of exactly the bytes read."""
+        path = self.layout.runs / run_id / "run.json"
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except (FileNotFoundError, NotADirectoryError):
+            return None, None
+        try:
+            st = os.fstat(fd)
+            ident = (st.st_ino, st.st_mtime_ns, st.st_size)
+            with os.fdopen(fd, "rb", closefd=False) as handle:
+                data = handle.read()
+        finally:
+            os.close(fd)
+        bad = self._bad_records.get(run_id)
+        if bad is not None and bad[0] == ident:
+            return None, ident
+        try:
+            record = parse_record(data, path)
+            if record.get("id") != run_id:
+                raise CorruptRecord(f"run record {path} names run {record.get('id')!r}, not {run_id!r}")
+        except StoreError as exc:
+            self._bad_records[run_id] = (ident, str(exc))
+            warnings.warn(f"skipping run {run_id}: {exc}", stacklevel=4)
+            return None, ident
+        self._bad_records.pop(run_id, None)
+        return record, ident
+
+    def _load_ids(self, run_ids: Iterable[str]) -> tuple[_Rows, list[str], list[dict[str, Any]]]:
+        rows, gone, crashed = _Rows(), [], []
+        now = time.time()
+        for run_id in run_ids:
+            record, ident = self._read(run_id)
+            if record is None or ident is None:
+                gone.append(run_id)
+                continue
+            if is_crashed(record, now, self.settings.crash_after):
+                if not record.get("remote"):  # synced runs are read-only: shown as crashed only
+                    crashed.append(record)
+                record = {**record, "status": "crashed"}
+            rows.add(record, ident)
+        return rows, gone, crashed
+
+    def _mark_crashed(self, records: list[dict[str, Any]]) -> None:
+        """Persist ``crashed`` for runs whose process died; their new records reach us by the journal."""
+        for record in records:
+            def mutate(current: dict[str, Any]) -> bool:
+                if not is_crashed(current, time.time(), self.settings.crash_after):
+                    return False
+                current["status"] = "crashed"
+                current["ended"] = current.get("heartbeat") or time.time()
+                current["error"] = {
+                    "type": "crashed",
+                    "message": f"process {current.get('pid')} on {current.get('host')} ended without "
+                               "finishing the run (killed, out of memory, or power loss); points flushed "
+                               "before that are kept",
+                }
+                return True
+
+            try:
+                update_record(self.layout, record["id"], mutate, fsync=self.settings.fsync)
+            except StoreError as exc:
+                warnings.warn(f"could not mark run {record['id']} crashed: {exc}", stacklevel=3)
+
+    # -- journal ---------------------------------------------------------------------------------
+    def _journal_stat(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.layout.journal)
+        except FileNotFoundError:
+            return None
+        return st.st_ino, st.st_size
+
+    def _read_journal(self, start: int) -> tuple[set[str], int]:
+        try:
+            with open(self.layout.journal, "rb") as handle:
+                handle.seek(start)
+                data = handle.read()
+        except FileNotFoundError:
+            return set(), start
+        end = data.rfind(b"\n") + 1  # a line being written is read next time
+        ids = {line for line in data[:end].decode("utf-8", "replace").split("\n") if line}
+        return ids, start + end
+
+    def _scan_ids(self) -> tuple[list[str], dict[str, tuple[int, int, int]]]:
+        """Every run directory, and the identity of each run.json (a stat per run)."""
+        try:
+            names = os.listdir(self.layout.runs)
+        except FileNotFoundError:
+            return [], {}
+        idents: dict[str, tuple[int, int, int]] = {}
+        for name in names:
+            if name.startswith("."):
+                continue
+            try:
+                st = os.stat(self.layout.runs / name / "run.json")
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            idents[name] = (st.st_ino, st.st_mtime_ns, st.st_size)
+        return names, idents
+
+    # -- refresh ---------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Bring the index up to date with the files; cheap when nothing changed."""
+        with self._lock:
+            if not self._loaded:
+                self._cold_load()
+            else:
+                self._warm_refresh()
+            now = time.monotonic()
+            if now - self._last_liveness >= _LIVENESS_EVERY:
+                self._last_liveness = now
+                self._check_liveness()
+
+    def _cold_load(self) -> None:
+        self.layout.catalog.mkdir(parents=True, exist_ok=True)
+        journal = self._journal_stat()
+        used_snapshot = self._load_snapshot()
+        # validate the snapshot (or build from nothing) against the files themselves
+        self._full_scan()
+        self._journal = journal if journal is not None else (0, 0)
+        if journal is not None:
+            ids, offset = self._read_journal(journal[1])
+            self._journal = (journal[0], offset)
+            if ids:
+                self._reload(ids)
+        self._loaded = True
+        if not used_snapshot or self._since_snapshot:
+            self._maybe_snapshot(force=not used_snapshot)
+
+    def _full_scan(self) -> None:
+        _, idents = self._scan_ids()
+        known = dict(
+            ((row[0], (row[1], row[2], row[3]))
+             for row in self._con.execute("SELECT run_id, _ino, _mtime, _size FROM _runs").fetchall())
+        )
+        changed = [rid for rid, ident in idents.items() if known.get(rid) != ident]
+        gone = [rid for rid in known if rid not in idents]
+        if changed or gone:
+            rows, missing, crashed = self._load_ids(changed)
+            self._apply(rows, [*gone, *missing])
+            self._since_snapshot += len(changed) + len(gone)
+            self._mark_crashed(crashed)
+
+    def _reload(self, run_ids: Iterable[str]) -> None:
+        rows, gone, crashed = self._load_ids(run_ids)
+        self._apply(rows, gone)
+        self._mark_crashed(crashed)
+
+    def _warm_refresh(self) -> None:
+        journal = self._journal_stat()
+        if journal is None or self._journal is None or journal[0] != self._journal[0] or journal[1] < self._journal[1]:
+            # the journal was rotated or deleted: compare every record once
+            self._full_scan()
+            self._journal = (journal[0], 0) if journal else None
+            if journal is None:
+                self.layout.catalog.mkdir(parents=True, exist_ok=True)
+                return
+        if journal[1] > self._journal[1]:
+            ids, offset = self._read_journal(self._journal[1])
+            self._journal = (journal[0], offset)
+            ids = {i for i in ids if _plausible_id(i)}
+            if ids:
+                self._reload(ids)
+                self._since_snapshot += len(ids)
+        if self._since_snapshot >= _SNAPSHOT_AFTER:
+            self._maybe_snapshot()
+
+    def _check_liveness(self) -> None:
+        running = [r[0] for r in self._con.execute(
+            "SELECT run_id FROM _runs WHERE status = 'running'").fetchall()]
+        if running:
+            self._reload(running)
+
+    # -- snapshots -------------------------------------------------------------------------------
+    def _state_path(self) -> Path:
+        return self.layout.catalog / "state.json"
+
+    def _load_snapshot(self) -> bool:
+        try:
+            state = json.loads(self._state_path().read_bytes())
+            directory = self.layout.catalog / str(state["snapshot"])
+            if "/" in str(state["snapshot"]) or not directory.is_dir():
+                return False
+            for name in _TABLES:
+                self._con.execute(f"INSERT INTO {name} SELECT * FROM read_parquet($p)",
+                                  {"p": str(directory / f"{name[1:]}.parquet")})
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            self._create_tables()
+            if not isinstance(exc, FileNotFoundError):
+                warnings.warn(f"catalog snapshot unreadable, rebuilding from run records: {exc}", stacklevel=4)
+            return False
+        except Exception as exc:  # noqa: BLE001 - duckdb errors: the snapshot is only a cache
+            self._create_tables()
+            warnings.warn(f"catalog snapshot unreadable, rebuilding from run records: {exc}", stacklevel=4)
+            return False
+        return True
+
+    def _maybe_snapshot(self, force: bool = False) -> None:
+        """Write a snapshot if no other process is writing one; snapshots only speed up cold starts."""
+        if not force and self._since_snapshot < _SNAPSHOT_AFTER:
+            return
+        catalog = self.layout.catalog
+        try:
+            catalog.mkdir(parents=True, exist_ok=True)
+            with try_file_lock(catalog / "lock") as locked:
+                if not locked:
+                    return
+                name = f"snapshot-{time.time_ns():x}-{os.getpid()}"
+                tmp = catalog / f".{name}.tmp"
+                tmp.mkdir()
+                for table in _TABLES:
+                    self._con.execute(f"COPY {table} TO '{_sql_path(tmp / (table[1:] + '.parquet'))}' "
+                                      "(FORMAT parquet, COMPRESSION zstd)")
+                os.rename(tmp, catalog / name)
+                previous = None
+                try:
+                    previous = json.loads(self._state_path().read_bytes()).get("snapshot")
+                except (OSError, ValueError, AttributeError):
+                    pass
+                atomic_write_json(self._state_path(), {"format": 1, "snapshot": name}, fsync=False)
+                self._since_snapshot = 0
+                # older snapshots: any reader loads a snapshot whole at its start, so they can go
+                for old in catalog.iterdir():
+                    if old.name.startswith("snapshot-") and old.name not in (name, previous):
+                        shutil.rmtree(old, ignore_errors=True)
+                self._maybe_rotate_journal()
+        except OSError as exc:  # a read-only or full disk: queries work without snapshots
+            warnings.warn(f"could not write a catalog snapshot in {catalog}: {exc}", stacklevel=4)
+
+    def _maybe_rotate_journal(self) -> None:
+        stat = self._journal_stat()
+        if stat is None or stat[1] < _JOURNAL_ROTATE:
+            return
+        # readers that see a new journal inode compare every record once, so no change is missed
+        os.replace(self.layout.journal, self.layout.catalog / "journal.old")
+
+    # -- maintenance -----------------------------------------------------------------------------
+    def rebuild(self) -> ReindexReport:
+        """Forget everything and index every run record again; write a fresh snapshot."""
+        started = time.perf_counter()
+        with self._lock:
+            self._create_tables()
+            self._bad_records.clear()
+            journal = self._journal_stat()
+            self._journal = journal if journal is not None else (0, 0)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self._full_scan()
+                if journal is not None:
+                    ids, offset = self._read_journal(journal[1])
+                    self._journal = (journal[0], offset)
+                    if ids:
+                        self._reload(ids)
+            self._loaded = True
+            self._maybe_snapshot(force=True)
+            report = ReindexReport()
+            report.runs = self._con.execute("SELECT count(*) FROM _runs").fetchone()[0]
+            report.corrupt_records = {rid: msg for rid, (_, msg) in self._bad_records.items()}
+        report.seconds = time.perf_counter() - started
+        return report
+
+    @property
+    def bad_records(self) -> dict[str, str]:
+        return {rid: msg for rid, (_, msg) in self._bad_records.items()}
+
+    def close(self) -> None:
+        with self._lock:
+            self._con.close()
+
+
+def _plausible_id(text: str) -> bool:
+    return 0 < len(text) <= 64 and "/" not in text and not text.startswith(".")
+
+
+def _sql_path(path: Path) -> str:
+    """A path as a SQL string literal body (our own paths; quotes doubled)."""
+    return str(path).replace("'", "''")
+

@@ -1,0 +1,136 @@
+"""Metric segments: ``runs/<id>/metrics/*.parquet``, long form (step, key, value, time).
+
+A live run writes numbered segments ``s-<seq>.parquet``; compaction writes
+``c-<first>-<last>.parquet`` holding segments first..last, and only then removes them. A reader
+that lists the directory between those two steps ignores segments a compacted file covers, so
+it never counts a point twice. Every file is written atomically (temp file, rename).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from workbench.store._atomic import atomic_write_bytes
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+__all__ = ["compact", "effective_files", "write_segment", "SCHEMA_FIELDS"]
+
+SCHEMA_FIELDS = ("step", "key", "value", "time")
+_NAME = re.compile(r"(?:s-(\d{8})|c-(\d{8})-(\d{8}))\.parquet\Z")
+
+
+def schema() -> pa.Schema:
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("step", pa.int64()),
+            ("key", pa.dictionary(pa.int32(), pa.string())),
+            ("value", pa.float64()),
+            ("time", pa.float64()),
+        ]
+    )
+
+
+def _parse(names: Iterable[str]) -> tuple[list[tuple[int, int, str]], list[tuple[int, str]]]:
+    compacted, segments = [], []
+    for name in names:
+        m = _NAME.match(name)
+        if not m:
+            continue
+        if m.group(1) is not None:
+            segments.append((int(m.group(1)), name))
+        else:
+            compacted.append((int(m.group(2)), int(m.group(3)), name))
+    return compacted, segments
+
+
+def effective_files(metrics_dir: Path) -> list[Path]:
+    """The files that hold each point exactly once, in order."""
+    try:
+        names = os.listdir(metrics_dir)
+    except FileNotFoundError:
+        return []
+    compacted, segments = _parse(names)
+    # keep compacted files not contained in a wider one (a crash between writing a wider file
+    # and removing the narrower ones leaves both)
+    compacted.sort(key=lambda c: (c[0], -c[1]))
+    kept: list[tuple[int, int, str]] = []
+    for first, last, name in compacted:
+        if kept and first >= kept[-1][0] and last <= kept[-1][1]:
+            continue
+        kept.append((first, last, name))
+    out: list[tuple[int, str]] = [(first, name) for first, _, name in kept]
+    for seq, name in segments:
+        if not any(first <= seq <= last for first, last, _ in kept):
+            out.append((seq, name))
+    out.sort()
+    return [metrics_dir / name for _, name in out]
+
+
+def next_sequence(metrics_dir: Path) -> int:
+    """The sequence number after every segment already in ``metrics_dir`` (for a resumed run)."""
+    try:
+        names = os.listdir(metrics_dir)
+    except FileNotFoundError:
+        return 0
+    compacted, segments = _parse(names)
+    highest = max([last for _, last, _ in compacted] + [seq for seq, _ in segments], default=-1)
+    return highest + 1
+
+
+def sort_table(table: pa.Table) -> pa.Table:
+    """Rows ordered by key, then step (stable: points logged twice at one step keep their order)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    keys = pa.table({"k": table.column("key").cast(pa.string()), "s": table.column("step")})
+    order = pc.sort_indices(keys, sort_keys=[("k", "ascending"), ("s", "ascending")])
+    return table.take(order)
+
+
+def _to_bytes(table: pa.Table) -> bytes:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, row_group_size=65536, compression="zstd", compression_level=1)
+    return sink.getvalue().to_pybytes()
+
+
+def write_segment(metrics_dir: Path, seq: int, table: pa.Table, *, fsync: bool = True) -> Path:
+    """Write one segment, sorted by key then step so readers can skip keys they do not want."""
+    metrics_dir.mkdir(exist_ok=True)
+    table = sort_table(table)
+    path = metrics_dir / f"s-{seq:08d}.parquet"
+    atomic_write_bytes(path, _to_bytes(table), fsync=fsync)
+    return path
+
+
+def compact(metrics_dir: Path, *, fsync: bool = True) -> Path | None:
+    """Merge every effective file into one; a no-op when there is at most one."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    files = effective_files(metrics_dir)
+    if len(files) <= 1:
+        return files[0] if files else None
+    seqs: list[int] = []
+    for path in files:
+        m = _NAME.match(path.name)
+        assert m is not None
+        seqs.extend(int(g) for g in m.groups() if g is not None)
+    tables = [pq.read_table(path).cast(schema()) for path in files]
+    merged = sort_table(pa.concat_tables(tables).unify_dictionaries().combine_chunks())
+    target = metrics_dir / f"c-{min(seqs):08d}-{max(seqs):08d}.parquet"
+    atomic_write_bytes(target, _to_bytes(merged), fsync=fsync)
+    for path in files:
+        if path != target:
+            path.unlink(missing_ok=True)
+    return target

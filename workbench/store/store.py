@@ -1,0 +1,334 @@
+"""``Store``: one opened root, the queries over it, and the per-process cache of open stores."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import warnings
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from workbench.config import Settings, load_settings
+from workbench.errors import QueryError, RunNotFound, StoreError
+from workbench.store import segments
+from workbench.store._downsample import m4_indices
+from workbench.store._paths import Layout, validate_run_id
+from workbench.store._where import RUN_FIELDS, compile_query, parse_field
+from workbench.store.catalog import Catalog, ReindexReport
+from workbench.store.records import read_record
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["Store", "open_store"]
+
+_BASE_COLUMNS = ["run_id", "project", "name", "status", "created", "started", "ended", "duration",
+                 "tags", "notes", "host", "user", "remote", "git_commit", "notebook", "error"]
+_TIME_COLUMNS = ("created", "started", "ended")
+_ALLOWED_SQL = {"SELECT", "EXPLAIN"}
+
+
+class Store:
+    """An opened store: queries through this process's catalog, records straight from files."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.layout = Layout(settings.root)
+        self.layout.ensure()
+        self.catalog = Catalog(self.layout, settings)
+        self._bad_segments: dict[tuple[str, int, int], str] = {}
+        self._lock = threading.RLock()
+
+    @property
+    def root(self) -> Path:
+        return self.layout.root
+
+    # -- single runs -------------------------------------------------------------------------------
+    def resolve(self, run_id: str) -> str:
+        """A full run id from an id or a unique prefix of one."""
+        if not isinstance(run_id, str) or not run_id:
+            raise RunNotFound(f"{run_id!r} is not a run id")
+        if (self.layout.runs / run_id / "run.json").is_file() if _safe_name(run_id) else False:
+            return run_id
+        self.catalog.refresh()
+        with self.catalog._lock:
+            rows = self.catalog.connection.execute(
+                "SELECT run_id FROM _runs WHERE starts_with(run_id, $p) ORDER BY run_id LIMIT 6",
+                {"p": run_id}).fetchall()
+        if not rows:
+            raise RunNotFound(f"no run with id or prefix {run_id!r} in {self.root}; "
+                              "list runs with `workbench runs`")
+        if len(rows) > 1:
+            ids = ", ".join(r[0] for r in rows[:5])
+            raise RunNotFound(f"prefix {run_id!r} matches several runs ({ids}, ...); type more of the id")
+        return str(rows[0][0])
+
+    def get(self, run_id: str) -> dict[str, Any]:
+        """The run record (read from its file, so always current)."""
+        return read_record(self.layout, self.resolve(run_id))
+
+    # -- runs() ------------------------------------------------------------------------------------
+    def runs(self, project: str | None = None, where: str | None = None,
+             order_by: str | Sequence[str] | None = None, limit: int | None = None,
+             columns: Sequence[str] | None = None) -> pd.DataFrame:
+        import duckdb
+        import pandas as pd
+
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+            raise QueryError(f"limit must be a non-negative int, not {limit!r}")
+        compiled = compile_query(where, order_by)
+        wanted = [parse_field(c) for c in columns] if columns is not None else None
+        params = dict(compiled.params)
+        conditions = [compiled.where]
+        if project is not None:
+            params["project"] = project
+            conditions.append("r.project = $project")
+        order = compiled.order or []
+        order = [*order, "r.created DESC", "r.run_id DESC"]
+        sql = (f"SELECT r.* FROM _runs r {' '.join(compiled.joins)} WHERE {' AND '.join(conditions)} "
+               f"ORDER BY {', '.join(order)}")
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        self.catalog.refresh()
+        with self.catalog._lock:
+            con = self.catalog.connection
+            try:
+                base = _arrow(con, sql, params)
+            except duckdb.Error as exc:  # e.g. comparing text with a number
+                raise QueryError(f"the query could not run: {exc}") from exc
+            ids = base.column("run_id").to_pylist()
+            config_rows = con.execute(
+                "SELECT run_id, key, num, str, bool, json FROM _params WHERE list_contains($ids, run_id)",
+                {"ids": ids}).fetchall() if ids else []
+            summary_rows = con.execute(
+                "SELECT run_id, key, num, str, bool, json FROM _summaries WHERE list_contains($ids, run_id)",
+                {"ids": ids}).fetchall() if ids else []
+        frame = base.select([c for c in _BASE_COLUMNS if c in base.column_names]).to_pandas()
+        for name in _TIME_COLUMNS:
+            frame[name] = pd.to_datetime(frame[name], unit="s", utc=True)
+        extra: dict[str, dict[str, Any]] = {}
+        position = {rid: i for i, rid in enumerate(ids)}
+        for prefix, rows in (("config.", config_rows), ("summary.", summary_rows)):
+            for run_id, key, num, text, flag, raw in rows:
+                column = extra.setdefault(prefix + key, {})
+                column[position[run_id]] = _value(num, text, flag, raw)
+        names = sorted(extra, key=lambda c: (not c.startswith("config."), c))
+        if names:
+            data = {name: [extra[name].get(i) for i in range(len(ids))] for name in names}
+            frame = pd.concat([frame, pd.DataFrame(data, index=frame.index)], axis=1)
+        if wanted is not None:
+            labels = ["run_id"] + [f.label if f.kind != "run" else RUN_FIELDS[f.name] for f in wanted]
+            labels = list(dict.fromkeys(labels))
+            for label in labels:
+                if label not in frame.columns:
+                    frame[label] = None
+            frame = frame[labels]
+        return frame
+
+    # -- history() ---------------------------------------------------------------------------------
+    def metric_files(self, run_ids: Iterable[str]) -> list[tuple[str, Path]]:
+        out = []
+        for run_id in run_ids:
+            for path in segments.effective_files(self.layout.runs / validate_run_id(run_id) / "metrics"):
+                out.append((run_id, path))
+        return out
+
+    def _good_files(self, files: list[tuple[str, Path]]) -> list[tuple[str, Path]]:
+        good = []
+        for run_id, path in files:
+            try:
+                st = path.stat()
+            except FileNotFoundError:
+                continue  # compacted away since the listing: its points are in the new file
+            if (str(path), st.st_mtime_ns, st.st_size) not in self._bad_segments:
+                good.append((run_id, path))
+        return good
+
+    def _find_bad(self, files: list[tuple[str, Path]]) -> int:
+        import pyarrow.parquet as pq
+
+        found = 0
+        for _, path in files:
+            try:
+                pq.read_table(path)
+            except FileNotFoundError:
+                continue
+            except Exception as exc:  # noqa: BLE001 - any parquet/arrow failure means corrupt
+                st = path.stat()
+                self._bad_segments[(str(path), st.st_mtime_ns, st.st_size)] = str(exc)
+                warnings.warn(
+                    f"skipping corrupt metric segment {path}: {exc}. Its points are not shown; move the "
+                    "file out of the store (`workbench reindex` lists every such file)", stacklevel=4)
+                found += 1
+        return found
+
+    def _read_metrics(self, files: list[tuple[str, Path]], keys: Sequence[str] | None) -> Any:
+        """Arrow table (run_id, key, step, value, time) of ``files``, skipping corrupt ones."""
+        import pyarrow as pa
+
+        for _ in range(3):
+            good = self._good_files(files)
+            if not good:
+                break
+            paths = [str(p) for _, p in good]
+            run_of = {str(p): rid for rid, p in good}
+            key_filter = "WHERE key IN (SELECT unnest($keys))" if keys is not None else ""
+            sql = (f"SELECT filename, key, step, value, time FROM read_parquet($files, filename=true) "
+                   f"{key_filter}")
+            params: dict[str, Any] = {"files": paths}
+            if keys is not None:
+                params["keys"] = list(keys)
+            try:
+                with self.catalog._lock:
+                    table = _arrow(self.catalog.connection, sql, params)
+            except Exception as exc:  # noqa: BLE001
+                if "No files found" in str(exc) or isinstance(exc, FileNotFoundError):
+                    continue  # a file was compacted away between listing and reading: list again
+                if not self._find_bad(good):
+                    raise QueryError(f"reading metrics failed: {exc}") from exc
+                continue
+            import pyarrow.compute as pc
+
+            filenames = table.column("filename")
+            unique = pc.unique(filenames).to_pylist()
+            mapping = pa.array([run_of.get(f, "") for f in unique])
+            run_ids = pc.take(mapping, pc.index_in(filenames, value_set=pa.array(unique)))
+            return table.drop_columns(["filename"]).add_column(0, "run_id", run_ids)
+        return pa.table({"run_id": pa.array([], pa.string()), "key": pa.array([], pa.string()),
+                         "step": pa.array([], pa.int64()), "value": pa.array([], pa.float64()),
+                         "time": pa.array([], pa.float64())})
+
+    def history(self, run_ids: str | Sequence[str], keys: str | Sequence[str] | None = None,
+                samples: int | None = None) -> pd.DataFrame:
+        import numpy as np
+        import pandas as pd
+
+        if isinstance(run_ids, str):
+            run_ids = [run_ids]
+        ids = [self.resolve(r) for r in run_ids]
+        if isinstance(keys, str):
+            keys = [keys]
+        if samples is not None and (isinstance(samples, bool) or not isinstance(samples, int) or samples < 1):
+            raise QueryError(f"samples must be a positive int, not {samples!r}")
+        files = self.metric_files(ids)
+        table = self._read_metrics(files, keys)
+        table = table.sort_by([("run_id", "ascending"), ("key", "ascending"), ("step", "ascending")])
+        if samples is not None and table.num_rows > samples:
+            run_col = table.column("run_id").to_numpy(zero_copy_only=False)
+            key_col = table.column("key").to_numpy(zero_copy_only=False)
+            steps = table.column("step").to_numpy()
+            values = table.column("value").to_numpy()
+            series_change = np.r_[True, (run_col[1:] != run_col[:-1]) | (key_col[1:] != key_col[:-1])]
+            starts = np.flatnonzero(series_change)
+            ends = np.r_[starts[1:], len(steps)]
+            keep = [start + m4_indices(steps[start:end], values[start:end], samples)
+                    for start, end in zip(starts, ends)]
+            table = table.take(np.concatenate(keep)) if keep else table
+        frame = table.to_pandas()
+        return frame.reset_index(drop=True) if isinstance(frame, pd.DataFrame) else frame
+
+    # -- sql() -------------------------------------------------------------------------------------
+    def sql(self, query: str) -> pd.DataFrame:
+        import duckdb
+
+        if not isinstance(query, str) or not query.strip():
+            raise QueryError("sql() needs a query, e.g. \"select status, count(*) from runs group by 1\"")
+        try:
+            statements = duckdb.extract_statements(query)
+        except duckdb.Error as exc:
+            raise QueryError(f"the SQL does not parse: {exc}") from exc
+        for statement in statements:
+            kind = str(statement.type).rsplit(".", 1)[-1]
+            if kind not in _ALLOWED_SQL:
+                raise QueryError(f"sql() is read-only: a {kind} statement is not allowed; use SELECT "
+                                 "over the views runs, params, summaries and metrics")
+        self.catalog.refresh()
+        with self.catalog._lock:
+            con = self.catalog.connection
+            ids = [r[0] for r in con.execute("SELECT run_id FROM _runs").fetchall()]
+            files = self._good_files(self.metric_files(ids))
+            self._define_metrics_view(con, files)
+            try:
+                return con.execute(query).df()
+            except duckdb.Error as exc:
+                if "parquet" in str(exc).lower() and self._find_bad(files):
+                    self._define_metrics_view(con, self._good_files(files))
+                    return con.execute(query).df()
+                raise QueryError(f"the SQL failed: {exc}") from exc
+
+    def _define_metrics_view(self, con: Any, files: list[tuple[str, Path]]) -> None:
+        if not files:
+            con.execute("CREATE OR REPLACE TEMP VIEW metrics AS SELECT NULL::VARCHAR AS run_id, "
+                        "NULL::VARCHAR AS key, NULL::BIGINT AS step, NULL::DOUBLE AS value, "
+                        "NULL::DOUBLE AS time WHERE false")
+            return
+        listing = ", ".join("'" + str(p).replace("'", "''") + "'" for _, p in files)
+        con.execute(
+            "CREATE OR REPLACE TEMP VIEW metrics AS SELECT "
+            "string_split(filename, '/')[-3] AS run_id, key::VARCHAR AS key, step, value, time "
+            f"FROM read_parquet([{listing}], filename=true)")
+
+    # -- maintenance -------------------------------------------------------------------------------
+    def reindex(self, verify_segments: bool = True) -> ReindexReport:
+        report = self.catalog.rebuild()
+        if verify_segments:
+            import pyarrow.parquet as pq
+
+            ids = [r[0] for r in self.catalog.connection.execute("SELECT run_id FROM _runs").fetchall()]
+            ids += list(report.corrupt_records)
+            for _, path in self.metric_files(ids):
+                try:
+                    pq.read_table(path)
+                except FileNotFoundError:
+                    continue
+                except Exception as exc:  # noqa: BLE001
+                    report.corrupt_segments[str(path)] = str(exc)
+        return report
+
+
+def _arrow(con: Any, sql: str, params: dict[str, Any]) -> Any:
+    """The result of ``sql`` as a pyarrow Table, without an extra copy (duckdb 2.0 names)."""
+    relation = con.sql(sql, params=params)
+    to_table = getattr(relation, "to_arrow_table", None) or relation.arrow
+    return to_table()
+
+
+def _value(num: float | None, text: str | None, flag: bool | None, raw: str | None) -> Any:
+    if flag is not None:
+        return flag
+    if num is not None:
+        if raw is not None and raw.lstrip("-").isdigit():
+            return int(raw)
+        return num
+    if raw is not None and text is not None and raw != json.dumps(text, ensure_ascii=False):
+        try:
+            return json.loads(raw)  # a list or other JSON value
+        except ValueError:
+            return text
+    return text
+
+
+def _safe_name(name: str) -> bool:
+    try:
+        validate_run_id(name)
+    except StoreError:
+        return False
+    return True
+
+
+_stores: dict[tuple[Path, tuple[tuple[str, Any], ...]], Store] = {}
+_stores_lock = threading.Lock()
+
+
+def open_store(root: str | os.PathLike[str] | None = None, **settings: Any) -> Store:
+    """The process's :class:`Store` for ``root``, opened once and kept (its catalog stays warm)."""
+    resolved = load_settings(root, **settings)
+    key = (resolved.root, tuple(sorted((k, v) for k, v in settings.items() if v is not None)))
+    with _stores_lock:
+        store = _stores.get(key)
+        if store is None:
+            store = Store(resolved)
+            _stores[key] = store
+        return store

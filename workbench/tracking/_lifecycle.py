@@ -1,0 +1,80 @@
+"""Finish live runs when the process ends: at exit, on SIGTERM, after an uncaught exception."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+import sys
+import threading
+import traceback
+import weakref
+from types import FrameType, TracebackType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from workbench.tracking.run import Run
+
+__all__ = ["register", "unregister"]
+
+# The live runs of this process. This is process lifecycle, not an "active run": nothing reads
+# it but the exit hooks below.
+_live: weakref.WeakSet[Run] = weakref.WeakSet()
+_installed = False
+_uncaught: dict[str, Any] | None = None
+_previous_excepthook = sys.excepthook
+_previous_sigterm: Any = None
+
+
+def _excepthook(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+    global _uncaught
+    _uncaught = {
+        "type": exc_type.__name__,
+        "message": str(exc),
+        "traceback": "".join(traceback.format_exception(exc_type, exc, tb)),
+    }
+    _previous_excepthook(exc_type, exc, tb)
+
+
+def _at_exit() -> None:
+    for run in list(_live):
+        if _uncaught is not None:
+            run.finish(status="failed", error=_uncaught)
+        else:
+            run.finish()
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    for run in list(_live):
+        run.finish(status="cancelled", error={"type": "SIGTERM", "message": "terminated by SIGTERM"})
+    previous = _previous_sigterm
+    if callable(previous):
+        previous(signum, frame)
+        return
+    # die of the signal, as the process would have without us
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _install() -> None:
+    global _installed, _previous_sigterm
+    if _installed:
+        return
+    _installed = True
+    atexit.register(_at_exit)
+    if sys.excepthook is sys.__excepthook__:
+        sys.excepthook = _excepthook
+    if threading.current_thread() is threading.main_thread():
+        current = signal.getsignal(signal.SIGTERM)
+        if current in (signal.SIG_DFL, None) or callable(current):
+            _previous_sigterm = current if callable(current) else None
+            signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def register(run: Run) -> None:
+    _install()
+    _live.add(run)
+
+
+def unregister(run: Run) -> None:
+    _live.discard(run)

@@ -1,0 +1,184 @@
+"""``workbench.init``: start a run, or attach to a launched one through ``WORKBENCH_RUN_ID``."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from workbench.config import load_settings
+from workbench.errors import StoreError
+from workbench.store import segments
+from workbench.store._atomic import atomic_write_bytes
+from workbench.store._paths import FORMAT, Layout, new_run_id
+from workbench.store.records import create_record, process_start_time, read_record, update_record
+from workbench.tracking._environment import environment, git_diff
+from workbench.tracking.run import Run
+
+__all__ = ["init", "normalize_tags"]
+
+_ADJECTIVES = ("amber", "bold", "brisk", "calm", "crisp", "dusty", "eager", "fancy", "gentle",
+               "golden", "hazy", "icy", "jolly", "keen", "lucky", "misty", "noble", "proud",
+               "quiet", "rapid", "shiny", "silent", "snowy", "sunny", "swift", "tidy", "vivid",
+               "wise", "young", "zesty")
+_NOUNS = ("badger", "breeze", "canyon", "cedar", "comet", "dawn", "delta", "ember", "falcon",
+          "fjord", "glade", "harbor", "heron", "island", "lagoon", "maple", "meadow", "nebula",
+          "orbit", "otter", "pebble", "pine", "quartz", "river", "sparrow", "summit", "thunder",
+          "tundra", "valley", "willow")
+
+
+def _random_name() -> str:
+    return f"{secrets.choice(_ADJECTIVES)}-{secrets.choice(_NOUNS)}-{secrets.randbelow(1000)}"
+
+
+def normalize_tags(tags: Iterable[str] | None) -> list[str]:
+    if tags is None:
+        return []
+    if isinstance(tags, str):
+        tags = [tags]
+    out: list[str] = []
+    for tag in tags:
+        if not isinstance(tag, str) or not tag.strip():
+            raise TypeError(f"tags must be non-empty strings, not {tag!r}")
+        if any(ord(c) < 32 for c in tag):
+            raise ValueError(f"tag {tag!r} holds control characters")
+        if tag not in out:
+            out.append(tag)
+    return out
+
+
+def _normalize_config(config: Any) -> dict[str, Any]:
+    if config is None:
+        return {}
+    if dataclasses.is_dataclass(config) and not isinstance(config, type):
+        return dataclasses.asdict(config)
+    if isinstance(config, Mapping):
+        return {str(k): (_normalize_config(v) if isinstance(v, Mapping) else v) for k, v in config.items()}
+    if hasattr(config, "__dict__"):  # argparse.Namespace and friends
+        return {k: v for k, v in vars(config).items() if not k.startswith("_")}
+    raise TypeError(f"config must be a dict, a dataclass or a namespace, not {type(config).__name__}")
+
+
+def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with keys of ``extra`` it does not have (nested dicts merged the same way)."""
+    out = dict(base)
+    for key, value in extra.items():
+        if key not in out:
+            out[key] = value
+        elif isinstance(out[key], dict) and isinstance(value, Mapping):
+            out[key] = _merge(out[key], value)
+    return out
+
+
+def init(
+    project: str | None = None,
+    name: str | None = None,
+    config: Any = None,
+    tags: Iterable[str] | None = None,
+    notes: str | None = None,
+    root: str | os.PathLike[str] | None = None,
+    **settings: Any,
+) -> Run:
+    """Start a run and return its :class:`~workbench.Run`.
+
+    Parameters
+    ----------
+    project, name:
+        Group and label of the run; ``name`` defaults to a random ``adjective-noun-N``.
+    config:
+        Hyperparameters (dict, dataclass or argparse namespace); nested dicts are fine.
+    tags, notes:
+        Free labels and text; both can be changed later.
+    root:
+        The store (default ``WORKBENCH_ROOT``, else ``~/.workbench``).
+    **settings:
+        Overrides of :class:`~workbench.config.Settings` fields, e.g. ``flush_interval=5``.
+
+    When ``WORKBENCH_RUN_ID`` is set (a launched job), the run attaches to that existing run:
+    its launch config wins over ``config`` for keys both set.
+
+    Examples
+    --------
+    >>> import workbench as wb
+    >>> with wb.init(project="mnist", config={"lr": 3e-4}, tags=["baseline"]) as run:  # doctest: +SKIP
+    ...     run.log({"loss": 0.3, "acc": 0.9}, step=100)
+    """
+    resolved = load_settings(root, **settings)
+    layout = Layout(resolved.root)
+    layout.ensure()
+    config_dict = _normalize_config(config)
+    tag_list = normalize_tags(tags)
+    if notes is not None and not isinstance(notes, str):
+        raise TypeError("notes must be a string")
+    env = environment()
+    now = time.time()
+    pid = os.getpid()
+    process = {
+        "status": "running",
+        "pid": pid,
+        "pid_start": process_start_time(pid),
+        "heartbeat": now,
+        **{k: env[k] for k in ("host", "user", "python", "platform", "executable", "command", "cwd",
+                                "git", "packages", "notebook")},
+    }
+    attach_id = os.environ.get("WORKBENCH_RUN_ID")
+    if attach_id:
+        def mutate(record: dict[str, Any]) -> None:
+            if record.get("status") not in ("queued", "running", "crashed"):
+                raise StoreError(
+                    f"WORKBENCH_RUN_ID={attach_id} names a run that is {record.get('status')}; "
+                    "unset the variable to start a new run"
+                )
+            record.update(process)
+            record["config"] = _merge(record.get("config") or {}, config_dict)
+            record["tags"] = normalize_tags([*(record.get("tags") or []), *tag_list])
+            if notes and not record.get("notes"):
+                record["notes"] = notes
+            if name and not record.get("name"):
+                record["name"] = name
+            record.setdefault("started", now)
+            record["started"] = record["started"] or now
+            record.pop("ended", None)
+
+        try:
+            read_record(layout, attach_id)
+        except KeyError:
+            raise StoreError(
+                f"WORKBENCH_RUN_ID={attach_id} names no run in {layout.root}; set WORKBENCH_ROOT to "
+                "the store that launched it, or unset WORKBENCH_RUN_ID"
+            ) from None
+        record = update_record(layout, attach_id, mutate, fsync=resolved.fsync)
+        stats = record.get("metrics") or {}
+        first_step = max((int(s.get("step", -1)) for s in stats.values()), default=-1) + 1
+        first_seq = segments.next_sequence(layout.metrics_dir(attach_id))
+        return Run(layout, resolved, record, first_step=first_step, first_sequence=first_seq)
+
+    run_id = new_run_id()
+    record = {
+        "format": FORMAT,
+        "id": run_id,
+        "project": project or os.environ.get("WORKBENCH_PROJECT") or "default",
+        "name": name or _random_name(),
+        "created": now,
+        "started": now,
+        "ended": None,
+        "config": config_dict,
+        "summary": {},
+        "metrics": {},
+        "tags": tag_list,
+        "notes": notes or "",
+        "remote": None,
+        **process,
+    }
+    create_record(layout, record, fsync=resolved.fsync)
+    git = env.get("git")
+    if git and git.get("dirty"):
+        diff = git_diff()
+        if diff:
+            files = layout.files_dir(run_id)
+            files.mkdir(exist_ok=True)
+            atomic_write_bytes(files / "diff.patch", diff, fsync=False)
+    return Run(layout, resolved, record)

@@ -1,0 +1,473 @@
+"""``Run``: the handle training code logs through; the hot path of workbench.
+
+``log`` only checks its input and appends one entry to a deque. A background thread turns the
+entries into a parquet segment every ``flush_interval`` seconds (or sooner after
+``flush_calls`` entries), updates the per-key summary, and rewrites the run record with a fresh
+heartbeat. ``finish`` flushes, compacts the segments and writes the final status.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Iterator, Mapping, MutableMapping
+from itertools import chain
+from types import TracebackType
+from typing import Any
+
+from workbench.config import Settings
+from workbench.errors import WorkbenchError
+from workbench.store import segments
+from workbench.store._paths import Layout
+from workbench.store.records import TERMINAL, Record, update_record
+from workbench.tracking import _capture, _lifecycle
+
+__all__ = ["Run"]
+
+_MAX_KEY = 256
+
+
+def _fast_types() -> frozenset[type]:
+    import numpy as np
+
+    return frozenset(
+        {float, int, bool, np.float64, np.float32, np.float16, np.int64, np.int32, np.int16,
+         np.int8, np.uint8, np.uint16, np.uint32, np.uint64, np.bool_}
+    )
+
+
+def _check_key(key: Any) -> str:
+    if not isinstance(key, str) or not key:
+        raise TypeError(f"run.log: metric key {key!r} must be a non-empty string")
+    if len(key) > _MAX_KEY:
+        raise ValueError(f"run.log: metric key {key[:40]!r}... is longer than {_MAX_KEY} characters")
+    if any(ord(c) < 32 or ord(c) == 127 for c in key):
+        raise ValueError(f"run.log: metric key {key!r} holds control characters; use printable text")
+    return key
+
+
+def _to_float(key: str, value: Any) -> float:
+    """A loggable scalar as float; a clear TypeError naming ``key`` for anything else."""
+    if isinstance(value, (bool, int, float)):
+        return float(value)
+    kind = type(value).__name__
+    shape = getattr(value, "shape", None)
+    item = getattr(value, "item", None)
+    if shape is not None and callable(item):
+        if tuple(shape) != ():
+            raise TypeError(
+                f"run.log: value for key {key!r} is a {kind} of shape {tuple(shape)}; log a scalar "
+                "(call .item() or .mean() on it), or log each element under its own key"
+            )
+        scalar = item()
+        if isinstance(scalar, (bool, int, float)):
+            return float(scalar)
+        raise TypeError(f"run.log: value for key {key!r} is a 0-d {kind} holding {type(scalar).__name__}, not a number")
+    raise TypeError(
+        f"run.log: value for key {key!r} is {kind}, not a number; log int, float, bool, or a "
+        "numpy/torch scalar (put other values in run.summary, run.config or an artifact)"
+    )
+
+
+class _Summary(MutableMapping[str, Any]):
+    """``run.summary``: the last value of each metric, plus values set by hand (which stay)."""
+
+    def __init__(self, run: Run) -> None:
+        self._run = run
+
+    def __getitem__(self, key: str) -> Any:
+        return self._run._summary_view()[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._run._set_summary(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        self._run._del_summary(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._run._summary_view())
+
+    def __len__(self) -> int:
+        return len(self._run._summary_view())
+
+    def __repr__(self) -> str:
+        return f"Summary({self._run._summary_view()!r})"
+
+
+class Run:
+    """A run being logged. Make one with :func:`workbench.init`.
+
+    Examples
+    --------
+    >>> import workbench as wb
+    >>> with wb.init(project="doc", config={"lr": 0.1}, root=tmp) as run:  # doctest: +SKIP
+    ...     for step in range(3):
+    ...         run.log({"loss": 1.0 / (step + 1)})
+    """
+
+    def __init__(self, layout: Layout, settings: Settings, record: Record, *, first_step: int = 0,
+                 first_sequence: int = 0) -> None:
+        self._layout = layout
+        self._settings = settings
+        self.id: str = record["id"]
+        self._record = record
+        self._fast = _fast_types()
+        self._buffer: collections.deque[tuple[int, float, dict[str, Any]]] = collections.deque()
+        self._step = first_step
+        self._known: set[str] = set()
+        self._sequence = first_sequence
+        self._flush_lock = threading.RLock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._flush_calls = settings.flush_calls
+        self._finished = False
+        self._pending: dict[str, Any] = {}
+        self._stats: dict[str, dict[str, Any]] = dict(record.get("metrics") or {})
+        self._summary: dict[str, Any] = dict(record.get("summary") or {})
+        self._pinned: set[str] = set(record.get("summary_pinned") or ())
+        self._last_write = time.time()
+        self._flush_error: BaseException | None = None
+        self._tees: list[tuple[str, _capture.Tee]] = []
+        self._sys = None
+        if settings.capture_output:
+            self._start_capture()
+        if settings.system_metrics:
+            from workbench.tracking._system import SystemSampler
+
+            self._sys = SystemSampler.create(settings.system_metrics_interval)
+        self._thread = threading.Thread(target=self._loop, name=f"workbench-flush-{self.id}", daemon=True)
+        self._thread.start()
+        _lifecycle.register(self)
+
+    # -- identity -----------------------------------------------------------------------------
+    @property
+    def project(self) -> str:
+        return str(self._record.get("project"))
+
+    @property
+    def name(self) -> str:
+        return str(self._record.get("name"))
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The run's config (a copy): what ``init`` was given, merged with a launch spec's."""
+        return dict(self._record.get("config") or {})
+
+    @property
+    def dir(self) -> Any:
+        """The run's directory in the store (``runs/<id>``)."""
+        return self._layout.run_dir(self.id)
+
+    @property
+    def status(self) -> str:
+        return str(self._record.get("status"))
+
+    @property
+    def summary(self) -> _Summary:
+        return _Summary(self)
+
+    @property
+    def tags(self) -> list[str]:
+        return list(self._record.get("tags") or [])
+
+    @tags.setter
+    def tags(self, tags: list[str]) -> None:
+        from workbench.tracking.api import normalize_tags
+
+        self._set_field("tags", normalize_tags(tags))
+
+    @property
+    def notes(self) -> str:
+        return str(self._record.get("notes") or "")
+
+    @notes.setter
+    def notes(self, notes: str) -> None:
+        if not isinstance(notes, str):
+            raise TypeError("run.notes must be a string")
+        self._set_field("notes", notes)
+
+    def __repr__(self) -> str:
+        return f"<Run {self.id} {self.project}/{self.name} {self.status}>"
+
+    # -- the hot path -------------------------------------------------------------------------
+    def log(self, data: Mapping[str, Any], step: int | None = None) -> None:
+        """Log metric values at ``step`` (default: one past the last step logged).
+
+        Values are numbers: int, float, bool, numpy scalars or 0-d numpy/torch tensors. NaN
+        and infinities are kept as they are.
+        """
+        if self._finished:
+            raise WorkbenchError(f"run {self.id} is finished; start a new one with workbench.init()")
+        if step is None:
+            step = self._step
+            self._step = step + 1
+        else:
+            if type(step) is not int:
+                step = self._check_step(step)
+            if step >= self._step:
+                self._step = step + 1
+        if self._known.issuperset(data) and self._fast.issuperset(map(type, data.values())):
+            entry = dict(data)
+        else:
+            entry = self._validate(data)
+        self._buffer.append((step, time.time(), entry))
+        if len(self._buffer) >= self._flush_calls:
+            self._wake.set()
+
+    def _check_step(self, step: Any) -> int:
+        if isinstance(step, bool) or not isinstance(step, int):
+            try:
+                as_int = int(step)
+            except (TypeError, ValueError):
+                as_int = None
+            if as_int is None or as_int != step or isinstance(step, bool):
+                raise TypeError(f"run.log: step must be an int, not {step!r}")
+            step = as_int
+        if step < 0:
+            raise ValueError(f"run.log: step must be >= 0, not {step}")
+        return int(step)
+
+    def _validate(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        if not isinstance(data, Mapping):
+            raise TypeError(f"run.log takes a dict of metric values, not {type(data).__name__}")
+        clean: dict[str, Any] = {}
+        for key, value in data.items():
+            if key not in self._known:
+                _check_key(key)
+            clean[key] = value if type(value) in self._fast else _to_float(key, value)
+        self._known.update(clean)
+        return clean
+
+    # -- summary, tags, notes -------------------------------------------------------------------
+    def _summary_view(self) -> dict[str, Any]:
+        with self._flush_lock:
+            self._flush_buffer()
+            return dict(self._summary)
+
+    def _set_summary(self, key: str, value: Any) -> None:
+        _check_key(key)
+        with self._flush_lock:
+            self._flush_buffer()
+            self._summary[key] = value
+            self._pinned.add(key)
+            self._pending["summary"] = True
+
+    def _del_summary(self, key: str) -> None:
+        with self._flush_lock:
+            del self._summary[key]
+            self._pinned.discard(key)
+            self._pending["summary"] = True
+
+    def _set_field(self, name: str, value: Any) -> None:
+        with self._flush_lock:
+            self._record[name] = value
+            self._pending[name] = value
+        self._wake.set()
+
+    # -- flushing -----------------------------------------------------------------------------
+    def _loop(self) -> None:
+        interval = self._settings.flush_interval
+        while not self._stop.is_set():
+            self._wake.wait(interval)
+            self._wake.clear()
+            if self._stop.is_set():
+                break
+            try:
+                self.flush()
+            except Exception as exc:  # keep logging; finish() reports it
+                self._flush_error = exc
+                print(f"workbench: run {self.id}: background flush failed: {exc}", file=sys.__stderr__)
+
+    def flush(self) -> None:
+        """Write buffered points and the record now (the background thread does this anyway)."""
+        with self._flush_lock:
+            wrote = self._flush_buffer()
+            if self._sys is not None:
+                self._sys.maybe_sample(self)
+                wrote = self._flush_buffer() or wrote
+            for _, tee in self._tees:
+                tee.flush_file()
+            now = time.time()
+            if wrote or self._pending or now - self._last_write >= self._settings.heartbeat_interval:
+                self._write_record(now)
+
+    def _flush_buffer(self) -> bool:
+        buffer = self._buffer
+        count = len(buffer)
+        if not count:
+            return False
+        entries = [buffer.popleft() for _ in range(count)]
+        import numpy as np
+        import pyarrow as pa
+
+        steps_in, times_in, dicts = zip(*entries)
+        lengths = np.fromiter(map(len, dicts), np.int64, count)
+        total = int(lengths.sum())
+        if total == 0:
+            return False
+        values = np.fromiter(chain.from_iterable(d.values() for d in dicts), np.float64, total)
+        keys = pa.array(list(chain.from_iterable(dicts)), pa.string()).dictionary_encode()
+        steps = np.repeat(np.fromiter(steps_in, np.int64, count), lengths)
+        times = np.repeat(np.fromiter(times_in, np.float64, count), lengths)
+        table = pa.table(
+            {"step": steps, "key": keys, "value": values, "time": times}, schema=segments.schema()
+        )
+        try:
+            segments.write_segment(
+                self._layout.metrics_dir(self.id), self._sequence, table, fsync=self._settings.fsync
+            )
+        except BaseException:
+            buffer.extendleft(reversed(entries))  # keep the points for the next try
+            raise
+        self._sequence += 1
+        self._update_stats(keys, values, steps)
+        return True
+
+    def _update_stats(self, keys: Any, values: Any, steps: Any) -> None:
+        import numpy as np
+
+        codes = keys.indices.to_numpy()
+        names = keys.dictionary.to_pylist()
+        order = np.argsort(codes, kind="stable")
+        sorted_codes = codes[order]
+        sorted_values = values[order]
+        sorted_steps = steps[order]
+        starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]])
+        ends = np.r_[starts[1:], len(sorted_codes)]
+        with np.errstate(invalid="ignore"):
+            mins = np.fmin.reduceat(sorted_values, starts)
+            maxs = np.fmax.reduceat(sorted_values, starts)
+        for i, start in enumerate(starts):
+            key = names[sorted_codes[start]]
+            last_index = ends[i] - 1
+            last = float(sorted_values[last_index])
+            stat = self._stats.get(key)
+            lo, hi = float(mins[i]), float(maxs[i])
+            if stat is None:
+                stat = {"count": 0, "min": lo, "max": hi}
+                self._stats[key] = stat
+            else:
+                stat["min"] = _fmin(stat["min"], lo)
+                stat["max"] = _fmax(stat["max"], hi)
+            stat["count"] += int(ends[i] - start)
+            stat["last"] = last
+            stat["step"] = int(sorted_steps[last_index])
+            if key not in self._pinned:
+                self._summary[key] = last
+
+    def _write_record(self, now: float, **final: Any) -> None:
+        pending, self._pending = self._pending, {}
+        stats = {k: dict(v) for k, v in self._stats.items()}
+        summary = dict(self._summary)
+        pinned = sorted(self._pinned)
+
+        def mutate(record: Record) -> None:
+            for name, value in pending.items():
+                if name != "summary":
+                    record[name] = value
+            record["metrics"] = stats
+            record["summary"] = summary
+            record["summary_pinned"] = pinned
+            record["heartbeat"] = now
+            record.update(final)
+
+        try:
+            self._record = update_record(
+                self._layout, self.id, mutate, fsync=self._settings.fsync, allow_remote=False
+            )
+        except BaseException:
+            pending.update(self._pending)
+            self._pending = pending
+            raise
+        self._last_write = now
+
+    # -- capture ------------------------------------------------------------------------------
+    def _start_capture(self) -> None:
+        logs = self._layout.logs_dir(self.id)
+        logs.mkdir(exist_ok=True)
+        for name in ("stdout", "stderr"):
+            file = open(logs / f"{name}.log", "a", encoding="utf-8", errors="replace")  # noqa: SIM115
+            self._tees.append((name, _capture.install(name, file)))
+
+    def _stop_capture(self) -> None:
+        for name, tee in reversed(self._tees):
+            _capture.uninstall(name, tee)
+        self._tees.clear()
+
+    # -- the end ------------------------------------------------------------------------------
+    def finish(self, status: str = "completed", *, error: Mapping[str, Any] | None = None,
+               exit_code: int | None = None) -> None:
+        """Flush everything, compact the metric segments, and record the final ``status``.
+
+        Calling it again does nothing.
+        """
+        if status not in TERMINAL:
+            raise ValueError(f"finish(status={status!r}): use one of {', '.join(sorted(TERMINAL))}")
+        with self._flush_lock:
+            if self._finished:
+                return
+            self._finished = True
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout=30)
+        _lifecycle.unregister(self)
+        with self._flush_lock:
+            problems = []
+            if self._flush_error is not None:
+                problems.append(f"a background flush failed: {self._flush_error}")
+            try:
+                self._flush_buffer()
+            except Exception as exc:  # still stop the capture and write the final status
+                problems.append(f"the final flush failed, its points are lost: {exc}")
+            self._stop_capture()
+            try:
+                segments.compact(self._layout.metrics_dir(self.id), fsync=self._settings.fsync)
+            except Exception as exc:  # the segments stay as they are: nothing is lost
+                problems.append(f"compaction failed, segments kept: {exc}")
+            now = time.time()
+            final: dict[str, Any] = {"status": status, "ended": now}
+            if error is not None:
+                final["error"] = dict(error)
+            if problems:
+                final["warnings"] = problems
+                print(f"workbench: run {self.id}: " + "; ".join(problems), file=sys.__stderr__)
+            if exit_code is not None:
+                final["exit_code"] = exit_code
+            self._write_record(now, **final)
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if exc_type is None:
+            self.finish()
+            return
+        error = {
+            "type": exc_type.__name__,
+            "message": str(exc),
+            "traceback": "".join(traceback.format_exception(exc_type, exc, tb)),
+        }
+        status = "cancelled" if issubclass(exc_type, KeyboardInterrupt) else "failed"
+        self.finish(status=status, error=error)
+
+
+def _fmin(a: float, b: float) -> float:
+    if math.isnan(a):
+        return b
+    if math.isnan(b):
+        return a
+    return min(a, b)
+
+
+def _fmax(a: float, b: float) -> float:
+    if math.isnan(a):
+        return b
+    if math.isnan(b):
+        return a
+    return max(a, b)
