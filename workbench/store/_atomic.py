@@ -47,8 +47,11 @@ def _default(value: Any) -> Any:
 
 
 def dumps_json(value: Any) -> bytes:
-    """JSON as workbench writes it: UTF-8, NaN/Infinity kept (Python's json reads them back)."""
-    return json.dumps(value, default=_default, ensure_ascii=False, indent=1).encode("utf-8")
+    """JSON as workbench writes it: UTF-8, NaN/Infinity kept (Python's json reads them back).
+
+    No indentation: only the compact form uses the C encoder (5x faster on run records).
+    """
+    return json.dumps(value, default=_default, ensure_ascii=False).encode("utf-8")
 
 
 def atomic_write_json(path: Path, value: Any, *, fsync: bool = True) -> None:

@@ -53,7 +53,7 @@ def validate_run_id(run_id: str) -> str:
 class Layout:
     """Paths of a store rooted at ``root`` (see docs/store.md)."""
 
-    __slots__ = ("root", "runs", "catalog", "journal", "artifacts", "blobs")
+    __slots__ = ("root", "runs", "catalog", "journal", "artifacts", "blobs", "_journal_fd")
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -62,6 +62,7 @@ class Layout:
         self.journal = self.catalog / "journal"
         self.artifacts = root / "artifacts"
         self.blobs = root / "blobs" / "sha256"
+        self._journal_fd: int | None = None
 
     def run_dir(self, run_id: str) -> Path:
         return self.runs / validate_run_id(run_id)
@@ -92,14 +93,33 @@ class Layout:
         """Append ``run_id`` to the change journal that readers follow (an O_APPEND line).
 
         Call it after the change is on disk: a reader that sees the line must see the change.
+        The journal stays open between calls; a journal deleted or rotated meanwhile (its link
+        count is 0, or the path names another file) is opened again.
         """
         line = (run_id + "\n").encode()
-        try:
-            fd = os.open(self.journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        except FileNotFoundError:  # someone deleted catalog/: it is derived, make it again
-            self.catalog.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, line)
-        finally:
-            os.close(fd)
+        fd = self._journal_fd
+        if fd is not None:
+            try:
+                st = os.fstat(fd)
+                current = os.stat(self.journal)
+                if st.st_nlink == 0 or (st.st_ino, st.st_dev) != (current.st_ino, current.st_dev):
+                    raise FileNotFoundError
+            except OSError:
+                os.close(fd)
+                fd = self._journal_fd = None
+        if fd is None:
+            try:
+                fd = os.open(self.journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            except FileNotFoundError:  # someone deleted catalog/: it is derived, make it again
+                self.catalog.mkdir(parents=True, exist_ok=True)
+                fd = os.open(self.journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            self._journal_fd = fd
+        os.write(fd, line)
+
+    def __del__(self) -> None:
+        fd = getattr(self, "_journal_fd", None)
+        if fd is not None:
+            try:
+                os.close(fd)
+            except OSError:
+                pass

@@ -87,7 +87,7 @@ def update_record(
     run_dir = layout.run_dir(run_id)
     if not run_dir.is_dir():
         raise RunNotFound(f"no run {run_id!r} in {layout.root}")
-    with file_lock(run_dir / ".lock"):
+    with file_lock(run_dir):  # flock on the directory itself: no lock file to create
         record = read_record(layout, run_id)
         if record.get("remote") and not allow_remote:
             raise ReadOnlyRun(

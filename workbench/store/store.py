@@ -28,6 +28,8 @@ _BASE_COLUMNS = ["run_id", "project", "name", "status", "created", "started", "e
                  "tags", "notes", "host", "user", "remote", "git_commit", "notebook", "error"]
 _TIME_COLUMNS = ("created", "started", "ended")
 _ALLOWED_SQL = {"SELECT", "EXPLAIN"}
+_RETRIES = 5  # listings of metric files, while compaction replaces files under a query
+_CHURN = "the run's metric files kept changing while they were read (compaction); try again"
 
 
 class Store:
@@ -87,45 +89,18 @@ class Store:
             conditions.append("r.project = $project")
         order = compiled.order or []
         order = [*order, "r.created DESC", "r.run_id DESC"]
-        sql = (f"SELECT r.* FROM _runs r {' '.join(compiled.joins)} WHERE {' AND '.join(conditions)} "
+        sql = (f"SELECT r.run_id FROM _runs r {' '.join(compiled.joins)} WHERE {' AND '.join(conditions)} "
                f"ORDER BY {', '.join(order)}")
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         self.catalog.refresh()
         with self.catalog._lock:
-            con = self.catalog.connection
             try:
-                base = _arrow(con, sql, params)
+                ids = [row[0] for row in self.catalog.connection.execute(sql, params).fetchall()]
             except duckdb.Error as exc:  # e.g. comparing text with a number
                 raise QueryError(f"the query could not run: {exc}") from exc
-            ids = base.column("run_id").to_pylist()
-            config_rows = con.execute(
-                "SELECT run_id, key, num, str, bool, json FROM _params WHERE list_contains($ids, run_id)",
-                {"ids": ids}).fetchall() if ids else []
-            summary_rows = con.execute(
-                "SELECT run_id, key, num, str, bool, json FROM _summaries WHERE list_contains($ids, run_id)",
-                {"ids": ids}).fetchall() if ids else []
-        frame = base.select([c for c in _BASE_COLUMNS if c in base.column_names]).to_pandas()
-        for name in _TIME_COLUMNS:
-            frame[name] = pd.to_datetime(frame[name], unit="s", utc=True)
-        extra: dict[str, dict[str, Any]] = {}
-        position = {rid: i for i, rid in enumerate(ids)}
-        for prefix, rows in (("config.", config_rows), ("summary.", summary_rows)):
-            for run_id, key, num, text, flag, raw in rows:
-                column = extra.setdefault(prefix + key, {})
-                column[position[run_id]] = _value(num, text, flag, raw)
-        names = sorted(extra, key=lambda c: (not c.startswith("config."), c))
-        if names:
-            data = {name: [extra[name].get(i) for i in range(len(ids))] for name in names}
-            frame = pd.concat([frame, pd.DataFrame(data, index=frame.index)], axis=1)
-        if wanted is not None:
-            labels = ["run_id"] + [f.label if f.kind != "run" else RUN_FIELDS[f.name] for f in wanted]
-            labels = list(dict.fromkeys(labels))
-            for label in labels:
-                if label not in frame.columns:
-                    frame[label] = None
-            frame = frame[labels]
-        return frame
+            entries = self.catalog.entries(ids)
+        return _frame(entries, wanted)
 
     # -- history() ---------------------------------------------------------------------------------
     def metric_files(self, run_ids: Iterable[str]) -> list[tuple[str, Path]]:
@@ -146,6 +121,19 @@ class Store:
                 good.append((run_id, path))
         return good
 
+    def _listing(self, run_ids: Sequence[str]) -> list[tuple[str, Path]]:
+        """The metric files of ``run_ids`` to read, without known corrupt ones.
+
+        A file that vanishes between the listing and its stat was compacted into a file that the
+        listing missed: list again, or the query would silently miss those points.
+        """
+        for _ in range(_RETRIES):
+            files = self.metric_files(run_ids)
+            good = self._good_files(files)
+            if len(good) == len(files) or all(path.exists() for _, path in files):
+                return good
+        raise QueryError(_CHURN)
+
     def _find_bad(self, files: list[tuple[str, Path]]) -> int:
         import pyarrow.parquet as pq
 
@@ -165,69 +153,85 @@ class Store:
         return found
 
     def _read_metrics(self, files: list[tuple[str, Path]], keys: Sequence[str] | None) -> Any:
-        """Arrow table (run_id, key, step, value, time) of ``files``, skipping corrupt ones."""
+        """Arrow table (run_id, key, step, value, time) of ``files``, skipping corrupt ones.
+
+        Rows come in file order, each file sorted by key then step (DuckDB keeps insertion
+        order); ``file_index`` names the file of each row without a string per row.
+        """
+        import numpy as np
         import pyarrow as pa
 
         for _ in range(3):
             good = self._good_files(files)
             if not good:
                 break
-            paths = [str(p) for _, p in good]
-            run_of = {str(p): rid for rid, p in good}
             key_filter = "WHERE key IN (SELECT unnest($keys))" if keys is not None else ""
-            sql = (f"SELECT filename, key, step, value, time FROM read_parquet($files, filename=true) "
-                   f"{key_filter}")
-            params: dict[str, Any] = {"files": paths}
+            sql = f"SELECT file_index, key, step, value, time FROM read_parquet($files) {key_filter}"
+            params: dict[str, Any] = {"files": [str(p) for _, p in good]}
             if keys is not None:
                 params["keys"] = list(keys)
             try:
                 with self.catalog._lock:
                     table = _arrow(self.catalog.connection, sql, params)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:  # noqa: BLE001 - duckdb raises its own error classes
                 if "No files found" in str(exc) or isinstance(exc, FileNotFoundError):
-                    continue  # a file was compacted away between listing and reading: list again
+                    continue  # compacted away between listing and reading: list again
                 if not self._find_bad(good):
                     raise QueryError(f"reading metrics failed: {exc}") from exc
                 continue
-            import pyarrow.compute as pc
-
-            filenames = table.column("filename")
-            unique = pc.unique(filenames).to_pylist()
-            mapping = pa.array([run_of.get(f, "") for f in unique])
-            run_ids = pc.take(mapping, pc.index_in(filenames, value_set=pa.array(unique)))
-            return table.drop_columns(["filename"]).add_column(0, "run_id", run_ids)
+            file_runs = [run_id for run_id, _ in good]
+            index = table.column("file_index").to_numpy().astype(np.int64)
+            run_ids = pa.array(file_runs, pa.string()).take(pa.array(index))
+            table = table.drop_columns(["file_index"]).add_column(0, "run_id", run_ids)
+            if len(set(file_runs)) != len(file_runs):
+                table = self._sort_multi_file(table, index, file_runs)
+            return table
         return pa.table({"run_id": pa.array([], pa.string()), "key": pa.array([], pa.string()),
                          "step": pa.array([], pa.int64()), "value": pa.array([], pa.float64()),
                          "time": pa.array([], pa.float64())})
 
+    @staticmethod
+    def _sort_multi_file(table: Any, file_index: Any, file_runs: list[str]) -> Any:
+        """Order rows by run, key, step when a run has several files (a live run's segments)."""
+        import numpy as np
+        import pyarrow.compute as pc
+
+        order_of_run = {run_id: i for i, run_id in enumerate(dict.fromkeys(file_runs))}
+        run_code = np.array([order_of_run[r] for r in file_runs], np.int64)[file_index]
+        keys = pc.dictionary_encode(table.column("key")).combine_chunks()
+        names = keys.dictionary.to_pylist()
+        rank = np.argsort(np.argsort(np.array(names, dtype=object)))
+        key_code = rank[keys.indices.to_numpy()]
+        order = np.lexsort((table.column("step").to_numpy(), key_code, run_code))
+        return table.take(order)
+
     def history(self, run_ids: str | Sequence[str], keys: str | Sequence[str] | None = None,
                 samples: int | None = None) -> pd.DataFrame:
+        """Points of ``run_ids`` (sorted by run id, key, step); see :func:`workbench.history`."""
         import numpy as np
-        import pandas as pd
 
         if isinstance(run_ids, str):
             run_ids = [run_ids]
-        ids = [self.resolve(r) for r in run_ids]
+        ids = sorted(dict.fromkeys(self.resolve(r) for r in run_ids))
         if isinstance(keys, str):
             keys = [keys]
         if samples is not None and (isinstance(samples, bool) or not isinstance(samples, int) or samples < 1):
             raise QueryError(f"samples must be a positive int, not {samples!r}")
-        files = self.metric_files(ids)
-        table = self._read_metrics(files, keys)
-        table = table.sort_by([("run_id", "ascending"), ("key", "ascending"), ("step", "ascending")])
+        table = self._read_metrics(self.metric_files(ids), keys)
         if samples is not None and table.num_rows > samples:
-            run_col = table.column("run_id").to_numpy(zero_copy_only=False)
-            key_col = table.column("key").to_numpy(zero_copy_only=False)
+            import pyarrow.compute as pc
+
             steps = table.column("step").to_numpy()
             values = table.column("value").to_numpy()
-            series_change = np.r_[True, (run_col[1:] != run_col[:-1]) | (key_col[1:] != key_col[:-1])]
-            starts = np.flatnonzero(series_change)
+            run_codes = pc.dictionary_encode(table.column("run_id")).combine_chunks().indices.to_numpy()
+            key_codes = pc.dictionary_encode(table.column("key")).combine_chunks().indices.to_numpy()
+            change = np.r_[True, (run_codes[1:] != run_codes[:-1]) | (key_codes[1:] != key_codes[:-1])]
+            starts = np.flatnonzero(change)
             ends = np.r_[starts[1:], len(steps)]
             keep = [start + m4_indices(steps[start:end], values[start:end], samples)
-                    for start, end in zip(starts, ends)]
-            table = table.take(np.concatenate(keep)) if keep else table
-        frame = table.to_pandas()
-        return frame.reset_index(drop=True) if isinstance(frame, pd.DataFrame) else frame
+                    for start, end in zip(starts.tolist(), ends.tolist())]
+            table = table.take(np.concatenate(keep))
+        return table.to_pandas()
 
     # -- sql() -------------------------------------------------------------------------------------
     def sql(self, query: str) -> pd.DataFrame:
@@ -248,15 +252,18 @@ class Store:
         with self.catalog._lock:
             con = self.catalog.connection
             ids = [r[0] for r in con.execute("SELECT run_id FROM _runs").fetchall()]
-            files = self._good_files(self.metric_files(ids))
-            self._define_metrics_view(con, files)
-            try:
-                return con.execute(query).df()
-            except duckdb.Error as exc:
-                if "parquet" in str(exc).lower() and self._find_bad(files):
-                    self._define_metrics_view(con, self._good_files(files))
+            for _ in range(_RETRIES):
+                files = self._listing(ids)
+                self._define_metrics_view(con, files)
+                try:
                     return con.execute(query).df()
-                raise QueryError(f"the SQL failed: {exc}") from exc
+                except duckdb.Error as exc:
+                    if not all(path.exists() for _, path in files):
+                        continue  # a file was compacted away meanwhile: list again
+                    if "parquet" in str(exc).lower() and self._find_bad(files):
+                        continue  # the listing now leaves the corrupt files out
+                    raise QueryError(f"the SQL failed: {exc}") from exc
+            raise QueryError(_CHURN)
 
     def _define_metrics_view(self, con: Any, files: list[tuple[str, Path]]) -> None:
         if not files:
@@ -286,6 +293,31 @@ class Store:
                 except Exception as exc:  # noqa: BLE001
                     report.corrupt_segments[str(path)] = str(exc)
         return report
+
+
+def _frame(entries: list[Any], wanted: list[Any] | None) -> pd.DataFrame:
+    """The runs() DataFrame: base columns, then config.* and summary.* columns, sorted by name."""
+    import pandas as pd
+
+    data: dict[str, list[Any]] = {name: [e.base[name] for e in entries] for name in _BASE_COLUMNS}
+    for name in _TIME_COLUMNS:
+        data[name] = pd.to_datetime(pd.Series(data[name], dtype="float64"), unit="s", utc=True)
+    data["duration"] = pd.Series(data["duration"], dtype="float64")
+    extra: dict[str, list[Any]] = {}
+    count = len(entries)
+    for i, entry in enumerate(entries):
+        for prefix, values in (("config.", entry.config), ("summary.", entry.summary)):
+            for key, value in values.items():
+                column = extra.get(prefix + key)
+                if column is None:
+                    column = extra[prefix + key] = [None] * count
+                column[i] = value
+    for name in sorted(extra, key=lambda c: (not c.startswith("config."), c)):
+        data[name] = extra[name]
+    if wanted is not None:
+        labels = ["run_id"] + [f.label if f.kind != "run" else RUN_FIELDS[f.name] for f in wanted]
+        data = {label: data.get(label, [None] * count) for label in dict.fromkeys(labels)}
+    return pd.DataFrame(data)
 
 
 def _arrow(con: Any, sql: str, params: dict[str, Any]) -> Any:

@@ -59,18 +59,22 @@ def _git_diff(cwd: str) -> bytes | None:
 
 
 def _package_versions() -> dict[str, str]:
+    loaded = tuple(n for n in _PACKAGES if n.replace("-", "_") in sys.modules or n == "workbench")
+    return dict(_versions_of(loaded))
+
+
+@functools.lru_cache(maxsize=16)
+def _versions_of(names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    # reading package metadata parses files (about 1 ms a package): once per set of packages
     from importlib import metadata
 
     versions: dict[str, str] = {}
-    for name in _PACKAGES:
-        module = name.replace("-", "_")
-        if module not in sys.modules and name != "workbench":
-            continue
+    for name in names:
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             continue
-    return versions
+    return tuple(versions.items())
 
 
 def notebook_path() -> str | None:

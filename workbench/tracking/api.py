@@ -107,6 +107,7 @@ def init(
     ...     run.log({"loss": 0.3, "acc": 0.9}, step=100)
     """
     resolved = load_settings(root, **settings)
+    segments.preload()
     layout = Layout(resolved.root)
     layout.ensure()
     config_dict = _normalize_config(config)
@@ -173,7 +174,7 @@ def init(
         "remote": None,
         **process,
     }
-    create_record(layout, record, fsync=resolved.fsync)
+    create_record(layout, record, fsync=False)  # durable at finish; a lost start loses no points
     git = env.get("git")
     if git and git.get("dirty"):
         diff = git_diff()
