@@ -16,23 +16,33 @@ from typing import TYPE_CHECKING, Any
 
 from workbench._version import __version__
 from workbench.errors import (
+    ArtifactError,
+    ArtifactNotFound,
     ConfigError,
+    DatasetError,
     FilterError,
     QueryError,
     RunNotFound,
     StoreError,
     WorkbenchError,
 )
+from workbench.store.artifacts.artifact import Artifact
 from workbench.tracking.api import init
 from workbench.tracking.run import Run
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import pandas as pd
 
     from workbench.store.catalog import ReindexReport
 
 __all__ = [
+    "Artifact",
+    "ArtifactError",
+    "ArtifactNotFound",
     "ConfigError",
+    "DatasetError",
     "FilterError",
     "QueryError",
     "Run",
@@ -40,12 +50,17 @@ __all__ = [
     "StoreError",
     "WorkbenchError",
     "__version__",
+    "artifact",
+    "artifacts",
     "get_run",
     "history",
     "init",
+    "log_artifact",
     "reindex",
+    "run_artifacts",
     "runs",
     "sql",
+    "use_artifact",
 ]
 
 PathLike = str | os.PathLike[str]
@@ -126,3 +141,153 @@ def get_run(run_id: str, *, root: PathLike | None = None) -> dict[str, Any]:
 def reindex(*, root: PathLike | None = None) -> ReindexReport:
     """Rebuild the catalog from the run records and check every metric segment."""
     return _store(root).reindex()
+
+
+# -- artifacts ----------------------------------------------------------------------------------------
+
+def _artifacts(root: PathLike | None) -> Any:
+    from workbench.store.artifacts import open_artifacts
+
+    return open_artifacts(root)
+
+
+def _run_id(run: Run | str | None) -> tuple[str | None, PathLike | None]:
+    if run is None or isinstance(run, str):
+        return run, None
+    if isinstance(run, Run):
+        return run.id, run._settings.root
+    raise TypeError(f"run must be a Run or a run id, not {type(run).__name__}")
+
+
+def log_artifact(
+    path: PathLike,
+    name: str,
+    type: str = "artifact",
+    aliases: Sequence[str] | str | None = None,
+    metadata: dict[str, Any] | None = None,
+    *,
+    required: Sequence[str] | None = None,
+    run: Run | str | None = None,
+    root: PathLike | None = None,
+) -> Artifact:
+    """Log a file or directory as a new version of artifact ``name``.
+
+    Files are hashed (SHA-256, streamed) and each new blob is stored once: identical files, and
+    identical chunks of large files, are shared by every version. Logging the same content as
+    the newest version makes no new version and returns that one.
+
+    Parameters
+    ----------
+    path:
+        A file or a directory. Symlinks inside it must point inside it.
+    name:
+        1-128 letters, digits, ``.``, ``_`` or ``-``.
+    type:
+        ``model``, ``checkpoint``, ``dataset``... A ``dataset`` is checked first (see
+        docs/artifacts.md): CSV, TSV, JSON, JSONL or parquet, UTF-8, consistent columns, limits.
+    aliases:
+        Names for this version, e.g. ``["best"]``; each moves here from any older version.
+        ``latest`` always names the newest.
+    metadata:
+        JSON-friendly facts about the version (metrics, config, notes).
+    required:
+        Columns a dataset must have, e.g. ``["text", "label"]``.
+    run:
+        The run that produced it (a :class:`Run` or a run id), recorded on both sides.
+    root:
+        The store (default ``WORKBENCH_ROOT``, else ``~/.workbench``).
+
+    Examples
+    --------
+    >>> import workbench as wb
+    >>> wb.log_artifact("reviews.csv", "reviews", type="dataset", required=["text", "label"])  # doctest: +SKIP
+    Artifact(name='reviews', version=1, type='dataset', ...)
+    """
+    run_id, run_root = _run_id(run)
+    return _artifacts(root if root is not None else run_root).log(  # type: ignore[no-any-return]
+        path, name, type, aliases, metadata, run_id=run_id, required=required)
+
+
+def use_artifact(
+    ref: str,
+    dest: PathLike | None = None,
+    *,
+    run: Run | str | None = None,
+    root: PathLike | None = None,
+) -> Path:
+    """A local directory holding the files of the version ``ref`` names.
+
+    Files are hard links to the store's read-only blobs where possible, copies otherwise (across
+    filesystems, with ``link_mode = "copy"``, and for large chunked files). Without ``dest`` the
+    version is placed once under ``<root>/cache/artifacts/<name>/v<N>`` and reused.
+
+    Parameters
+    ----------
+    ref:
+        ``"name"`` (the newest), ``"name:v3"`` or ``"name:alias"``.
+    dest:
+        A new or empty directory to place the files in.
+    run:
+        The run that uses it (a :class:`Run` or a run id): recorded for lineage.
+
+    Examples
+    --------
+    >>> import workbench as wb
+    >>> model_dir = wb.use_artifact("sentiment-model:best")  # doctest: +SKIP
+    """
+    run_id, run_root = _run_id(run)
+    return _artifacts(root if root is not None else run_root).use(  # type: ignore[no-any-return]
+        ref, dest, run_id=run_id)
+
+
+def artifact(ref: str, *, root: PathLike | None = None) -> Artifact:
+    """The :class:`Artifact` version ``ref`` names: files, metadata, aliases, producing run.
+
+    Examples
+    --------
+    >>> import workbench as wb
+    >>> art = wb.artifact("sentiment-model:best")  # doctest: +SKIP
+    >>> art.ref, art.producer, art.used_by()  # doctest: +SKIP
+    ('sentiment-model:v3', '0kq3x9v2a1b2c', ['0kq3xb7r9d4e1'])
+    """
+    return _artifacts(root).get(ref)  # type: ignore[no-any-return]
+
+
+def artifacts(name: str | None = None, type: str | None = None, *,
+              root: PathLike | None = None) -> pd.DataFrame:
+    """Artifact versions as a DataFrame, one row each, oldest first within each name.
+
+    Columns: ``ref, name, version, type, aliases, size, files, created, producer, digest``.
+
+    Examples
+    --------
+    >>> import workbench as wb
+    >>> wb.artifacts(type="dataset")  # doctest: +SKIP
+    """
+    import pandas as pd
+
+    rows = [
+        {"ref": a.ref, "name": a.name, "version": a.version, "type": a.type, "aliases": list(a.aliases),
+         "size": a.size, "files": len(a.files), "created": pd.to_datetime(a.created, unit="s", utc=True),
+         "producer": a.producer, "digest": a.digest}
+        for a in _artifacts(root).find(name, type)
+    ]
+    columns = ["ref", "name", "version", "type", "aliases", "size", "files", "created", "producer", "digest"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def run_artifacts(run: Run | str, *, root: PathLike | None = None) -> dict[str, list[dict[str, Any]]]:
+    """What a run produced and used: ``{"produced": [...], "used": [...]}``.
+
+    Each entry is ``{"name", "version", "type", "time"}`` (``produced`` entries also say whether
+    the run made a ``new`` version or logged the same content as the newest).
+
+    Examples
+    --------
+    >>> import workbench as wb
+    >>> wb.run_artifacts("0kq3x9v2a1b2c")["used"]  # doctest: +SKIP
+    [{'name': 'reviews', 'version': 2, 'type': 'dataset', 'time': 1732300000.0}]
+    """
+    run_id, run_root = _run_id(run)
+    store = _artifacts(root if root is not None else run_root)
+    return store.run_artifacts(_store(root if root is not None else run_root).resolve(run_id))  # type: ignore[no-any-return]

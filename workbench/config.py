@@ -51,13 +51,43 @@ class Settings:
     system_metrics: bool = True
     #: seconds between system metric samples
     system_metrics_interval: float = 15.0
-    #: fsync records and segments before they are renamed into place
+    #: fsync the final segment and record of a run (and status changes) before renaming them into
+    #: place; intermediate flushes are atomic but not fsynced
     fsync: bool = True
+    #: how artifact files are placed: ``auto`` (hard link, copy where a link fails) or ``copy``
+    link_mode: str = "auto"
+    #: artifact files larger than this many bytes are stored as chunks (deduplicated within files)
+    chunk_threshold: int = 4 * 1024 * 1024
+    #: size in bytes of the chunks of a large artifact file (changing it stops dedup with old versions)
+    chunk_size: int = 256 * 1024
+    #: a dataset file with more rows than this is refused
+    dataset_max_rows: int = 10_000_000
+    #: a dataset file larger than this many bytes is refused
+    dataset_max_bytes: int = 2 * 1024 * 1024 * 1024
+    #: progress bars for hashing and copying: ``auto`` (terminal or notebook), ``always``, ``never``
+    progress: str = "auto"
+    #: jobs that run at once in this store (the scheduler's worker slots)
+    job_slots: int = 1
+    #: seconds a cancelled running job gets between SIGTERM and SIGKILL
+    cancel_grace: float = 10.0
+    #: seconds with nothing queued or running after which a scheduler started by ``launch``
+    #: exits (0: never)
+    scheduler_idle_exit: float = 60.0
     #: other tables of workbench.toml (remotes, recipes, ...), kept for the rooms that use them
     extra: Mapping[str, Any] = dataclasses.field(default_factory=dict, compare=False)
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings) if f.name not in ("root", "extra")}
+#: settings that take one of a few words
+_CHOICES = {"link_mode": ("auto", "copy"), "progress": ("auto", "always", "never")}
+#: integer settings and their smallest (and largest) allowed values
+_INT_RANGES = {
+    "chunk_size": (4096, 64 * 1024 * 1024),
+    "chunk_threshold": (0, 2**62),
+    "dataset_max_rows": (1, 2**62),
+    "dataset_max_bytes": (1, 2**62),
+    "job_slots": (1, 1024),
+}
 
 
 def default_root() -> Path:
@@ -81,7 +111,11 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         if field_type == "int":
             if isinstance(value, bool):
                 raise ValueError(value)
-            return int(value)
+            number = int(value)
+            low, high = _INT_RANGES.get(name, (-(2**63), 2**63))
+            if not low <= number <= high:
+                raise ValueError(value)
+            return number
         if field_type == "float":
             if isinstance(value, bool):
                 raise ValueError(value)
@@ -89,12 +123,21 @@ def _coerce(name: str, value: Any, source: str) -> Any:
             if result != result or result < 0:
                 raise ValueError(value)
             return result
+        if field_type == "str" and name in _CHOICES:
+            text = str(value).strip().lower()
+            if text not in _CHOICES[name]:
+                raise ConfigError(
+                    f"setting {name!r} from {source} has the value {value!r}; use one of "
+                    f"{', '.join(_CHOICES[name])} (see docs/settings.md)"
+                )
+            return text
     except (TypeError, ValueError) as exc:
+        limits = f" between {_INT_RANGES[name][0]} and {_INT_RANGES[name][1]}" if name in _INT_RANGES else ""
         raise ConfigError(
             f"setting {name!r} from {source} has the value {value!r}, which is not a valid "
-            f"{field_type}; fix it there (see docs/settings.md)"
+            f"{field_type}{limits}; fix it there (see docs/settings.md)"
         ) from exc
-    return value  # pragma: no cover
+    return value
 
 
 def load_settings(root: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:

@@ -7,7 +7,10 @@ The tree::
     ├── StoreError             the store on disk
     │   ├── RunNotFound        (also a KeyError) no run with that id or prefix
     │   ├── CorruptRecord      a run record that cannot be read
-    │   └── ReadOnlyRun        a synced run cannot be changed here
+    │   ├── ReadOnlyRun        a synced run cannot be changed here
+    │   ├── ArtifactNotFound   (also a KeyError) no artifact, version or alias for that ref
+    │   └── ArtifactError      (also a ValueError) an artifact that cannot be logged or placed
+    │       └── DatasetError   a dataset file that fails validation (encoding, columns, limits)
     ├── QueryError             a query the store cannot answer
     │   └── FilterError        a ``where`` / ``order_by`` expression that does not parse
     ├── JobError               launching or controlling jobs
@@ -19,8 +22,11 @@ A message says what failed, names the run, file or expression, and suggests the 
 from __future__ import annotations
 
 __all__ = [
+    "ArtifactError",
+    "ArtifactNotFound",
     "ConfigError",
     "CorruptRecord",
+    "DatasetError",
     "FilterError",
     "JobError",
     "QueryError",
@@ -57,6 +63,21 @@ class CorruptRecord(StoreError):
 
 class ReadOnlyRun(StoreError):
     """The run was synced from a remote and is read-only here."""
+
+
+class ArtifactNotFound(StoreError, KeyError):
+    """No artifact, version or alias matches the ref (``name``, ``name:v3``, ``name:alias``)."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else "artifact not found"
+
+
+class ArtifactError(StoreError, ValueError):
+    """An artifact that cannot be logged, placed or read: a bad name, path, symlink or blob."""
+
+
+class DatasetError(ArtifactError):
+    """A dataset file that fails validation: encoding, empty, ragged rows, columns or limits."""
 
 
 class QueryError(WorkbenchError):

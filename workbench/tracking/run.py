@@ -15,11 +15,12 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Iterator, Mapping, MutableMapping
-from itertools import chain
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
+from itertools import chain, islice
 from operator import itemgetter
+from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.config import Settings
 from workbench.errors import WorkbenchError
@@ -27,6 +28,9 @@ from workbench.store import segments
 from workbench.store._paths import Layout
 from workbench.store.records import TERMINAL, Record, update_record
 from workbench.tracking import _capture, _lifecycle
+
+if TYPE_CHECKING:
+    from workbench.store.artifacts import Artifact
 
 __all__ = ["Run"]
 
@@ -124,6 +128,9 @@ class Run:
         self._append = self._buffer.append
         self._step = first_step
         self._known: set[str] = set()
+        # bound methods: the hot path saves an attribute lookup per check
+        self._keys_known = self._known.issuperset
+        self._types_fast = self._fast.issuperset
         self._sequence = first_sequence
         self._flush_lock = threading.RLock()
         self._wake = threading.Event()
@@ -208,9 +215,8 @@ class Run:
         if self._finished:
             raise WorkbenchError(f"run {self.id} is finished; start a new one with workbench.init()")
         # check the values before the step moves: a refused call changes nothing
-        if (type(data) is dict and self._known.issuperset(data)
-                and self._fast.issuperset(map(type, data.values()))):
-            entry = dict(data)
+        if type(data) is dict and self._keys_known(data) and self._types_fast(map(type, data.values())):
+            entry = {**data}
         else:
             entry = self._validate(data)
         if step is None:
@@ -304,6 +310,8 @@ class Run:
             if self._sys is not None:
                 self._sys.maybe_sample(self)
                 wrote = self._flush_buffer() or wrote
+            if wrote:
+                segments.compact_live(self._layout.metrics_dir(self.id))
             for _, tee in self._tees:
                 tee.flush_file()
             now = time.time()
@@ -315,7 +323,8 @@ class Run:
         count = len(buffer)
         if not count:
             return False
-        entries = [buffer.popleft() for _ in range(count)]
+        # iter(popleft, sentinel) pops in C; new entries appended meanwhile stay for next time
+        entries = list(islice(iter(buffer.popleft, None), count))
         try:
             self._write_entries(entries, durable=durable)
         except BaseException:
@@ -345,11 +354,13 @@ class Run:
         steps = np.repeat(np.fromiter(map(_first, entries), np.int64, count), lengths)
         times = np.repeat(np.fromiter(map(_second, entries), np.float64, count), lengths)
         points = segments.sort_points(steps, codes, names, values, times)
+        # take the number first: a flush re-entered from a signal handler gets its own
+        sequence = self._sequence
+        self._sequence += 1
         segments.write_segment(
-            self._layout.metrics_dir(self.id), self._sequence, segments.make_table(*points),
+            self._layout.metrics_dir(self.id), sequence, segments.make_table(*points),
             fsync=durable and self._settings.fsync,
         )
-        self._sequence += 1
         self._update_stats(*points[:4])
 
     def _update_stats(self, steps: Any, codes: Any, names: list[str], values: Any) -> None:
@@ -459,6 +470,38 @@ class Run:
             if exit_code is not None:
                 final["exit_code"] = exit_code
             self._write_record(now, durable=True, **final)
+
+    # -- artifacts ----------------------------------------------------------------------------
+    def log_artifact(self, path: Any, name: str, type: str = "artifact",
+                     aliases: Iterable[str] | str | None = None, metadata: Mapping[str, Any] | None = None,
+                     *, required: Sequence[str] | None = None) -> Artifact:
+        """Log a file or directory as a new version of artifact ``name``, made by this run.
+
+        See :func:`workbench.log_artifact`; the version is also listed in this run's record
+        (``record["artifacts"]["produced"]``).
+
+        Examples
+        --------
+        >>> run.log_artifact("out/", name="sentiment-model", type="model", aliases=["best"])  # doctest: +SKIP
+        Artifact(name='sentiment-model', version=1, ...)
+        """
+        from workbench.store.artifacts import ArtifactStore
+
+        return ArtifactStore(self._settings).log(path, name, type, aliases, metadata, run_id=self.id,
+                                                 required=required)
+
+    def use_artifact(self, ref: str, dest: Any = None) -> Path:
+        """A local directory holding the version ``ref`` names, recorded as used by this run.
+
+        See :func:`workbench.use_artifact`.
+
+        Examples
+        --------
+        >>> data_dir = run.use_artifact("reviews:latest")  # doctest: +SKIP
+        """
+        from workbench.store.artifacts import ArtifactStore
+
+        return ArtifactStore(self._settings).use(ref, dest, run_id=self.id)
 
     def __enter__(self) -> Run:
         return self

@@ -1,0 +1,451 @@
+"""``workbench artifacts ls|show|get|alias|rm|add``, ``datasets add|ls|show``, ``gc``, ``fsck``, ``du``."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from typing import Any
+
+__all__ = ["register"]
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "artifacts", help="versioned models, checkpoints and files: ls, show, get, alias, rm, add"
+    )
+    verbs = p.add_subparsers(dest="verb", metavar="VERB", required=True)
+
+    q = verbs.add_parser("ls", help="list artifacts, or the versions of one")
+    q.add_argument("name", nargs="?", help="list the versions of this artifact")
+    q.add_argument("--type", help="only artifacts of this type (model, dataset, ...)")
+    q.add_argument("--json", action="store_true", help="JSON lines, one version each")
+    q.set_defaults(handler=cmd_ls)
+
+    q = verbs.add_parser("show", help="one version: files, metadata, aliases, lineage")
+    q.add_argument("ref", help="name, name:v3 or name:alias")
+    q.add_argument("--json", action="store_true", help="the manifest as JSON, with aliases and users")
+    q.set_defaults(handler=cmd_show)
+
+    q = verbs.add_parser("get", help="place a version's files in a directory and print its path")
+    q.add_argument("ref", help="name, name:v3 or name:alias")
+    q.add_argument("--dest", help="a new or empty directory (default: the store's cache)")
+    q.add_argument("--run", help="record this run id as a user of the version")
+    q.set_defaults(handler=cmd_get)
+
+    q = verbs.add_parser("alias", help="point an alias at a version (or remove it with --delete)")
+    q.add_argument("ref", help="the version, e.g. classifier:v3 (with --delete: the artifact name)")
+    q.add_argument("alias", help="e.g. production, best")
+    q.add_argument("--delete", action="store_true", help="remove the alias instead")
+    q.set_defaults(handler=cmd_alias)
+
+    q = verbs.add_parser("rm", help="delete a version (name:v3, name:alias) or a whole artifact (name)")
+    q.add_argument("ref")
+    q.add_argument(
+        "--yes",
+        "-y",
+        action="store_true",
+        help="do not ask; needed to delete a whole artifact when not in a terminal",
+    )
+    q.add_argument("--gc", action="store_true", help="then remove the blobs nothing else references")
+    q.set_defaults(handler=cmd_rm)
+
+    q = verbs.add_parser("add", help="log a file or directory as a new version")
+    _add_log_arguments(q, default_type="artifact")
+    q.set_defaults(handler=cmd_add)
+
+    p = sub.add_parser("datasets", help="datasets (CSV, JSON, JSONL, parquet), checked on the way in")
+    verbs = p.add_subparsers(dest="verb", metavar="VERB", required=True)
+    q = verbs.add_parser("add", help="check a table (or a directory of them) and log it as a dataset")
+    _add_log_arguments(q, default_type=None)
+    q.add_argument("--require", help="comma-separated columns it must have, e.g. text,label")
+    q.set_defaults(handler=cmd_add)
+    q = verbs.add_parser("ls", help="list datasets with their rows and columns")
+    q.add_argument("--json", action="store_true", help="JSON lines, one version each")
+    q.set_defaults(handler=cmd_datasets_ls)
+    q = verbs.add_parser("show", help="a dataset version: schema, rows and a preview")
+    q.add_argument("ref")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(handler=cmd_datasets_show)
+
+    p = sub.add_parser("gc", help="remove blobs that no artifact version references")
+    p.add_argument("--dry-run", action="store_true", help="only report what would be removed")
+    p.set_defaults(handler=cmd_gc)
+    p = sub.add_parser("fsck", help="re-hash every blob; report corrupt or missing ones (exit 1)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_fsck)
+    p = sub.add_parser("du", help="logical size of all versions, size on disk, and dedup savings")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_du)
+
+
+def _add_log_arguments(q: argparse.ArgumentParser, default_type: str | None) -> None:
+    q.add_argument("path", help="a file or directory")
+    q.add_argument("--name", required=True, help="artifact name (letters, digits, '.', '_', '-')")
+    if default_type is not None:
+        q.add_argument(
+            "--type", default=default_type, help=f"model, checkpoint, ... (default {default_type})"
+        )
+    q.add_argument("--alias", action="append", default=[], help="an alias for the new version (repeatable)")
+    q.add_argument("--metadata", help="a JSON object stored with the version")
+    q.add_argument("--run", help="the run id that produced it")
+
+
+def _store(args: argparse.Namespace) -> Any:
+    from workbench.store.artifacts import open_artifacts
+
+    return open_artifacts(args.root)
+
+
+def human_bytes(value: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(value) < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TiB"  # pragma: no cover
+
+
+def _when(value: float) -> str:
+    return dt.datetime.fromtimestamp(value).strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+
+
+def _table(rows: list[list[str]], header: list[str]) -> None:
+    if not rows:
+        print("(none)")
+        return
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _row(a: Any) -> dict[str, Any]:
+    return {
+        "ref": a.ref,
+        "name": a.name,
+        "version": a.version,
+        "type": a.type,
+        "aliases": list(a.aliases),
+        "size": a.size,
+        "files": len(a.files),
+        "created": a.created,
+        "producer": a.producer,
+        "digest": a.digest,
+    }
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    store = _store(args)
+    if args.name is not None:
+        versions = store.find(args.name, args.type)
+        if args.json:
+            for a in versions:
+                print(json.dumps(_row(a)))
+            return 0
+        _table(
+            [
+                [
+                    a.ref,
+                    a.type,
+                    ",".join(a.aliases),
+                    human_bytes(a.size),
+                    str(len(a.files)),
+                    _when(a.created),
+                    a.producer or "-",
+                ]
+                for a in versions
+            ],
+            ["REF", "TYPE", "ALIASES", "SIZE", "FILES", "CREATED", "RUN"],
+        )
+        return 0
+    rows = []
+    for name in store.names():
+        versions = [a for a in store.versions(name) if args.type is None or a.type == args.type]
+        if not versions:
+            continue
+        newest = versions[-1]
+        if args.json:
+            print(json.dumps({**_row(newest), "versions": len(versions)}))
+            continue
+        aliases = sorted({f"{al}:v{a.version}" for a in versions for al in a.aliases if al != "latest"})
+        rows.append(
+            [
+                name,
+                newest.type,
+                str(len(versions)),
+                f"v{newest.version}",
+                human_bytes(newest.size),
+                ",".join(aliases),
+                _when(newest.created),
+            ]
+        )
+    if not args.json:
+        _table(rows, ["NAME", "TYPE", "VERSIONS", "LATEST", "SIZE", "ALIASES", "UPDATED"])
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    store = _store(args)
+    art = store.get(args.ref)
+    users = store.used_by(art.ref)
+    if args.json:
+        manifest = store.manifest(art.ref)
+        manifest["aliases"] = list(art.aliases)
+        manifest["used_by"] = users
+        print(json.dumps(manifest, indent=1, ensure_ascii=False, default=str))
+        return 0
+    lines = [
+        f"artifact {art.ref}  ({art.type})",
+        f"aliases  {', '.join(art.aliases) or '-'}",
+        f"created  {_when(art.created)}",
+        f"size     {human_bytes(art.size)} in {len(art.files)} file(s)",
+        f"digest   {art.digest}",
+        f"made by  {art.producer or '-'}",
+        f"used by  {', '.join(u['run'] for u in users) or '-'}",
+    ]
+    meta = {k: v for k, v in art.metadata.items() if k != "dataset"}
+    if meta:
+        lines.append("metadata")
+        lines += [
+            f"  {k} = {json.dumps(v, default=str, ensure_ascii=False)}" for k, v in sorted(meta.items())
+        ]
+    lines.append("files")
+    for f in art.files[:50]:
+        stored = f"{f.chunks} chunks" if f.chunks else "whole"
+        lines.append(f"  {f.path:<40} {human_bytes(f.size):>10}  {f.digest[:12]}  {stored}")
+    if len(art.files) > 50:
+        lines.append(f"  ... and {len(art.files) - 50} more (--json lists all)")
+    print("\n".join(lines))
+    if "dataset" in art.metadata:
+        _print_dataset(art.metadata["dataset"])
+    return 0
+
+
+def cmd_get(args: argparse.Namespace) -> int:
+    print(_store(args).use(args.ref, args.dest, run_id=args.run))
+    return 0
+
+
+def cmd_alias(args: argparse.Namespace) -> int:
+    store = _store(args)
+    if args.delete:
+        name = args.ref.partition(":")[0]
+        store.remove_alias(name, args.alias)
+        print(f"removed alias {args.alias!r} of {name}")
+        return 0
+    art = store.set_alias(args.ref, args.alias)
+    print(f"{art.name}:{args.alias} -> {art.ref}")
+    return 0
+
+
+def _confirm(question: str) -> bool:
+    if not sys.stdin.isatty():
+        return False
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+
+
+def cmd_rm(args: argparse.Namespace) -> int:
+    store = _store(args)
+    whole = ":" not in args.ref
+    if whole and not args.yes:
+        count = len(store.versions(args.ref)) if args.ref in store.names() else 0
+        if not _confirm(f"delete artifact {args.ref!r} and all {count} of its versions?"):
+            print(
+                f"not deleted: pass --yes to delete every version of {args.ref!r} "
+                f"(or name one version, e.g. {args.ref}:v1)",
+                file=sys.stderr,
+            )
+            return 1
+    deleted = store.delete(args.ref)
+    print(f"deleted {', '.join(deleted)}")
+    report = store.gc(dry_run=True)
+    if not report.blobs:
+        return 0
+    if args.gc or _confirm(
+        f"remove {report.blobs} blob(s) no version references now ({human_bytes(report.bytes)})?"
+    ):
+        _print_gc(store.gc())
+    else:
+        print(
+            f"{report.blobs} blob(s), {human_bytes(report.bytes)}, are no longer referenced: "
+            "run `workbench gc` to free them"
+        )
+    return 0
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    metadata = None
+    if args.metadata:
+        try:
+            metadata = json.loads(args.metadata)
+        except ValueError as exc:
+            from workbench.errors import ArtifactError
+
+            raise ArtifactError(f"--metadata is not valid JSON: {exc}") from None
+    kind = getattr(args, "type", None) or "dataset"
+    required = [c.strip() for c in (getattr(args, "require", None) or "").split(",") if c.strip()] or None
+    art = _store(args).log(
+        args.path, args.name, kind, aliases=args.alias, metadata=metadata, run_id=args.run, required=required
+    )
+    print(
+        f"{art.ref}  {human_bytes(art.size)} in {len(art.files)} file(s)"
+        f"{'  aliases ' + ','.join(art.aliases) if art.aliases else ''}"
+    )
+    if kind == "dataset":
+        info = art.metadata["dataset"]
+        print(f"{info['rows']:,} rows, columns: {', '.join(info['columns'])}")
+    return 0
+
+
+def cmd_datasets_ls(args: argparse.Namespace) -> int:
+    store = _store(args)
+    rows = []
+    for name in store.names():
+        versions = store.find(name, "dataset")
+        if not versions:
+            continue
+        newest = versions[-1]
+        info = newest.metadata.get("dataset", {})
+        if args.json:
+            print(
+                json.dumps(
+                    {
+                        **_row(newest),
+                        "versions": len(versions),
+                        "rows": info.get("rows"),
+                        "columns": info.get("columns"),
+                    }
+                )
+            )
+            continue
+        rows.append(
+            [
+                name,
+                f"v{newest.version}",
+                str(len(versions)),
+                info.get("format", "-"),
+                f"{info.get('rows', 0):,}",
+                ", ".join(info.get("columns", []))[:60],
+                human_bytes(newest.size),
+            ]
+        )
+    if not args.json:
+        _table(rows, ["NAME", "LATEST", "VERSIONS", "FORMAT", "ROWS", "COLUMNS", "SIZE"])
+    return 0
+
+
+def _print_dataset(info: dict[str, Any]) -> None:
+    print(f"dataset  {info.get('format')}  {info.get('rows', 0):,} rows")
+    print("schema")
+    for column, kind in (info.get("schema") or {}).items():
+        print(f"  {column:<30} {kind}")
+    for rel, table in (info.get("tables") or {}).items():
+        print(f"table    {rel}: {table.get('rows', 0):,} rows, {', '.join(table.get('columns', []))}")
+    preview = info.get("preview") or []
+    if preview:
+        print("preview")
+        columns = list(info.get("columns") or preview[0])
+        _table([[str(row.get(c, ""))[:40] for c in columns] for row in preview], columns)
+
+
+def cmd_datasets_show(args: argparse.Namespace) -> int:
+    art = _store(args).get(args.ref)
+    info = art.metadata.get("dataset")
+    if art.type != "dataset" or info is None:
+        from workbench.errors import ArtifactError
+
+        raise ArtifactError(
+            f"{art.ref} is a {art.type}, not a dataset; use `workbench artifacts show {art.ref}`"
+        )
+    if args.json:
+        print(json.dumps({"ref": art.ref, **info}, indent=1, ensure_ascii=False, default=str))
+        return 0
+    print(f"dataset  {art.ref}  aliases {', '.join(art.aliases) or '-'}  made by {art.producer or '-'}")
+    _print_dataset(info)
+    return 0
+
+
+def _print_gc(report: Any) -> None:
+    verb = "would remove" if report.dry_run else "removed"
+    print(
+        f"{verb} {report.blobs} blob(s), {human_bytes(report.bytes)}; kept {report.kept}"
+        + (f"; {report.temp_files} stale temp file(s)" if report.temp_files else "")
+        + (f"; {report.cache_dirs} cached placement(s) of deleted versions" if report.cache_dirs else "")
+    )
+
+
+def cmd_gc(args: argparse.Namespace) -> int:
+    _print_gc(_store(args).gc(dry_run=args.dry_run))
+    return 0
+
+
+def cmd_fsck(args: argparse.Namespace) -> int:
+    report = _store(args).fsck()
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "ok": report.ok,
+                    "blobs": report.blobs,
+                    "bytes": report.bytes,
+                    "corrupt": report.corrupt,
+                    "missing": report.missing,
+                    "bad_manifests": report.bad_manifests,
+                    "unreferenced": report.unreferenced,
+                },
+                indent=1,
+            )
+        )
+        return 0 if report.ok else 1
+    print(f"checked {report.blobs} blob(s), {human_bytes(report.bytes)}; {report.unreferenced} unreferenced")
+    for item in report.corrupt:
+        print(
+            f"corrupt blob {item['digest']} ({item['path']}): content hashes to {item['actual'][:16]}..., "
+            f"used by {'; '.join(item['used_by']) or 'nothing'}",
+            file=sys.stderr,
+        )
+    for item in report.missing:
+        print(f"missing blob {item['digest']}, needed by {'; '.join(item['used_by'])}", file=sys.stderr)
+    for item in report.bad_manifests:
+        print(f"unreadable manifest {item['path']}: {item['error']}", file=sys.stderr)
+    if not report.ok:
+        print(
+            "fix: delete the affected versions (`workbench artifacts rm NAME:vN`) and log them again, or "
+            "restore the blobs from a backup or a remote",
+            file=sys.stderr,
+        )
+        return 1
+    print("ok")
+    return 0
+
+
+def cmd_du(args: argparse.Namespace) -> int:
+    report = _store(args).du()
+    if args.json:
+        data = {
+            k: getattr(report, k)
+            for k in (
+                "artifacts",
+                "versions",
+                "files",
+                "logical",
+                "unique",
+                "blobs_on_disk",
+                "manifests_on_disk",
+                "cache_on_disk",
+            )
+        }
+        data.update(on_disk=report.on_disk, saved=report.saved, per_artifact=report.per_artifact)
+        print(json.dumps(data, indent=1))
+        return 0
+    ratio = report.logical / report.on_disk if report.on_disk else 1.0
+    print(f"{report.artifacts} artifact(s), {report.versions} version(s), {report.files} file(s)")
+    print(f"logical size    {human_bytes(report.logical):>12}   every version's files at full size")
+    print(f"unique content  {human_bytes(report.unique):>12}   distinct blobs referenced")
+    print(f"on disk         {human_bytes(report.on_disk):>12}   blobs and manifests, each inode once")
+    print(f"saved by dedup  {human_bytes(report.saved):>12}   ({ratio:.1f}x)")
+    if report.cache_on_disk:
+        print(
+            f"placed copies   {human_bytes(report.cache_on_disk):>12}   under cache/ (not shared with blobs)"
+        )
+    return 0

@@ -1,0 +1,151 @@
+"""Version manifests: ``artifacts/<name>/v<N>.json``, written once, atomically.
+
+A manifest lists the version's files (relative path, size, SHA-256 digest, and for a large file
+its chunk size and chunk digests), its metadata, type, producing run and creation time, and a
+``digest`` of the file list that identifies the version's content.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from workbench.errors import ArtifactError, ArtifactNotFound
+from workbench.store._atomic import atomic_write_json
+from workbench.store.artifacts.blobs import is_digest
+from workbench.store.artifacts.names import validate_name
+
+__all__ = [
+    "MANIFEST_FORMAT",
+    "blob_digests",
+    "content_digest",
+    "list_names",
+    "list_versions",
+    "manifest_path",
+    "read_manifest",
+    "write_manifest",
+]
+
+#: format of manifests; a reader refuses a newer one
+MANIFEST_FORMAT = 1
+_VERSION_FILE = re.compile(r"v([1-9][0-9]*)\.json\Z")
+
+Manifest = dict[str, Any]
+
+
+def manifest_path(artifacts: Path, name: str, version: int) -> Path:
+    return artifacts / name / f"v{version}.json"
+
+
+def list_versions(artifacts: Path, name: str) -> list[int]:
+    """Version numbers of ``name`` that have a manifest, ascending."""
+    try:
+        entries = os.listdir(artifacts / name)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return sorted(int(m.group(1)) for m in map(_VERSION_FILE.match, entries) if m)
+
+
+def list_names(artifacts: Path) -> list[str]:
+    """Artifact names with at least one version, sorted."""
+    try:
+        entries = sorted(os.scandir(artifacts), key=lambda e: e.name)
+    except FileNotFoundError:
+        return []
+    names = []
+    for entry in entries:
+        if entry.name.startswith(".") or not entry.is_dir(follow_symlinks=False):
+            continue
+        if list_versions(artifacts, entry.name):
+            names.append(entry.name)
+    return names
+
+
+def content_digest(files: Iterable[dict[str, Any]]) -> str:
+    """Digest of a version's content: its (path, size, digest) triples, sorted by path."""
+    lines = sorted(f"{f['path']}\0{f['size']}\0{f['digest']}" for f in files)
+    return hashlib.sha256("\n".join(lines).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _check_file(entry: Any, where: Path) -> None:
+    bad = not isinstance(entry, dict) or not is_digest(entry.get("digest"))
+    if not bad:
+        path = entry.get("path")
+        parts = PurePosixPath(path).parts if isinstance(path, str) else ()
+        bad = (
+            not parts
+            or path.startswith("/")
+            or any(p in ("..", ".") for p in parts)
+            or not isinstance(entry.get("size"), int)
+        )
+        chunks = entry.get("chunks")
+        if chunks is not None:
+            bad = bad or not isinstance(chunks, list) or not all(map(is_digest, chunks))
+    if bad:
+        raise ArtifactError(
+            f"manifest {where} lists a malformed file entry {str(entry)[:120]!r}; the manifest is "
+            "corrupt: delete that version (`workbench artifacts rm`) or restore the file"
+        )
+
+
+def read_manifest(artifacts: Path, name: str, version: int) -> Manifest:
+    """The manifest of ``name:v<version>``; :class:`ArtifactNotFound` when there is none."""
+    validate_name(name)
+    path = manifest_path(artifacts, name, version)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ArtifactNotFound(
+            f"artifact {name!r} has no version v{version} in {artifacts.parent}; list versions "
+            f"with `workbench artifacts ls {name}`"
+        ) from None
+    try:
+        manifest = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ArtifactError(f"manifest {path} is not valid JSON ({exc}); restore it or delete it") from exc
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), list):
+        raise ArtifactError(f"manifest {path} is not a workbench manifest (no 'files' list)")
+    if int(manifest.get("format", 1)) > MANIFEST_FORMAT:
+        raise ArtifactError(
+            f"manifest {path} has format {manifest.get('format')}, newer than this workbench "
+            f"understands ({MANIFEST_FORMAT}); upgrade workbench to read it"
+        )
+    for entry in manifest["files"]:
+        _check_file(entry, path)
+    manifest["name"], manifest["version"] = name, version  # the file's place is the truth
+    return manifest
+
+
+def write_manifest(artifacts: Path, manifest: Manifest, *, fsync: bool) -> Path:
+    path = manifest_path(artifacts, manifest["name"], manifest["version"])
+    atomic_write_json(path, manifest, fsync=fsync)
+    return path
+
+
+def blob_digests(manifest: Manifest) -> Iterator[str]:
+    """Every blob a manifest needs: whole small files and the chunks of large ones."""
+    for entry in manifest["files"]:
+        chunks = entry.get("chunks")
+        if chunks is None:
+            yield entry["digest"]
+        else:
+            yield from chunks
+
+
+def next_version(artifacts: Path, name: str) -> int:
+    """The number the next version of ``name`` gets (call under the name lock).
+
+    Numbers are never reused: deleting the newest version leaves a ``next_version`` file behind,
+    so lineage that names ``name:v3`` never comes to mean other content.
+    """
+    highest = max(list_versions(artifacts, name), default=0)
+    try:
+        reserved = int((artifacts / name / "next_version").read_text().strip())
+    except (FileNotFoundError, ValueError):
+        reserved = 0
+    return max(highest + 1, reserved)
