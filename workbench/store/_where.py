@@ -430,9 +430,12 @@ def _parse_time(value: str, token: Token, parser: _Parser) -> float:
         moment = _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise parser.fail(f"{value!r} is not a date/time; write it as '2026-11-01' or '2026-11-01T12:30'", token) from None
-    if moment.tzinfo is None:
-        moment = moment.astimezone()  # local time, as people type it
-    return moment.timestamp()
+    try:
+        if moment.tzinfo is None:
+            moment = moment.astimezone()  # local time, as people type it
+        return moment.timestamp()
+    except (ValueError, OverflowError, OSError):  # e.g. '0001-01-01' in a zone east of UTC
+        raise parser.fail(f"{value!r} is outside the dates a run can have", token) from None
 
 
 def parse_field(text: str) -> Field:

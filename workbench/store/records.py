@@ -59,7 +59,11 @@ def read_record(layout: Layout, run_id: str) -> Record:
         data = path.read_bytes()
     except FileNotFoundError:
         raise RunNotFound(f"no run {run_id!r} in {layout.root}") from None
-    return parse_record(data, path)
+    record = parse_record(data, path)
+    if record["id"] != run_id:  # a run directory copied or renamed by hand
+        raise CorruptRecord(f"run record {path} names run {record['id']!r}, not {run_id!r}; give the "
+                            "directory the record's id, or delete one of the copies")
+    return record
 
 
 def create_record(layout: Layout, record: Record, *, fsync: bool = True) -> None:

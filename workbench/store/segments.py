@@ -147,11 +147,23 @@ def write_segment(metrics_dir: Path, seq: int, table: pa.Table, *, fsync: bool =
     return path
 
 
-def compact(metrics_dir: Path, *, fsync: bool = True) -> Path | None:
-    """Merge every effective file into one; a no-op when there is at most one."""
+def compact_live(metrics_dir: Path, *, threshold: int = 16) -> None:
+    """Keep a live run's file count small: merge the trailing segments once there are
+    ``threshold`` of them, and every file once there are ``threshold`` compacted files."""
+    files = effective_files(metrics_dir)
+    segments = [p for p in files if p.name.startswith("s-")]
+    if len(files) - len(segments) >= threshold:
+        compact(metrics_dir, fsync=False)
+    elif len(segments) >= threshold:
+        compact(metrics_dir, fsync=False, files=segments)
+
+
+def compact(metrics_dir: Path, *, fsync: bool = True, files: list[Path] | None = None) -> Path | None:
+    """Merge ``files`` (default: every effective file) into one; a no-op for one file or none."""
     import pyarrow as pa
 
-    files = effective_files(metrics_dir)
+    if files is None:
+        files = effective_files(metrics_dir)
     if len(files) <= 1:
         return files[0] if files else None
     seqs: list[int] = []

@@ -152,8 +152,8 @@ class Store:
                 found += 1
         return found
 
-    def _read_metrics(self, files: list[tuple[str, Path]], keys: Sequence[str] | None) -> Any:
-        """Arrow table (run_id, key, step, value, time) of ``files``, skipping corrupt ones.
+    def _read_metrics(self, run_ids: Sequence[str], keys: Sequence[str] | None) -> Any:
+        """Arrow table (run_id, key, step, value, time) of ``run_ids``, skipping corrupt files.
 
         Rows come in file order, each file sorted by key then step (DuckDB keeps insertion
         order); ``file_index`` names the file of each row without a string per row.
@@ -161,8 +161,8 @@ class Store:
         import numpy as np
         import pyarrow as pa
 
-        for _ in range(3):
-            good = self._good_files(files)
+        for _ in range(_RETRIES):
+            good = self._listing(run_ids)  # listed again each time: compaction replaces files
             if not good:
                 break
             key_filter = "WHERE key IN (SELECT unnest($keys))" if keys is not None else ""
@@ -174,7 +174,7 @@ class Store:
                 with self.catalog._lock:
                     table = _arrow(self.catalog.connection, sql, params)
             except Exception as exc:  # noqa: BLE001 - duckdb raises its own error classes
-                if "No files found" in str(exc) or isinstance(exc, FileNotFoundError):
+                if not all(path.exists() for _, path in good):
                     continue  # compacted away between listing and reading: list again
                 if not self._find_bad(good):
                     raise QueryError(f"reading metrics failed: {exc}") from exc
@@ -186,6 +186,8 @@ class Store:
             if len(set(file_runs)) != len(file_runs):
                 table = self._sort_multi_file(table, index, file_runs)
             return table
+        else:
+            raise QueryError(_CHURN)
         return pa.table({"run_id": pa.array([], pa.string()), "key": pa.array([], pa.string()),
                          "step": pa.array([], pa.int64()), "value": pa.array([], pa.float64()),
                          "time": pa.array([], pa.float64())})
@@ -217,7 +219,7 @@ class Store:
             keys = [keys]
         if samples is not None and (isinstance(samples, bool) or not isinstance(samples, int) or samples < 1):
             raise QueryError(f"samples must be a positive int, not {samples!r}")
-        table = self._read_metrics(self.metric_files(ids), keys)
+        table = self._read_metrics(ids, keys)
         if samples is not None and table.num_rows > samples:
             import pyarrow.compute as pc
 
@@ -239,23 +241,15 @@ class Store:
 
         if not isinstance(query, str) or not query.strip():
             raise QueryError("sql() needs a query, e.g. \"select status, count(*) from runs group by 1\"")
-        try:
-            statements = duckdb.extract_statements(query)
-        except duckdb.Error as exc:
-            raise QueryError(f"the SQL does not parse: {exc}") from exc
-        for statement in statements:
-            kind = str(statement.type).rsplit(".", 1)[-1]
-            if kind not in _ALLOWED_SQL:
-                raise QueryError(f"sql() is read-only: a {kind} statement is not allowed; use SELECT "
-                                 "over the views runs, params, summaries and metrics")
+        _check_read_only(query)
         self.catalog.refresh()
         with self.catalog._lock:
             con = self.catalog.connection
             ids = [r[0] for r in con.execute("SELECT run_id FROM _runs").fetchall()]
             for _ in range(_RETRIES):
                 files = self._listing(ids)
-                self._define_metrics_view(con, files)
-                try:
+                try:  # defining the view reads the files' footers already
+                    self._define_metrics_view(con, files)
                     return con.execute(query).df()
                 except duckdb.Error as exc:
                     if not all(path.exists() for _, path in files):
@@ -266,16 +260,26 @@ class Store:
             raise QueryError(_CHURN)
 
     def _define_metrics_view(self, con: Any, files: list[tuple[str, Path]]) -> None:
+        """``metrics``: every point of every run; ``file_index`` maps each row to its run."""
+        import pyarrow as pa
+
+        con.execute("DROP VIEW IF EXISTS metrics")
         if not files:
-            con.execute("CREATE OR REPLACE TEMP VIEW metrics AS SELECT NULL::VARCHAR AS run_id, "
+            con.execute("CREATE TEMP VIEW metrics AS SELECT NULL::VARCHAR AS run_id, "
                         "NULL::VARCHAR AS key, NULL::BIGINT AS step, NULL::DOUBLE AS value, "
                         "NULL::DOUBLE AS time WHERE false")
             return
+        index = pa.table({"file_index": pa.array(range(len(files)), pa.uint64()),
+                          "run_id": pa.array([run_id for run_id, _ in files], pa.string())})
+        con.register("_metric_index", index)
+        try:
+            con.execute("CREATE OR REPLACE TEMP TABLE _metric_files AS SELECT * FROM _metric_index")
+        finally:
+            con.unregister("_metric_index")
         listing = ", ".join("'" + str(p).replace("'", "''") + "'" for _, p in files)
         con.execute(
-            "CREATE OR REPLACE TEMP VIEW metrics AS SELECT "
-            "string_split(filename, '/')[-3] AS run_id, key::VARCHAR AS key, step, value, time "
-            f"FROM read_parquet([{listing}], filename=true)")
+            "CREATE TEMP VIEW metrics AS SELECT f.run_id, m.key::VARCHAR AS key, m.step, m.value, m.time "
+            f"FROM read_parquet([{listing}]) m JOIN _metric_files f ON f.file_index = m.file_index")
 
     # -- maintenance -------------------------------------------------------------------------------
     def reindex(self, verify_segments: bool = True) -> ReindexReport:
@@ -318,6 +322,39 @@ def _frame(entries: list[Any], wanted: list[Any] | None) -> pd.DataFrame:
         labels = ["run_id"] + [f.label if f.kind != "run" else RUN_FIELDS[f.name] for f in wanted]
         data = {label: data.get(label, [None] * count) for label in dict.fromkeys(labels)}
     return pd.DataFrame(data)
+
+
+def _check_read_only(query: str) -> None:
+    """Refuse every statement but SELECT, and EXPLAIN of a SELECT (EXPLAIN ANALYZE runs its statement)."""
+    import duckdb
+
+    try:
+        statements = duckdb.extract_statements(query)
+    except duckdb.Error as exc:
+        raise QueryError(f"the SQL does not parse: {exc}") from exc
+    for statement in statements:
+        kind = str(statement.type).rsplit(".", 1)[-1]
+        if kind == "EXPLAIN":
+            _check_read_only(_explained(statement.query))
+        elif kind not in _ALLOWED_SQL:
+            raise QueryError(f"sql() is read-only: a {kind} statement is not allowed; use SELECT "
+                             "over the views runs, params, summaries and metrics")
+
+
+def _explained(text: str) -> str:
+    """The statement an ``EXPLAIN [ANALYZE] [(options)] ...`` statement explains."""
+    import duckdb
+
+    tokens = [start for start, kind in duckdb.tokenize(text) if kind != duckdb.token_type.comment]
+    ends = [*tokens[1:], len(text)]
+    depth = 0
+    for start, end in zip(tokens[1:], ends[1:], strict=True):  # tokens[0] is EXPLAIN
+        word = text[start:end].strip()
+        depth += word.count("(") - word.count(")")
+        if depth > 0 or word.upper() in ("ANALYZE", "ANALYSE") or word.endswith(")"):
+            continue
+        return text[start:]
+    raise QueryError(f"sql() cannot tell what this EXPLAIN explains: {text!r}")
 
 
 def _arrow(con: Any, sql: str, params: dict[str, Any]) -> Any:
