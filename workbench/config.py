@@ -111,8 +111,10 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         if field_type == "int":
             if isinstance(value, bool):
                 raise ValueError(value)
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError(value)
             number = int(value)
-            low, high = _INT_RANGES.get(name, (-(2**63), 2**63))
+            low, high = _INT_RANGES.get(name, (1, 2**63))
             if not low <= number <= high:
                 raise ValueError(value)
             return number
@@ -120,7 +122,8 @@ def _coerce(name: str, value: Any, source: str) -> Any:
             if isinstance(value, bool):
                 raise ValueError(value)
             result = float(value)
-            if result != result or result < 0:
+            # every float setting is a positive number of seconds: 0 would spin a loop
+            if not 0 < result < float("inf"):
                 raise ValueError(value)
             return result
         if field_type == "str" and name in _CHOICES:
@@ -132,7 +135,13 @@ def _coerce(name: str, value: Any, source: str) -> Any:
                 )
             return text
     except (TypeError, ValueError) as exc:
-        limits = f" between {_INT_RANGES[name][0]} and {_INT_RANGES[name][1]}" if name in _INT_RANGES else ""
+        if field_type == "int":
+            low, high = _INT_RANGES.get(name, (1, 2**63))
+            limits = f" between {low} and {high}"
+        elif field_type == "float":
+            limits = " greater than 0"
+        else:
+            limits = ""
         raise ConfigError(
             f"setting {name!r} from {source} has the value {value!r}, which is not a valid "
             f"{field_type}{limits}; fix it there (see docs/settings.md)"

@@ -26,9 +26,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# options whose values often start with '-' ("-summary.acc" sorts descending): argparse would
+# read such a value as an option, so "--order-by -x" becomes "--order-by=-x" first
+_DASH_VALUES = ("--order-by",)
+
+
+def _join_dash_values(argv: Sequence[str]) -> list[str]:
+    out: list[str] = []
+    items = list(argv)
+    i = 0
+    while i < len(items):
+        if items[i] in _DASH_VALUES and i + 1 < len(items) and items[i + 1].startswith("-"):
+            out.append(f"{items[i]}={items[i + 1]}")
+            i += 2
+            continue
+        out.append(items[i])
+        i += 1
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_join_dash_values(sys.argv[1:] if argv is None else argv))
     if args.command is None:
         parser.print_help()
         return 2

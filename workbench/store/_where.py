@@ -39,7 +39,7 @@ RUN_FIELDS: dict[str, str] = {
     "id": "run_id", "run_id": "run_id", "project": "project", "name": "name", "status": "status",
     "created": "created", "started": "started", "ended": "ended", "heartbeat": "heartbeat",
     "duration": "duration", "host": "host", "user": "user", "notes": "notes", "tags": "tags",
-    "remote": "remote", "git_commit": "git_commit", "pid": "pid", "notebook": "notebook",
+    "remote": "remote", "git_commit": "git_commit", "pid": "pid", "notebook": "notebook", "error": "error",
 }
 _TIME_FIELDS = {"created", "started", "ended", "heartbeat"}
 _NUMERIC_RUN_FIELDS = _TIME_FIELDS | {"duration", "pid"}

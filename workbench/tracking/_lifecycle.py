@@ -24,6 +24,20 @@ _installed = False
 _uncaught: dict[str, Any] | None = None
 _previous_excepthook = sys.excepthook
 _previous_sigterm: Any = None
+_exit_code: int | None = None
+_original_exit = sys.exit
+
+
+def _exit(status: object = None) -> None:
+    """``sys.exit`` that remembers a failing status, so the exit hook records ``failed``."""
+    global _exit_code
+    if status is None or status == 0:
+        _exit_code = 0
+    elif isinstance(status, int):
+        _exit_code = status
+    else:
+        _exit_code = 1  # sys.exit("message") exits with 1
+    _original_exit(status)
 
 
 def _excepthook(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
@@ -40,8 +54,11 @@ def _at_exit() -> None:
     for run in list(_live):
         if _uncaught is not None:
             run.finish(status="failed", error=_uncaught)
+        elif _exit_code:
+            run.finish(status="failed", exit_code=_exit_code,
+                       error={"type": "SystemExit", "message": f"the script exited with status {_exit_code}"})
         else:
-            run.finish()
+            run.finish(exit_code=_exit_code)
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
@@ -62,6 +79,8 @@ def _install() -> None:
         return
     _installed = True
     atexit.register(_at_exit)
+    if sys.exit is _original_exit:
+        sys.exit = _exit
     if sys.excepthook is sys.__excepthook__:
         sys.excepthook = _excepthook
     if threading.current_thread() is threading.main_thread():
