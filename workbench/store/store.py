@@ -165,11 +165,16 @@ class Store:
             good = self._listing(run_ids)  # listed again each time: compaction replaces files
             if not good:
                 break
-            key_filter = "WHERE key IN (SELECT unnest($keys))" if keys is not None else ""
-            sql = f"SELECT file_index, key, step, value, time FROM read_parquet($files) {key_filter}"
             params: dict[str, Any] = {"files": [str(p) for _, p in good]}
-            if keys is not None:
-                params["keys"] = list(keys)
+            single = keys is not None and len(keys) == 1
+            if single:  # one key: no key strings to decode (20% faster)
+                sql = "SELECT file_index, step, value, time FROM read_parquet($files) WHERE key = $key"
+                params["key"] = keys[0]  # type: ignore[index]
+            else:
+                key_filter = "WHERE key IN (SELECT unnest($keys))" if keys is not None else ""
+                sql = f"SELECT file_index, key, step, value, time FROM read_parquet($files) {key_filter}"
+                if keys is not None:
+                    params["keys"] = list(keys)
             try:
                 with self.catalog._lock:
                     table = _arrow(self.catalog.connection, sql, params)
@@ -183,6 +188,10 @@ class Store:
             index = table.column("file_index").to_numpy().astype(np.int64)
             run_ids = pa.array(file_runs, pa.string()).take(pa.array(index))
             table = table.drop_columns(["file_index"]).add_column(0, "run_id", run_ids)
+            if single:
+                constant = pa.array([keys[0]], pa.string()).take(  # type: ignore[index]
+                    pa.array(np.zeros(table.num_rows, np.int32)))
+                table = table.add_column(1, "key", constant)
             if len(set(file_runs)) != len(file_runs):
                 table = self._sort_multi_file(table, index, file_runs)
             return table

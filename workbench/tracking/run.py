@@ -27,7 +27,7 @@ from workbench.errors import WorkbenchError
 from workbench.store import segments
 from workbench.store._paths import Layout
 from workbench.store.records import TERMINAL, Record, update_record
-from workbench.tracking import _capture, _lifecycle
+from workbench.tracking import _capture, _flusher, _lifecycle
 
 if TYPE_CHECKING:
     from workbench.store.artifacts import Artifact
@@ -133,8 +133,7 @@ class Run:
         self._types_fast = self._fast.issuperset
         self._sequence = first_sequence
         self._flush_lock = threading.RLock()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
+        self._urgent = False  # ask the flusher to write the record at its next tick
         self._flush_calls = settings.flush_calls
         self._finished = False
         self._pending: dict[str, Any] = {}
@@ -151,8 +150,7 @@ class Run:
             from workbench.tracking._system import SystemSampler
 
             self._sys = SystemSampler.create(settings.system_metrics_interval)
-        self._thread = threading.Thread(target=self._loop, name=f"workbench-flush-{self.id}", daemon=True)
-        self._thread.start()
+        _flusher.register(self)
         _lifecycle.register(self)
 
     # -- identity -----------------------------------------------------------------------------
@@ -279,29 +277,15 @@ class Run:
         with self._flush_lock:
             self._record[name] = value
             self._pending[name] = value
-        self._wake.set()
+        self._urgent = True
+        _flusher.wake()
 
     # -- flushing -----------------------------------------------------------------------------
-    def _loop(self) -> None:
-        # wake often enough to flush early when many calls are buffered; log() itself never
-        # pays for that check
-        interval = self._settings.flush_interval
-        tick = min(interval, 0.1)
-        due = time.monotonic() + interval
-        while not self._stop.is_set():
-            woken = self._wake.wait(tick)
-            self._wake.clear()
-            if self._stop.is_set():
-                break
-            now = time.monotonic()
-            if not woken and now < due and len(self._buffer) < self._flush_calls:
-                continue
-            due = now + interval
-            try:
+    def _background_flush(self) -> None:
+        """Called by the process's flusher thread (tracking/_flusher.py)."""
+        with self._flush_lock:
+            if not self._finished:
                 self.flush()
-            except Exception as exc:  # keep logging; finish() reports it
-                self._flush_error = exc
-                print(f"workbench: run {self.id}: background flush failed: {exc}", file=sys.__stderr__)
 
     def flush(self) -> None:
         """Write buffered points and the record now (the background thread does this anyway)."""
@@ -442,10 +426,7 @@ class Run:
             if self._finished:
                 return
             self._finished = True
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not threading.current_thread():
-            self._thread.join(timeout=30)
+        _flusher.unregister(self)  # a flush in progress holds _flush_lock: we wait for it below
         _lifecycle.unregister(self)
         with self._flush_lock:
             problems = []
