@@ -37,7 +37,7 @@ def _loop() -> None:
         now = time.monotonic()
         for key, run in runs:
             urgent = run._urgent
-            if not urgent and now < _due.get(key, 0.0) and len(run._buffer) < run._flush_calls:
+            if not urgent and now < _due.get(key, 0.0) and run._buffered < run._flush_calls:
                 continue
             run._urgent = False
             _due[key] = now + run._settings.flush_interval

@@ -36,7 +36,7 @@ __all__ = ["Run"]
 
 _MAX_KEY = 256
 _now = time.time
-_first, _second, _third = itemgetter(0), itemgetter(1), itemgetter(2)
+_first, _second, _third, _fourth = itemgetter(0), itemgetter(1), itemgetter(2), itemgetter(3)
 
 
 def _fast_types() -> frozenset[type]:
@@ -126,6 +126,9 @@ class Run:
         self._fast = _fast_types()
         self._buffer: collections.deque[tuple[int, float, dict[str, Any]]] = collections.deque()
         self._append = self._buffer.append
+        # calls that log one key: (step, time, key, value)
+        self._single: collections.deque[tuple[int, float, str, Any]] = collections.deque()
+        self._append_single = self._single.append
         self._step = first_step
         self._known: set[str] = set()
         # bound methods: the hot path saves an attribute lookup per check
@@ -214,7 +217,11 @@ class Run:
             raise WorkbenchError(f"run {self.id} is finished; start a new one with workbench.init()")
         # check the values before the step moves: a refused call changes nothing
         if type(data) is dict and self._keys_known(data) and self._types_fast(map(type, data.values())):
-            entry = {**data}
+            if len(data) == 1:  # one scalar per call: a flat tuple, no dict to copy or walk later
+                [(key, value)] = data.items()
+                entry = None
+            else:
+                entry = {**data}
         else:
             entry = self._validate(data)
         if step is None:
@@ -227,7 +234,10 @@ class Run:
             step = self._check_step(step)
             if step >= self._step:
                 self._step = step + 1
-        self._append((step, _now(), entry))
+        if entry is None:
+            self._append_single((step, _now(), key, value))
+        else:
+            self._append((step, _now(), entry))
 
     def _check_step(self, step: Any) -> int:
         if isinstance(step, bool) or not isinstance(step, int):
@@ -303,20 +313,27 @@ class Run:
                 self._write_record(now)
 
     def _flush_buffer(self, *, durable: bool = False) -> bool:
-        buffer = self._buffer
-        count = len(buffer)
-        if not count:
+        buffer, single = self._buffer, self._single
+        count, count_single = len(buffer), len(single)
+        if not count and not count_single:
             return False
         # iter(popleft, sentinel) pops in C; new entries appended meanwhile stay for next time
         entries = list(islice(iter(buffer.popleft, None), count))
+        singles = list(islice(iter(single.popleft, None), count_single))
         try:
-            self._write_entries(entries, durable=durable)
+            self._write_entries(entries, singles, durable=durable)
         except BaseException:
             buffer.extendleft(reversed(entries))  # keep the points for the next try
+            single.extendleft(reversed(singles))
             raise
         return True
 
-    def _write_entries(self, entries: list[tuple[int, float, dict[str, Any]]], *, durable: bool) -> None:
+    @property
+    def _buffered(self) -> int:
+        return len(self._buffer) + len(self._single)
+
+    def _write_entries(self, entries: list[tuple[int, float, dict[str, Any]]],
+                       singles: list[tuple[int, float, str, Any]], *, durable: bool) -> None:
         import numpy as np
 
         count = len(entries)
@@ -324,19 +341,24 @@ class Run:
         dicts = list(map(_third, entries))
         lengths = np.fromiter(map(len, dicts), np.int64, count)
         total = int(lengths.sum())
-        if total == 0:
-            return
         keys = list(chain.from_iterable(dicts))
+        keys.extend(map(_third, singles))
+        flat = chain(chain.from_iterable(map(dict.values, dicts)), map(_fourth, singles))
+        total_all = total + len(singles)
+        if total_all == 0:
+            return
         try:
-            values = np.fromiter(chain.from_iterable(map(dict.values, dicts)), np.float64, total)
+            values = np.fromiter(flat, np.float64, total_all)
         except OverflowError:  # an int beyond float64 (10**400): kept as +-inf, not lost with the rest
-            flat = chain.from_iterable(map(dict.values, dicts))
-            values = np.fromiter(map(_as_float, flat), np.float64, total)
+            flat = chain(chain.from_iterable(map(dict.values, dicts)), map(_fourth, singles))
+            values = np.fromiter(map(_as_float, flat), np.float64, total_all)
         names = list(dict.fromkeys(keys))
         index = {name: i for i, name in enumerate(names)}
-        codes = np.fromiter(map(index.__getitem__, keys), np.int32, total)
-        steps = np.repeat(np.fromiter(map(_first, entries), np.int64, count), lengths)
-        times = np.repeat(np.fromiter(map(_second, entries), np.float64, count), lengths)
+        codes = np.fromiter(map(index.__getitem__, keys), np.int32, total_all)
+        steps = np.concatenate([np.repeat(np.fromiter(map(_first, entries), np.int64, count), lengths),
+                                np.fromiter(map(_first, singles), np.int64, len(singles))])
+        times = np.concatenate([np.repeat(np.fromiter(map(_second, entries), np.float64, count), lengths),
+                                np.fromiter(map(_second, singles), np.float64, len(singles))])
         points = segments.sort_points(steps, codes, names, values, times)
         # take the number first: a flush re-entered from a signal handler gets its own
         sequence = self._sequence
