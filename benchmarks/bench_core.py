@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import best_of, report  # noqa: E402
+from _common import best_of, report
 
 KEYS20 = [f"metric_{i:02d}" for i in range(20)]
 
@@ -147,8 +147,8 @@ W3_WHERE = "config.lr < 0.01 and summary.loss < 0.3"
 def w3(root: Path, label: str, budget_ms: float) -> None:
     import duckdb
 
-    from workbench.store.store import Store
     from workbench.config import load_settings
+    from workbench.store.store import Store
 
     store = Store(load_settings(root))
     store.runs(where=W3_WHERE, order_by="summary.loss", limit=20)  # warm: catalog loaded

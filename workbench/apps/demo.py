@@ -47,7 +47,8 @@ def fill_demo_store(root: str | os.PathLike[str], *, runs: int = 12, steps: int 
     ids = []
     Path(root).mkdir(parents=True, exist_ok=True)
     for i, (lr, batch_size, l2) in enumerate(grid[:runs]):
-        config = {"lr": lr, "batch_size": batch_size, "l2": l2, "optimizer": "sgd", "model": {"kind": "logreg", "dims": 20}}
+        config = {"lr": lr, "batch_size": batch_size, "l2": l2, "optimizer": "sgd",
+                  "model": {"kind": "logreg", "dims": 20}}
         tags = ["sweep", "high-lr" if lr >= 0.2 else "low-lr"]
         try:
             with wb.init(project="demo-sweep", config=config, tags=tags, root=root,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from typing import Any
 
@@ -64,7 +65,7 @@ def _print_frame(frame: Any, as_json: bool) -> None:
 
 
 def _human_seconds(value: Any) -> str:
-    if value is None or value != value:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     value = float(value)
     if value < 60:

@@ -53,7 +53,7 @@ def validate_run_id(run_id: str) -> str:
 class Layout:
     """Paths of a store rooted at ``root`` (see docs/store.md)."""
 
-    __slots__ = ("root", "runs", "catalog", "journal", "artifacts", "blobs", "_journal_fd")
+    __slots__ = ("_journal_fd", "artifacts", "blobs", "catalog", "journal", "root", "runs")
 
     def __init__(self, root: Path) -> None:
         self.root = root

@@ -32,7 +32,7 @@ from typing import Any
 
 from workbench.errors import FilterError
 
-__all__ = ["Compiled", "Field", "RUN_FIELDS", "compile_query", "parse_field"]
+__all__ = ["RUN_FIELDS", "Compiled", "Field", "compile_query", "parse_field"]
 
 #: run fields a filter may use, and their SQL columns in the ``runs`` table
 RUN_FIELDS: dict[str, str] = {
@@ -330,7 +330,9 @@ class _Parser:
             return f"({column} IS {'NOT ' if is_not else ''}NULL)"
         else:
             got = "the end of the filter" if token.kind == "end" else repr(token.text)
-            raise self.fail(f"expected a comparison (=, !=, <, <=, >, >=, in, contains, is) after {field.label}, found {got}")
+            raise self.fail(
+                f"expected a comparison (=, !=, <, <=, >, >=, in, contains, is) after {field.label}, found {got}"
+            )
         return f"(({sql}) IS NOT TRUE)" if negate else sql
 
     def _presence(self, field: Field) -> str:
@@ -343,7 +345,7 @@ class _Parser:
             if field.name in _TIME_FIELDS and isinstance(value, str):
                 return self.c.column(field, "num"), _parse_time(value, token, self)
             if field.name in _NUMERIC_RUN_FIELDS:
-                if isinstance(value, str) or isinstance(value, bool):
+                if isinstance(value, (str, bool)):
                     raise self.fail(f"{field.name} is a number; compare it with a number", token)
                 return self.c.column(field, "num"), value
             if field.name == "tags":
@@ -429,7 +431,9 @@ def _parse_time(value: str, token: Token, parser: _Parser) -> float:
     try:
         moment = _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise parser.fail(f"{value!r} is not a date/time; write it as '2026-11-01' or '2026-11-01T12:30'", token) from None
+        raise parser.fail(
+            f"{value!r} is not a date/time; write it as '2026-11-01' or '2026-11-01T12:30'", token
+        ) from None
     try:
         if moment.tzinfo is None:
             moment = moment.astimezone()  # local time, as people type it

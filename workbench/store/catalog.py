@@ -46,8 +46,8 @@ _RUN_COLUMNS = [
 ]
 _VALUE_COLUMNS = [("run_id", "VARCHAR"), ("key", "VARCHAR"), ("num", "DOUBLE"), ("str", "VARCHAR"),
                   ("bool", "BOOLEAN"), ("json", "VARCHAR")]
-_SUMMARY_COLUMNS = _VALUE_COLUMNS + [("min", "DOUBLE"), ("max", "DOUBLE"), ("count", "BIGINT"),
-                                     ("step", "BIGINT")]
+_SUMMARY_COLUMNS = [*_VALUE_COLUMNS, ("min", "DOUBLE"), ("max", "DOUBLE"), ("count", "BIGINT"),
+                    ("step", "BIGINT")]
 _TABLES = {"_runs": _RUN_COLUMNS, "_params": _VALUE_COLUMNS, "_summaries": _SUMMARY_COLUMNS}
 _PUBLIC_RUN_COLUMNS = [name for name, _ in _RUN_COLUMNS if not name.startswith("_")]
 
@@ -386,8 +386,8 @@ class Catalog:
     def _full_scan(self) -> None:
         _, idents = self._scan_ids()
         known = dict(
-            ((row[0], (row[1], row[2], row[3]))
-             for row in self._con.execute("SELECT run_id, _ino, _mtime, _size FROM _runs").fetchall())
+            (row[0], (row[1], row[2], row[3]))
+             for row in self._con.execute("SELECT run_id, _ino, _mtime, _size FROM _runs").fetchall()
         )
         changed = [rid for rid, ident in idents.items() if known.get(rid) != ident]
         gone = [rid for rid in known if rid not in idents]

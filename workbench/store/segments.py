@@ -20,7 +20,7 @@ from workbench.store._atomic import atomic_write_bytes
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["compact", "effective_files", "write_segment", "SCHEMA_FIELDS"]
+__all__ = ["SCHEMA_FIELDS", "compact", "effective_files", "write_segment"]
 
 SCHEMA_FIELDS = ("step", "key", "value", "time")
 _NAME = re.compile(r"(?:s-(\d{8})|c-(\d{8})-(\d{8}))\.parquet\Z")

@@ -76,7 +76,6 @@ class Store:
              order_by: str | Sequence[str] | None = None, limit: int | None = None,
              columns: Sequence[str] | None = None) -> pd.DataFrame:
         import duckdb
-        import pandas as pd
 
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
             raise QueryError(f"limit must be a non-negative int, not {limit!r}")
@@ -178,7 +177,7 @@ class Store:
             try:
                 with self.catalog._lock:
                     table = _arrow(self.catalog.connection, sql, params)
-            except Exception as exc:  # noqa: BLE001 - duckdb raises its own error classes
+            except Exception as exc:
                 if not all(path.exists() for _, path in good):
                     continue  # compacted away between listing and reading: list again
                 if not self._find_bad(good):

@@ -456,12 +456,12 @@ class Run:
                 problems.append(f"a background flush failed: {self._flush_error}")
             try:
                 self._flush_buffer(durable=True)
-            except Exception as exc:  # still stop the capture and write the final status
+            except Exception as exc:  # noqa: BLE001 - still stop the capture and write the final status
                 problems.append(f"the final flush failed, its points are lost: {exc}")
             self._stop_capture()
             try:
                 segments.compact(self._layout.metrics_dir(self.id), fsync=self._settings.fsync)
-            except Exception as exc:  # the segments stay as they are: nothing is lost
+            except Exception as exc:  # noqa: BLE001 - the segments stay as they are: nothing is lost
                 problems.append(f"compaction failed, segments kept: {exc}")
             now = time.time()
             final: dict[str, Any] = {"status": status, "ended": now}
