@@ -21,12 +21,12 @@ from workbench.errors import (
     ConfigError,
     DatasetError,
     FilterError,
+    JobError,
     QueryError,
     RunNotFound,
     StoreError,
     WorkbenchError,
 )
-from workbench.store.artifacts.artifact import Artifact
 from workbench.tracking.api import init
 from workbench.tracking.run import Run
 
@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 
     import pandas as pd
 
+    from workbench.jobs.job import Job
+    from workbench.store.artifacts.artifact import Artifact
     from workbench.store.catalog import ReindexReport
 
 __all__ = [
@@ -44,6 +46,8 @@ __all__ = [
     "ConfigError",
     "DatasetError",
     "FilterError",
+    "Job",
+    "JobError",
     "QueryError",
     "Run",
     "RunNotFound",
@@ -55,6 +59,7 @@ __all__ = [
     "get_run",
     "history",
     "init",
+    "launch",
     "log_artifact",
     "reindex",
     "run_artifacts",
@@ -291,3 +296,88 @@ def run_artifacts(run: Run | str, *, root: PathLike | None = None) -> dict[str, 
     run_id, run_root = _run_id(run)
     store = _artifacts(root if root is not None else run_root)
     return store.run_artifacts(_store(root if root is not None else run_root).resolve(run_id))  # type: ignore[no-any-return]
+
+
+# -- jobs -----------------------------------------------------------------------------------------------
+
+def launch(
+    recipe: str,
+    config: dict[str, Any] | None = None,
+    *,
+    dataset: PathLike | None = None,
+    base_model: PathLike | None = None,
+    priority: int = 0,
+    executor: str = "local",
+    name: str | None = None,
+    project: str | None = None,
+    retries: int = 0,
+    tags: Sequence[str] | None = None,
+    root: PathLike | None = None,
+) -> Job:
+    """Queue a job (a fine-tune or any command) and return its :class:`Job`.
+
+    Everything is checked before the job exists: the recipe, each config key (an unknown one
+    is refused with the list of valid ones), the dataset's columns and the base model. The job
+    is a run with status ``queued``; the store's scheduler (started here in the background when
+    none runs, detached so it outlives this process) runs the highest-priority, oldest queued
+    job whenever one of its ``job_slots`` is free, in its own process group.
+
+    Parameters
+    ----------
+    recipe:
+        ``text-classification``, ``causal-lm``, ``script``, or one a package registers through
+        the ``workbench.recipes`` entry point group (see docs/jobs.md).
+    config:
+        The recipe's config; defaults come from the recipe, then ``[recipes.NAME]`` in
+        ``workbench.toml``. For ``script``: ``{"command": "python train.py --lr 3e-4"}``.
+    dataset:
+        A CSV, JSONL, JSON or parquet file or a directory of them (logged as a ``dataset``
+        artifact), or a dataset artifact ref such as ``"reviews:latest"``. The launch pins the
+        version.
+    base_model:
+        A model directory, a ``model`` artifact ref or a hub id (recipes have defaults).
+    priority:
+        Higher runs first; equal priorities run oldest first.
+    executor:
+        Where the job runs: ``"local"``.
+    name, project, tags:
+        Of the job's run.
+    retries:
+        How many times a job that fails or crashes is queued again.
+    root:
+        The store (default ``WORKBENCH_ROOT``, else ``~/.workbench``).
+
+    Raises
+    ------
+    JobError
+        An unknown recipe or config key, a bad value, a base model path that does not exist.
+    DatasetError
+        A dataset without the columns the recipe needs (or otherwise malformed).
+
+    Examples
+    --------
+    >>> import workbench as wb
+    >>> job = wb.launch("text-classification", dataset="data/reviews",
+    ...                 config={"lora": True, "epochs": 1}, priority=5)  # doctest: +SKIP
+    >>> job.wait(timeout=600), job.record["summary"]["eval/accuracy"]  # doctest: +SKIP
+    ('completed', 0.995)
+    """
+    from workbench.jobs.launch import launch as _launch
+
+    return _launch(recipe, config, dataset=dataset, base_model=base_model, priority=priority, executor=executor,
+                   name=name, project=project, retries=retries, tags=tags, root=root)
+
+
+_LAZY = {"Job": "workbench.jobs.job", "Artifact": "workbench.store.artifacts.artifact"}
+
+
+def __getattr__(name: str) -> Any:
+    # classes of the jobs and artifacts rooms load on first use: `import workbench` stays light
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'workbench' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
