@@ -7,6 +7,7 @@ import os
 import secrets
 import time
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from workbench.config import load_settings
@@ -28,6 +29,23 @@ _NOUNS = ("badger", "breeze", "canyon", "cedar", "comet", "dawn", "delta", "embe
           "fjord", "glade", "harbor", "heron", "island", "lagoon", "maple", "meadow", "nebula",
           "orbit", "otter", "pebble", "pine", "quartz", "river", "sparrow", "summit", "thunder",
           "tundra", "valley", "willow")
+
+
+# the diff of this process's working tree, as last saved: later runs of the process (a sweep)
+# hard-link that file instead of writing the same bytes again
+_last_diff: tuple[bytes, Path] | None = None
+
+
+def _save_diff(path: Path, diff: bytes) -> None:
+    global _last_diff
+    if _last_diff is not None and _last_diff[0] == diff:
+        try:
+            os.link(_last_diff[1], path)
+            return
+        except OSError:
+            pass  # gone, or another filesystem: write it
+    atomic_write_bytes(path, diff, fsync=False)
+    _last_diff = (diff, path)
 
 
 def _random_name() -> str:
@@ -181,5 +199,5 @@ def init(
         if diff:
             files = layout.files_dir(run_id)
             files.mkdir(exist_ok=True)
-            atomic_write_bytes(files / "diff.patch", diff, fsync=False)
+            _save_diff(files / "diff.patch", diff)
     return Run(layout, resolved, record)

@@ -8,15 +8,13 @@ a reader never sees half a blob. A blob is a whole small file or one chunk of a 
 from __future__ import annotations
 
 import errno
-import functools
 import os
 import re
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from workbench.errors import ArtifactError
+from workbench.store._atomic import sync_filesystem
 
 __all__ = ["Blobs", "is_digest"]
 
@@ -105,7 +103,7 @@ class Blobs:
         touched, self._touched = sorted(self._touched), set()
         if not self.fsync or not written:
             return
-        if _syncfs(self.root):
+        if sync_filesystem(self.root):
             return
         for path in [*written, *touched]:
             fd = os.open(path, os.O_RDONLY)
@@ -146,30 +144,3 @@ class Blobs:
                         yield Path(entry.path)
 
 
-@functools.cache
-def _libc_syncfs() -> Any:
-    import ctypes
-
-    try:
-        return ctypes.CDLL("libc.so.6", use_errno=True).syncfs
-    except (OSError, AttributeError):
-        return None
-
-
-def _syncfs(path: Path) -> bool:
-    """``syncfs(2)`` on the filesystem holding ``path``; False where it is not available."""
-    if not sys.platform.startswith("linux"):
-        return False
-    syncfs = _libc_syncfs()
-    if syncfs is None:
-        return False
-    import ctypes
-
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        if syncfs(fd) != 0:
-            err = ctypes.get_errno()
-            raise OSError(err, f"syncfs of {path} failed: {os.strerror(err)}")
-    finally:
-        os.close(fd)
-    return True
