@@ -51,8 +51,8 @@ class Settings:
     system_metrics: bool = True
     #: seconds between system metric samples
     system_metrics_interval: float = 15.0
-    #: fsync the final segment and record of a run (and status changes) before renaming them into
-    #: place; intermediate flushes are atomic but not fsynced
+    #: make a run's final segment and record durable when it finishes (one syncfs); intermediate
+    #: flushes are atomic but left to the kernel's writeback
     fsync: bool = True
     #: how artifact files are placed: ``auto`` (hard link, copy where a link fails) or ``copy``
     link_mode: str = "auto"
