@@ -218,12 +218,14 @@ class Run:
         if self._finished:
             raise WorkbenchError(f"run {self.id} is finished; start a new one with workbench.init()")
         # check the values before the step moves: a refused call changes nothing
-        if type(data) is dict and self._keys_known(data) and self._types_fast(map(type, data.values())):
-            if len(data) == 1:  # one scalar per call: a flat tuple, no dict to copy or walk later
-                [(key, value)] = data.items()
-                entry = None
-            else:
-                entry = {**data}
+        entry: dict[str, Any] | None
+        if type(data) is not dict:
+            entry = self._validate(data)
+        elif len(data) == 1:  # one scalar per call: a flat tuple, no dict to copy or walk later
+            [(key, value)] = data.items()
+            entry = None if key in self._known and type(value) in self._fast else self._validate(data)
+        elif self._keys_known(data) and self._types_fast(map(type, data.values())):
+            entry = {**data}
         else:
             entry = self._validate(data)
         if step is None:
