@@ -31,6 +31,7 @@ from _common import report
 
 from workbench.store.artifacts import open_artifacts
 from workbench.store.artifacts.digest import digest_file
+from workbench.store.artifacts.du import tree_bytes
 
 MiB = 1024 * 1024
 
@@ -114,18 +115,6 @@ def _checkpoint(path: Path, tensors: list[bytes]) -> None:
             handle.write(tensor)
 
 
-def _allocated(root: Path) -> int:
-    seen: set[tuple[int, int]] = set()
-    total = 0
-    for folder, dirs, files in os.walk(root):
-        for name in dirs + files:
-            st = os.lstat(os.path.join(folder, name))
-            if (st.st_dev, st.st_ino) not in seen:
-                seen.add((st.st_dev, st.st_ino))
-                total += st.st_blocks * 512
-    return total
-
-
 def bench_dedup(work: Path, base_mb: int, chunk_size: int) -> None:
     rng = random.Random(7)
     sizes, total = [], 0
@@ -164,7 +153,7 @@ def bench_dedup(work: Path, base_mb: int, chunk_size: int) -> None:
         art = store.log(src, "finetune", type="checkpoint")
         log_times.append(time.perf_counter() - start)
         assert art.version == version + 1
-    on_disk = _allocated(store_root)
+    on_disk = tree_bytes(store_root, set())  # like du -s: each inode once
     ratio = on_disk / unique
     print(
         f"ten checkpoints of {total / MiB:.0f} MiB ({len(sizes)} tensors), chunk size "

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import require_module
 
 
 def wb(*args: str, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -157,7 +158,7 @@ def test_bad_name_is_a_clear_error(root: Path, model_dir: Path) -> None:
 
 
 def test_progress_bar_on_request(root: Path, model_dir: Path) -> None:
-    pytest.importorskip("tqdm")
+    require_module("tqdm")  # skips locally without it, fails in CI
     quiet = wb("artifacts", "add", str(model_dir), "--name", "a")
     assert quiet.stderr == ""
     loud = wb("artifacts", "add", str(model_dir), "--name", "b", env={"WORKBENCH_PROGRESS": "always"})

@@ -167,3 +167,11 @@ def test_an_empty_store(tmp_path: Path) -> None:
     proc = workbench(tmp_path / "empty", "runs")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "(no rows)"
+
+
+def test_a_job_command_after_double_dash_is_passed_on_untouched() -> None:
+    from workbench.cli import _join_dash_values
+
+    assert _join_dash_values(["runs", "--order-by", "-summary.acc"]) == ["runs", "--order-by=-summary.acc"]
+    command = ["launch", "script", "--", "python", "sweep.py", "--order-by", "-loss"]
+    assert _join_dash_values(command) == command

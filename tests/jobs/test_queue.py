@@ -193,3 +193,37 @@ def test_jobs_outlive_the_process_that_launched_them(root: Path, tmp_path: Path)
         kernel.stdout.close()  # type: ignore[union-attr]
     gate.touch()
     assert job.wait(timeout=30) == "completed"
+
+
+def test_a_stray_file_among_the_markers_does_not_stop_the_scheduler(root: Path) -> None:
+    paths = JobPaths(root)
+    paths.ensure()
+    for stray in ("README", "x", "Not A Run"):  # no run ids: read_record and unmark refuse them
+        (paths.active / stray).write_text("")
+    job = wb.launch("script", config={"command": py("print('served')")})
+    assert job.wait(timeout=30) == "completed", job.logs()
+    assert scheduler_running(paths)  # still serving
+
+
+def test_a_scheduler_is_not_turned_away_by_a_probe_of_its_lock(root: Path) -> None:
+    """``scheduler_running`` takes the lock for an instant; a scheduler starting then must not leave."""
+    import fcntl
+    import threading
+
+    from workbench.jobs.scheduler import Scheduler
+
+    paths = JobPaths(root)
+    paths.ensure()
+    scheduler = Scheduler(load_settings(root))
+    probe = os.open(paths.lock, os.O_RDWR | os.O_CREAT)
+    fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)  # what a probe holds
+    acquired: list[bool] = []
+    thread = threading.Thread(target=lambda: acquired.append(scheduler._acquire()))
+    thread.start()
+    time.sleep(0.02)
+    os.close(probe)  # the probe is done
+    thread.join(timeout=10)
+    try:
+        assert acquired == [True]
+    finally:
+        scheduler._release()

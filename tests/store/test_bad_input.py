@@ -219,7 +219,13 @@ def _binary(path: Path) -> None:
     path.write_bytes(b"\xff\xfe\x00garbage")
 
 
-RECORD_DAMAGE = [_half, _not_a_record, _newer_format, _other_id, _binary]
+def _format_not_a_number(path: Path) -> None:
+    record = json.loads(path.read_text())
+    record["format"] = "two"
+    path.write_text(json.dumps(record))
+
+
+RECORD_DAMAGE = [_half, _not_a_record, _newer_format, _other_id, _binary, _format_not_a_number]
 
 
 @pytest.mark.timeout(120)
@@ -452,6 +458,13 @@ def test_sql_errors_are_query_errors(shared: tuple[Path, list[str]], query: str)
     root, _ = shared
     with pytest.raises(QueryError):
         wb.sql(query, root=root)
+
+
+def test_runs_arguments_of_the_wrong_type_are_query_errors(shared: tuple[Path, list[str]]) -> None:
+    root, _ = shared
+    for arguments in ({"where": 5}, {"order_by": [1]}, {"columns": [None]}, {"limit": "5"}):
+        with pytest.raises(QueryError, match="must be"):
+            wb.runs(root=root, **arguments)  # type: ignore[arg-type]
 
 
 def test_sql_takes_a_string(root: Path) -> None:

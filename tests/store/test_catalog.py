@@ -138,7 +138,7 @@ def test_a_garbage_state_file_is_rebuilt_with_a_warning(root: Path, filled: list
 
 def test_a_snapshot_that_names_nothing_or_escapes_is_ignored(root: Path, filled: list[str]) -> None:
     before = answer(fresh_store(root))
-    for name in ("snapshot-gone", "../../runs", "/etc", 5):
+    for name in ("snapshot-gone", "../../runs", "/etc", 5, "..", "runs"):
         (root / "catalog" / "state.json").write_text(json.dumps({"format": 1, "snapshot": name}))
         assert answer(fresh_store(root)) == before
 
@@ -240,3 +240,17 @@ def test_a_live_run_keeps_reaching_readers_after_the_catalog_is_deleted(root: Pa
     finally:
         run.finish()
     assert open_store(root).runs().loc[0, "status"] == "completed"
+
+
+def test_journal_lines_that_are_no_run_ids_never_become_paths(root: Path, filled: list[str]) -> None:
+    """The journal is a plain file: a line such as ``../outside`` must not index a record from
+    outside ``runs/`` (nor make a path of it), on a cold load as on a warm refresh."""
+    outside = root / "outside"
+    outside.mkdir()
+    atomic_write_json(outside / "run.json", {"id": "../outside", "status": "completed", "project": "p"})
+    with open(root / "catalog" / "journal", "ab") as journal:
+        journal.write(b"../outside\nNOT-AN-ID\n" + filled[0].encode() + b"\n")
+    store = Store(load_settings(root))  # a cold load, which replays the journal's end
+    ids, _ = store.catalog._read_journal(0)
+    assert filled[0] in ids and "../outside" not in ids and "NOT-AN-ID" not in ids
+    assert set(store.runs()["run_id"]) == set(filled)

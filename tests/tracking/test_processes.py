@@ -278,6 +278,36 @@ def test_sigterm_finishes_the_run_as_cancelled_with_every_point(tmp_path: Path, 
 
 
 @pytest.mark.timeout(60)
+def test_sigterm_is_handled_after_a_first_run_from_another_thread(tmp_path: Path, root: Path) -> None:
+    """Only the main thread may set a signal handler: a first run from a worker thread must not
+    leave every later run of the process without one."""
+    proc = _start(_script(tmp_path, "thread_first.py", """
+        import threading, time
+        import workbench as wb
+
+        def side():
+            with wb.init(project="side") as run:
+                run.log({"a": 1.0})
+
+        worker = threading.Thread(target=side)
+        worker.start()
+        worker.join()
+        run = wb.init(project="main")
+        run.log({"a": 1.0})
+        print("ready", run.id, flush=True)
+        time.sleep(60)
+    """), root)
+    assert proc.stdout is not None
+    line = proc.stdout.readline().split()
+    assert line[:1] == ["ready"], line
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == -signal.SIGTERM, err
+    record = _record(root, line[1])
+    assert record["status"] == "cancelled" and record["error"]["type"] == "SIGTERM"
+
+
+@pytest.mark.timeout(60)
 def test_a_script_that_ends_without_finish_completes(tmp_path: Path, root: Path) -> None:
     proc = _start(_script(tmp_path, "plain.py", """
         import workbench as wb

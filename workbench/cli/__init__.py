@@ -36,6 +36,9 @@ def _join_dash_values(argv: Sequence[str]) -> list[str]:
     items = list(argv)
     i = 0
     while i < len(items):
+        if items[i] == "--":  # what follows is a job's command: pass it on untouched
+            out.extend(items[i:])
+            break
         if items[i] in _DASH_VALUES and i + 1 < len(items) and items[i + 1].startswith("-"):
             out.append(f"{items[i]}={items[i + 1]}")
             i += 2

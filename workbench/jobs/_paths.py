@@ -19,7 +19,7 @@ import contextlib
 import os
 from pathlib import Path
 
-from workbench.store._paths import validate_run_id
+from workbench.store._paths import is_run_id, validate_run_id
 
 __all__ = ["JobPaths"]
 
@@ -56,7 +56,9 @@ class JobPaths:
             os.unlink(folder / validate_run_id(run_id))
 
     def listed(self, folder: Path) -> list[str]:
+        """The run ids marked in ``folder``; a stray file whose name is no run id is left out."""
         try:
-            return [name for name in os.listdir(folder) if not name.startswith(".")]
+            names = os.listdir(folder)
         except FileNotFoundError:
             return []
+        return [name for name in names if is_run_id(name)]

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.config import Settings
-from workbench.errors import ArtifactNotFound, DatasetError, JobError
+from workbench.errors import ArtifactError, ArtifactNotFound, DatasetError, JobError
 
 __all__ = ["resolve_base_model", "resolve_dataset"]
 
@@ -86,14 +86,8 @@ def resolve_dataset(
                 "dataset artifact in this store; pass a path to a CSV, JSONL or parquet file, or a "
                 "ref such as reviews:latest (list them with `workbench artifacts ls`)"
             ) from None
-        except Exception as exc:
-            from workbench.errors import ArtifactError
-
-            if isinstance(exc, ArtifactError):  # e.g. a name no artifact could have
-                raise JobError(
-                    f"dataset {given!r} is neither a path nor a valid artifact ref: {exc}"
-                ) from exc
-            raise
+        except ArtifactError as exc:  # e.g. a name no artifact could have
+            raise JobError(f"dataset {given!r} is neither a path nor a valid artifact ref: {exc}") from exc
         if artifact.type != "dataset":
             raise JobError(
                 f"artifact {artifact.ref} is a {artifact.type!r}, not a dataset; log the data with "

@@ -53,6 +53,7 @@ from workbench.store.records import (
 __all__ = ["Scheduler", "main"]
 
 _TICK = 0.1  # seconds between looks at the queue when no signal wakes the loop
+_ACQUIRE_WAIT = 0.2  # seconds a starting scheduler tries for the lock before it leaves
 
 
 @dataclasses.dataclass
@@ -119,11 +120,18 @@ class Scheduler:
     # -- lock -------------------------------------------------------------------------------------
     def _acquire(self) -> bool:
         fd = os.open(self.paths.lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return False
+        # a launcher that asks whether a scheduler runs (daemon.scheduler_running) holds the lock
+        # for an instant: only a lock held longer than _ACQUIRE_WAIT means another scheduler
+        deadline = time.monotonic() + _ACQUIRE_WAIT
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    return False
+                time.sleep(0.005)
         self._lock_fd = fd
         atomic_write_json(
             self.paths.state,

@@ -13,6 +13,7 @@ from workbench.errors import StoreError
 __all__ = [
     "FORMAT",
     "Layout",
+    "is_run_id",
     "new_run_id",
     "validate_run_id",
 ]
@@ -41,8 +42,13 @@ def new_run_id() -> str:
     return _b32(time.time_ns() // 1_000_000, 9) + _b32(secrets.randbits(25), 5)
 
 
+def is_run_id(name: object) -> bool:
+    """Whether ``name`` is a valid run id (safe as a path component)."""
+    return isinstance(name, str) and _RUN_ID.match(name) is not None
+
+
 def validate_run_id(run_id: str) -> str:
-    if not isinstance(run_id, str) or not _RUN_ID.match(run_id):
+    if not is_run_id(run_id):
         raise StoreError(
             f"{run_id!r} is not a valid run id: use 2-64 characters of a-z, 0-9, '-' and '_', "
             "starting with a letter or digit"

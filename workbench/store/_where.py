@@ -30,7 +30,7 @@ import datetime as _dt
 import re
 from typing import Any
 
-from workbench.errors import FilterError
+from workbench.errors import FilterError, QueryError
 
 __all__ = ["RUN_FIELDS", "Compiled", "Field", "compile_query", "parse_field"]
 
@@ -91,7 +91,7 @@ def _unescape(text: str) -> str:
 
 def tokenize(text: str) -> list[Token]:
     if not isinstance(text, str):
-        raise TypeError(f"a filter must be a string, not {type(text).__name__}")
+        raise QueryError(f"a filter or field must be a string, e.g. \"config.lr < 0.01\", not {type(text).__name__}")
     tokens: list[Token] = []
     pos = 0
     while pos < len(text):
@@ -463,7 +463,7 @@ def compile_query(where: str | None, order_by: str | list[str] | None) -> Compil
         texts = [order_by] if isinstance(order_by, str) else list(order_by)
         for text in texts:
             if not isinstance(text, str):
-                raise TypeError(f"order_by items must be strings, not {type(text).__name__}")
+                raise QueryError(f"order_by items must be strings, e.g. \"-summary.acc\", not {type(text).__name__}")
             if text.strip():
                 order.extend(_Parser(text, compiler).order())
     return Compiled(compiler.joins, where_sql, order, compiler.params, compiler.fields)

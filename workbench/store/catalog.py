@@ -27,7 +27,7 @@ from workbench.config import Settings
 from workbench.errors import CorruptRecord, StoreError
 from workbench.store._atomic import atomic_write_json
 from workbench.store._lock import try_file_lock
-from workbench.store._paths import Layout
+from workbench.store._paths import Layout, is_run_id
 from workbench.store.records import is_crashed, parse_record, update_record
 
 __all__ = ["Catalog", "ReindexReport"]
@@ -334,7 +334,8 @@ class Catalog:
         except FileNotFoundError:
             return set(), start
         end = data.rfind(b"\n") + 1  # a line being written is read next time
-        ids = {line for line in data[:end].decode("utf-8", "replace").split("\n") if line}
+        # a line that is no run id (the journal is a plain file anyone can write) never becomes a path
+        ids = {line for line in data[:end].decode("utf-8", "replace").split("\n") if is_run_id(line)}
         return ids, start + end
 
     def _scan_ids(self) -> tuple[list[str], dict[str, tuple[int, int, int]]]:
@@ -373,12 +374,7 @@ class Catalog:
         used_snapshot = self._load_snapshot()
         # validate the snapshot (or build from nothing) against the files themselves
         self._full_scan()
-        self._journal = journal if journal is not None else (0, 0)
-        if journal is not None:
-            ids, offset = self._read_journal(journal[1])
-            self._journal = (journal[0], offset)
-            if ids:
-                self._reload(ids)
+        self._replay_since(journal)
         self._loaded = True
         if not used_snapshot or self._since_snapshot:
             self._maybe_snapshot(force=not used_snapshot)
@@ -397,6 +393,15 @@ class Catalog:
             self._since_snapshot += len(changed) + len(gone)
             self._mark_crashed(crashed)
 
+    def _replay_since(self, journal: tuple[int, int] | None) -> None:
+        """After a full scan: re-read the runs journaled since ``journal`` was stat'ed before it."""
+        self._journal = journal if journal is not None else (0, 0)
+        if journal is not None:
+            ids, offset = self._read_journal(journal[1])
+            self._journal = (journal[0], offset)
+            if ids:
+                self._reload(ids)
+
     def _reload(self, run_ids: Iterable[str]) -> None:
         rows, gone, crashed = self._load_ids(run_ids)
         self._apply(rows, gone)
@@ -414,7 +419,6 @@ class Catalog:
         if journal[1] > self._journal[1]:
             ids, offset = self._read_journal(self._journal[1])
             self._journal = (journal[0], offset)
-            ids = {i for i in ids if _plausible_id(i)}
             if ids:
                 self._reload(ids)
                 self._since_snapshot += len(ids)
@@ -434,8 +438,9 @@ class Catalog:
     def _load_snapshot(self) -> bool:
         try:
             state = json.loads(self._state_path().read_bytes())
-            directory = self.layout.catalog / str(state["snapshot"])
-            if "/" in str(state["snapshot"]) or not directory.is_dir():
+            name = str(state["snapshot"])
+            directory = self.layout.catalog / name
+            if not name.startswith("snapshot-") or "/" in name or not directory.is_dir():
                 return False
             for name in _TABLES:
                 self._con.execute(f"INSERT INTO {name} SELECT * FROM read_parquet($p)",
@@ -498,15 +503,10 @@ class Catalog:
             self._create_tables()
             self._bad_records.clear()
             journal = self._journal_stat()
-            self._journal = journal if journal is not None else (0, 0)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 self._full_scan()
-                if journal is not None:
-                    ids, offset = self._read_journal(journal[1])
-                    self._journal = (journal[0], offset)
-                    if ids:
-                        self._reload(ids)
+                self._replay_since(journal)
             self._loaded = True
             self._maybe_snapshot(force=True)
             report = ReindexReport()
@@ -522,10 +522,6 @@ class Catalog:
     def close(self) -> None:
         with self._lock:
             self._con.close()
-
-
-def _plausible_id(text: str) -> bool:
-    return 0 < len(text) <= 64 and "/" not in text and not text.startswith(".")
 
 
 def _sql_path(path: Path) -> str:

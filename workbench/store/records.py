@@ -45,7 +45,10 @@ def parse_record(data: bytes, path: Path) -> Record:
         ) from exc
     if not isinstance(record, dict) or "id" not in record:
         raise CorruptRecord(f"run record {path} is not a workbench run record (no 'id')")
-    if int(record.get("format", 1)) > FORMAT:
+    fmt = record.get("format", 1)
+    if isinstance(fmt, bool) or not isinstance(fmt, int):
+        raise CorruptRecord(f"run record {path} has format {fmt!r}, not a number; restore it from a backup")
+    if fmt > FORMAT:
         raise StoreError(
             f"run record {path} has format {record.get('format')}, newer than this workbench "
             f"understands ({FORMAT}); upgrade workbench to read it"
@@ -91,7 +94,8 @@ def update_record(
     run_dir = layout.run_dir(run_id)
     if not run_dir.is_dir():
         raise RunNotFound(f"no run {run_id!r} in {layout.root}")
-    with file_lock(run_dir):  # flock on the directory itself: no lock file to create
+    # flock on the directory itself: no lock file to create
+    with file_lock(run_dir, what=f"lock of run {run_id!r}"):
         record = read_record(layout, run_id)
         if record.get("remote") and not allow_remote:
             raise ReadOnlyRun(

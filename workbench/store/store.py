@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.config import Settings, load_settings
-from workbench.errors import QueryError, RunNotFound, StoreError
+from workbench.errors import QueryError, RunNotFound
 from workbench.store import segments
 from workbench.store._downsample import m4_indices
-from workbench.store._paths import Layout, validate_run_id
+from workbench.store._paths import Layout, is_run_id, validate_run_id
 from workbench.store._where import RUN_FIELDS, compile_query, parse_field
 from workbench.store.catalog import Catalog, ReindexReport
 from workbench.store.records import read_record
@@ -52,7 +52,7 @@ class Store:
         """A full run id from an id or a unique prefix of one."""
         if not isinstance(run_id, str) or not run_id:
             raise RunNotFound(f"{run_id!r} is not a run id")
-        if (self.layout.runs / run_id / "run.json").is_file() if _safe_name(run_id) else False:
+        if is_run_id(run_id) and (self.layout.runs / run_id / "run.json").is_file():
             return run_id
         self.catalog.refresh()
         with self.catalog._lock:
@@ -385,14 +385,6 @@ def _value(num: float | None, text: str | None, flag: bool | None, raw: str | No
         except ValueError:
             return text
     return text
-
-
-def _safe_name(name: str) -> bool:
-    try:
-        validate_run_id(name)
-    except StoreError:
-        return False
-    return True
 
 
 _stores: dict[tuple[Path, tuple[tuple[str, Any], ...]], Store] = {}

@@ -23,7 +23,7 @@ class Tee(io.TextIOBase):
             try:
                 file.write(text)
             except (OSError, ValueError):  # a full disk must not break the user's print()
-                self._file = None
+                self.detach_file()
         return n if n is not None else len(text)
 
     def flush(self) -> None:
@@ -36,14 +36,14 @@ class Tee(io.TextIOBase):
             try:
                 file.flush()
             except (OSError, ValueError):
-                self._file = None
+                self.detach_file()
 
     def detach_file(self) -> None:
         file, self._file = self._file, None
         if file is not None:
             try:
                 file.close()
-            except OSError:
+            except (OSError, ValueError):  # close flushes: a full disk fails here too; the fd is closed
                 pass
 
     @property

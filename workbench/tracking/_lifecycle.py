@@ -21,6 +21,7 @@ __all__ = ["register", "unregister"]
 # it but the exit hooks below.
 _live: weakref.WeakSet[Run] = weakref.WeakSet()
 _installed = False
+_signal_checked = False  # whether the SIGTERM handler was considered (from the main thread)
 _uncaught: dict[str, Any] | None = None
 _previous_excepthook = sys.excepthook
 _previous_sigterm: Any = None
@@ -74,16 +75,18 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 
 def _install() -> None:
-    global _installed, _previous_sigterm
-    if _installed:
-        return
-    _installed = True
-    atexit.register(_at_exit)
-    if sys.exit is _original_exit:
-        sys.exit = _exit
-    if sys.excepthook is sys.__excepthook__:
-        sys.excepthook = _excepthook
-    if threading.current_thread() is threading.main_thread():
+    global _installed, _signal_checked, _previous_sigterm
+    if not _installed:
+        _installed = True
+        atexit.register(_at_exit)
+        if sys.exit is _original_exit:
+            sys.exit = _exit
+        if sys.excepthook is sys.__excepthook__:
+            sys.excepthook = _excepthook
+    # only the main thread may set a handler: a run started from another thread leaves it to
+    # the next run started from the main thread
+    if not _signal_checked and threading.current_thread() is threading.main_thread():
+        _signal_checked = True
         current = signal.getsignal(signal.SIGTERM)
         if current in (signal.SIG_DFL, None) or callable(current):
             _previous_sigterm = current if callable(current) else None

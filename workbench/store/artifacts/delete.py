@@ -6,6 +6,7 @@ comes to mean other content; aliases that named it are dropped and ``latest`` mo
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -44,15 +45,23 @@ def delete_version(layout: Layout, settings: Settings, name: str, version: int) 
 
 
 def delete_artifact(layout: Layout, settings: Settings, name: str) -> list[int]:
-    """Remove every version of ``name``, its aliases and usage log; the versions removed."""
-    del settings
+    """Remove every version of ``name``, its aliases and usage log; the versions removed.
+
+    Only ``next_version`` stays: a new artifact of that name starts after the deleted numbers,
+    so lineage in run records that names ``name:v3`` never comes to mean other content.
+    """
     artifacts = layout.artifacts
     validate_name(name)
     with name_lock(artifacts, name):
         versions = list_versions(artifacts, name)
         if not versions:
             raise ArtifactNotFound(f"no artifact named {name!r} in {layout.root}")
-        _remove_tree(artifacts / name)
+        reserve = next_version(artifacts, name)
+        atomic_write_bytes(artifacts / name / "next_version", f"{reserve}\n".encode(), fsync=settings.fsync)
+        folder = artifacts / name
+        for entry in os.listdir(folder):  # manifests, aliases, usage log (and temp files)
+            if entry != "next_version":
+                (folder / entry).unlink(missing_ok=True)
     _remove_tree(cache_dir(layout, name))
     return versions
 

@@ -10,13 +10,10 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import os
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 from workbench.errors import StoreError
+from workbench.store._lock import file_lock
 
 __all__ = ["name_lock", "store_lock"]
 
@@ -33,41 +30,17 @@ def _locks_dir(artifacts: Path) -> Path:
     return path
 
 
-@contextlib.contextmanager
-def _flock(path: Path, operation: int, what: str, timeout: float) -> Iterator[None]:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    try:
-        deadline = time.monotonic() + timeout
-        delay = 0.001
-        while True:
-            try:
-                fcntl.flock(fd, operation | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise StoreError(
-                        f"could not take the {what} ({path}) within {timeout:.0f} s: another "
-                        "workbench process holds it (a long gc or upload?); retry when it is done"
-                    ) from None
-                time.sleep(delay)
-                delay = min(delay * 2, 0.05)
-        yield
-    finally:
-        os.close(fd)  # closing releases the lock
-
-
 def store_lock(
     artifacts: Path, *, exclusive: bool = False, timeout: float = _TIMEOUT
 ) -> contextlib.AbstractContextManager[None]:
     """Shared for writers and placers, exclusive for gc."""
-    mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
-    return _flock(_locks_dir(artifacts) / "store.lock", mode, "artifact store lock", timeout)
+    return file_lock(
+        _locks_dir(artifacts) / "store.lock", shared=not exclusive, timeout=timeout, what="artifact store lock"
+    )
 
 
 def name_lock(
     artifacts: Path, name: str, *, timeout: float = _TIMEOUT
 ) -> contextlib.AbstractContextManager[None]:
     """Exclusive lock of one artifact name (validated by the caller)."""
-    return _flock(
-        _locks_dir(artifacts) / f"{name}.lock", fcntl.LOCK_EX, f"lock of artifact {name!r}", timeout
-    )
+    return file_lock(_locks_dir(artifacts) / f"{name}.lock", timeout=timeout, what=f"lock of artifact {name!r}")

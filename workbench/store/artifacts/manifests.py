@@ -110,7 +110,10 @@ def read_manifest(artifacts: Path, name: str, version: int) -> Manifest:
         raise ArtifactError(f"manifest {path} is not valid JSON ({exc}); restore it or delete it") from exc
     if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), list):
         raise ArtifactError(f"manifest {path} is not a workbench manifest (no 'files' list)")
-    if int(manifest.get("format", 1)) > MANIFEST_FORMAT:
+    fmt = manifest.get("format", 1)
+    if isinstance(fmt, bool) or not isinstance(fmt, int):
+        raise ArtifactError(f"manifest {path} has format {fmt!r}, not a number; restore it or delete it")
+    if fmt > MANIFEST_FORMAT:
         raise ArtifactError(
             f"manifest {path} has format {manifest.get('format')}, newer than this workbench "
             f"understands ({MANIFEST_FORMAT}); upgrade workbench to read it"

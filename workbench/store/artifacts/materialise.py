@@ -146,20 +146,22 @@ def materialise(
     blobs = Blobs(layout.blobs)
     link = settings.link_mode != "copy"
     try:
-        tmp.mkdir()
         with (
             store_lock(layout.artifacts),
             Progress(int(manifest.get("size", 0)), f"placing {where}", settings.progress) as bar,
         ):
+            tmp.mkdir()
             for entry in manifest["files"]:
                 counts[_place(blobs, entry, tmp / entry["path"], link=link, where=where, bar=bar)] += 1
-        try:
-            os.rename(tmp, target)  # replaces an empty directory, never a full one
-        except OSError:
-            if cached and _complete(target, manifest):  # another process placed it first
-                shutil.rmtree(tmp)
-                return target, counts
-            raise
+            # still under the store lock: gc removes cache entries it does not know, temp
+            # directories included, and must not take this one before it is in place
+            try:
+                os.rename(tmp, target)  # replaces an empty directory, never a full one
+            except OSError:
+                if cached and _complete(target, manifest):  # another process placed it first
+                    shutil.rmtree(tmp)
+                    return target, counts
+                raise
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
