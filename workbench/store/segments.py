@@ -101,7 +101,12 @@ def sort_points(steps: Any, codes: Any, names: Sequence[str], values: Any, times
     rank = np.empty(len(names), np.int32)
     rank[order_of_names] = np.arange(len(names), dtype=np.int32)
     ranked = rank[codes]
-    order = np.lexsort((steps, ranked))
+    if len(steps) < 2 or bool((steps[1:] >= steps[:-1]).all()):
+        # logged in step order (the usual case): a stable sort by key alone keeps steps sorted,
+        # and is 2-3x faster than lexsort
+        order = np.argsort(ranked, kind="stable")
+    else:
+        order = np.lexsort((steps, ranked))
     return steps[order], ranked[order], [names[i] for i in order_of_names], values[order], times[order]
 
 
