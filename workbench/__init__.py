@@ -145,7 +145,8 @@ def get_run(run_id: str, *, root: PathLike | None = None) -> dict[str, Any]:
 
 def reindex(*, root: PathLike | None = None) -> ReindexReport:
     """Rebuild the catalog from the run records and check every metric segment."""
-    return _store(root).reindex()
+    report: ReindexReport = _store(root).reindex()
+    return report
 
 
 # -- artifacts ----------------------------------------------------------------------------------------

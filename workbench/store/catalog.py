@@ -161,7 +161,7 @@ class _Rows:
         out = {}
         for name, rows in (("_runs", self.runs), ("_params", self.params), ("_summaries", self.summaries)):
             columns = _TABLES[name]
-            arrays = list(zip(*rows)) if rows else [[] for _ in columns]
+            arrays: list[Any] = list(zip(*rows)) if rows else [() for _ in columns]
             out[name] = pa.table({col: pa.array(list(values), type=_arrow_type(kind))
                                   for (col, kind), values in zip(columns, arrays)})
         return out
@@ -416,6 +416,7 @@ class Catalog:
             if journal is None:
                 self.layout.catalog.mkdir(parents=True, exist_ok=True)
                 return
+        assert self._journal is not None
         if journal[1] > self._journal[1]:
             ids, offset = self._read_journal(self._journal[1])
             self._journal = (journal[0], offset)
@@ -510,7 +511,8 @@ class Catalog:
             self._loaded = True
             self._maybe_snapshot(force=True)
             report = ReindexReport()
-            report.runs = self._con.execute("SELECT count(*) FROM _runs").fetchone()[0]
+            row = self._con.execute("SELECT count(*) FROM _runs").fetchone()
+            report.runs = int(row[0]) if row else 0
             report.corrupt_records = {rid: msg for rid, (_, msg) in self._bad_records.items()}
         report.seconds = time.perf_counter() - started
         return report

@@ -141,7 +141,8 @@ def _to_bytes(table: pa.Table) -> bytes:
     # dictionary-encode only the key (steps, values and times rarely repeat): 2-4x faster writes
     pq.write_table(table, sink, row_group_size=65536, compression="snappy", use_dictionary=["key"],
                    column_encoding={"step": "DELTA_BINARY_PACKED"})
-    return sink.getvalue().to_pybytes()
+    data: bytes = sink.getvalue().to_pybytes()
+    return data
 
 
 def write_segment(metrics_dir: Path, seq: int, table: pa.Table, *, fsync: bool = True) -> Path:

@@ -79,7 +79,7 @@ class Store:
 
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
             raise QueryError(f"limit must be a non-negative int, not {limit!r}")
-        compiled = compile_query(where, order_by)
+        compiled = compile_query(where, order_by if isinstance(order_by, str) or order_by is None else list(order_by))
         wanted = [parse_field(c) for c in columns] if columns is not None else None
         params = dict(compiled.params)
         conditions = [compiled.where]
@@ -295,7 +295,8 @@ class Store:
         if verify_segments:
             import pyarrow.parquet as pq
 
-            ids = [r[0] for r in self.catalog.connection.execute("SELECT run_id FROM _runs").fetchall()]
+            with self.catalog._lock:  # one connection for every thread of the process
+                ids = [r[0] for r in self.catalog.connection.execute("SELECT run_id FROM _runs").fetchall()]
             ids += list(report.corrupt_records)
             for _, path in self.metric_files(ids):
                 try:

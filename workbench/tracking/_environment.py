@@ -84,7 +84,7 @@ def notebook_path() -> str | None:
         return path
     ipython = sys.modules.get("IPython")
     if ipython is not None:
-        shell = ipython.get_ipython()  # type: ignore[attr-defined]
+        shell = ipython.get_ipython()
         if shell is not None:
             vsc = shell.user_ns.get("__vsc_ipynb_file__")
             if vsc:

@@ -10,7 +10,7 @@ import threading
 import traceback
 import weakref
 from types import FrameType, TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
     from workbench.tracking.run import Run
@@ -29,7 +29,7 @@ _exit_code: int | None = None
 _original_exit = sys.exit
 
 
-def _exit(status: object = None) -> None:
+def _exit(status: str | int | None = None) -> NoReturn:
     """``sys.exit`` that remembers a failing status, so the exit hook records ``failed``."""
     global _exit_code
     if status is None or status == 0:
