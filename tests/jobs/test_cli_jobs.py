@@ -133,3 +133,16 @@ def test_import_workbench_and_launch_checks_stay_free_of_torch(root: Path) -> No
         cwd=Path(__file__).resolve().parents[2],
     ).stdout
     assert out.strip() == ""
+
+
+def test_logs_follow_decodes_a_character_split_across_reads(root: Path) -> None:
+    code = (
+        "import sys, time\n"
+        "sys.stdout.buffer.write('caf'.encode() + 'é'.encode()[:1]); sys.stdout.flush()\n"
+        "time.sleep(1.0)\n"  # -f reads every 0.25 s: it sees the first byte of the é alone
+        "sys.stdout.buffer.write('é'.encode()[1:] + b'\\n'); sys.stdout.flush()\n"
+    )
+    first = cli("launch", "script", "--", sys.executable, "-c", code).stdout.splitlines()[0]
+    run_id = first.split()[1]
+    followed = cli("jobs", "logs", run_id, "-f").stdout
+    assert followed == "café\n"

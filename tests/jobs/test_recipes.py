@@ -241,3 +241,19 @@ def test_the_callback_logs_a_users_own_trainer(root: Path, tiny_gpt2: Path) -> N
     assert record["project"] == "own-trainer" and record["config"]["max_steps"] == 4
     assert record["metrics"]["train/loss"]["count"] == 4 and record["metrics"]["train/loss"]["step"] == 4
     assert "train/learning_rate" in record["summary"]
+
+
+def test_the_callback_starts_no_run_on_other_ranks(root: Path) -> None:
+    """In distributed training every rank calls the callback: only rank zero has a run."""
+    require_module("transformers")
+    from transformers import TrainerControl, TrainerState, TrainingArguments
+
+    from workbench.integrations.hf import WorkbenchCallback
+
+    callback = WorkbenchCallback(project="ddp")
+    args = TrainingArguments(output_dir=str(root.parent / "out"), report_to="none", use_cpu=True)
+    state = TrainerState(max_steps=4, is_world_process_zero=False)
+    callback.on_train_begin(args, state, TrainerControl())
+    callback.on_log(args, state, TrainerControl(), logs={"loss": 1.0})
+    assert callback.run is None
+    assert wb.runs(root=root).empty

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import codecs
 import json
 import sys
 import time
@@ -314,6 +315,8 @@ def cmd_logs(args: argparse.Namespace) -> int:
     names = ("stdout", "stderr") if args.stream == "both" else (args.stream,)
     logs = job._layout.logs_dir(job.run_id)
     offsets = dict.fromkeys(names, 0)
+    # a character whose bytes arrive in two reads is decoded whole, not as two replacement marks
+    decoders = {name: codecs.getincrementaldecoder("utf-8")(errors="replace") for name in names}
     if args.tail is not None:
         text = job.logs(args.stream, tail=args.tail)
         sys.stdout.write(text)
@@ -332,7 +335,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
                 continue
             if data:
                 offsets[name] += len(data)
-                (sys.stdout if name == "stdout" else sys.stderr).write(data.decode("utf-8", errors="replace"))
+                (sys.stdout if name == "stdout" else sys.stderr).write(decoders[name].decode(data, final=done))
                 (sys.stdout if name == "stdout" else sys.stderr).flush()
         if done:
             return 0

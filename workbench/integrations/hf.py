@@ -77,19 +77,17 @@ class WorkbenchCallback(TrainerCallback):
         self.project = project
         self.perplexity = perplexity
         self.seconds = 0.0
-        self._started_run = False
 
     def on_train_begin(
         self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
     ) -> None:
         start = time.perf_counter()
-        if self.run is None:
+        if self.run is None and state.is_world_process_zero:  # one run per training, not per rank
             import workbench
 
             config = args.to_sanitized_dict() if hasattr(args, "to_sanitized_dict") else {}
             self.run = workbench.init(project=self.project, config=config)
-            self._started_run = True
-        if state.max_steps and state.is_world_process_zero:
+        if self.run is not None and state.max_steps and state.is_world_process_zero:
             _plan(self.run, int(state.max_steps))
         self.seconds += time.perf_counter() - start
 

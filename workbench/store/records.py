@@ -114,17 +114,22 @@ def update_record(
 HOSTNAME = socket.gethostname()
 
 
-def process_start_time(pid: int) -> int | None:
-    """Start time of ``pid`` in clock ticks since boot (Linux), to tell a reused pid apart."""
+def _proc_stat(pid: int) -> list[bytes] | None:
+    """The fields of ``/proc/<pid>/stat`` after the command name (state first); None without it."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as handle:
             stat = handle.read()
     except OSError:
         return None
     # the command name (field 2) may hold spaces and parentheses: split after the last ')'
-    fields = stat[stat.rfind(b")") + 2 :].split()
+    return stat[stat.rfind(b")") + 2 :].split()
+
+
+def process_start_time(pid: int) -> int | None:
+    """Start time of ``pid`` in clock ticks since boot (Linux), to tell a reused pid apart."""
+    fields = _proc_stat(pid)
     try:
-        return int(fields[19])
+        return int(fields[19]) if fields is not None else None
     except (IndexError, ValueError):
         return None
 
@@ -136,21 +141,14 @@ def process_alive(pid: int, start_time: int | None) -> bool:
         return False
     except PermissionError:
         return True
-    if start_time is not None:
-        now_start = process_start_time(pid)
-        if now_start is not None and now_start != start_time:
-            return False  # the pid was reused by another process
-        if now_start is None and os.path.isdir("/proc"):
-            return False
+    fields = _proc_stat(pid)
+    if fields is None:
+        # no /proc entry for a pid that signals: gone meanwhile, or a system without /proc
+        return not (start_time is not None and os.path.isdir("/proc"))
+    if start_time is not None and fields[19:20] != [str(start_time).encode()]:
+        return False  # the pid was reused by another process
     # a zombie (killed but not yet reaped by its parent) is dead for our purposes
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            stat = handle.read()
-        if stat[stat.rfind(b")") + 2 :].split()[0] == b"Z":
-            return False
-    except OSError:
-        pass
-    return True
+    return fields[:1] != [b"Z"]
 
 
 def is_crashed(record: Record, now: float, crash_after: float) -> bool:
