@@ -15,7 +15,7 @@ from workbench.jobs._paths import JobPaths
 from workbench.jobs.job import Job
 from workbench.jobs.registry import executor_names, get_recipe
 from workbench.store._paths import FORMAT, Layout, new_run_id
-from workbench.store.records import HOSTNAME, create_record
+from workbench.store.records import HOSTNAME, create_record, normalize_tags
 
 __all__ = ["launch"]
 
@@ -29,17 +29,10 @@ def _int(value: Any, what: str, minimum: int | None = None) -> int:
 
 
 def _tags(tags: Iterable[str] | None) -> list[str]:
-    if tags is None:
-        return []
-    if isinstance(tags, str):
-        tags = [tags]
-    out: list[str] = []
-    for tag in tags:
-        if not isinstance(tag, str) or not tag.strip() or any(ord(c) < 32 for c in tag):
-            raise JobError(f"tags must be non-empty printable strings, not {tag!r}")
-        if tag not in out:
-            out.append(tag)
-    return out
+    try:
+        return normalize_tags(tags)
+    except (TypeError, ValueError) as exc:
+        raise JobError(f"{exc}; give tags as non-empty printable strings") from exc
 
 
 def launch(

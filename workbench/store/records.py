@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ __all__ = [
     "STATUSES",
     "TERMINAL",
     "create_record",
+    "normalize_tags",
     "process_alive",
     "process_start_time",
     "read_record",
@@ -107,6 +108,24 @@ def update_record(
         atomic_write_json(run_dir / "run.json", record, fsync=fsync)
     layout.note_change(run_id)
     return record
+
+
+def normalize_tags(tags: Iterable[str] | None) -> list[str]:
+    """Tags as a list without repeats; TypeError/ValueError name the bad one."""
+    if tags is None:
+        return []
+    if isinstance(tags, str):
+        tags = [tags]
+    out: list[str] = []
+    for tag in tags:
+        if not isinstance(tag, str) or not tag.strip():
+            raise TypeError(f"tags must be non-empty strings, not {tag!r}")
+        if any(ord(c) < 32 for c in tag):
+            raise ValueError(f"tag {tag!r} holds control characters")
+        if tag not in out:
+            out.append(tag)
+    return out
+
 
 
 # -- liveness -------------------------------------------------------------------------------

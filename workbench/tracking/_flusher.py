@@ -40,7 +40,10 @@ def _loop() -> None:
             if not urgent and now < _due.get(key, 0.0) and run._buffered < run._flush_calls:
                 continue
             run._urgent = False
-            _due[key] = now + run._settings.flush_interval
+            with _lock:
+                if key not in _runs:  # finished meanwhile: nothing to flush, nothing to re-add
+                    continue
+                _due[key] = now + run._settings.flush_interval
             try:
                 run._background_flush()
             except Exception as exc:  # noqa: BLE001 - keep flushing the others; finish() reports it

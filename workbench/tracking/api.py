@@ -15,11 +15,11 @@ from workbench.errors import StoreError
 from workbench.store import segments
 from workbench.store._atomic import atomic_write_bytes
 from workbench.store._paths import FORMAT, Layout, new_run_id
-from workbench.store.records import create_record, process_start_time, read_record, update_record
+from workbench.store.records import create_record, normalize_tags, process_start_time, read_record, update_record
 from workbench.tracking._environment import environment, git_diff
 from workbench.tracking.run import Run
 
-__all__ = ["init", "normalize_tags"]
+__all__ = ["init"]
 
 _ADJECTIVES = ("amber", "bold", "brisk", "calm", "crisp", "dusty", "eager", "fancy", "gentle",
                "golden", "hazy", "icy", "jolly", "keen", "lucky", "misty", "noble", "proud",
@@ -50,22 +50,6 @@ def _save_diff(path: Path, diff: bytes) -> None:
 
 def _random_name() -> str:
     return f"{secrets.choice(_ADJECTIVES)}-{secrets.choice(_NOUNS)}-{secrets.randbelow(1000)}"
-
-
-def normalize_tags(tags: Iterable[str] | None) -> list[str]:
-    if tags is None:
-        return []
-    if isinstance(tags, str):
-        tags = [tags]
-    out: list[str] = []
-    for tag in tags:
-        if not isinstance(tag, str) or not tag.strip():
-            raise TypeError(f"tags must be non-empty strings, not {tag!r}")
-        if any(ord(c) < 32 for c in tag):
-            raise ValueError(f"tag {tag!r} holds control characters")
-        if tag not in out:
-            out.append(tag)
-    return out
 
 
 def _normalize_config(config: Any) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from workbench.errors import WorkbenchError
 from workbench.store import segments
 from workbench.store._atomic import sync_filesystem
 from workbench.store._paths import Layout
-from workbench.store.records import TERMINAL, Record, update_record
+from workbench.store.records import TERMINAL, Record, normalize_tags, update_record
 from workbench.tracking import _capture, _flusher, _lifecycle
 
 if TYPE_CHECKING:
@@ -139,6 +139,7 @@ class Run:
         self._sequence = first_sequence
         self._flush_lock = threading.RLock()
         self._urgent = False  # ask the flusher to write the record at its next tick
+        self._inflight: tuple[list[Any], list[Any]] | None = None  # entries a flush is writing
         self._flush_calls = settings.flush_calls
         self._finished = False
         self._pending: dict[str, Any] = {}
@@ -191,8 +192,6 @@ class Run:
 
     @tags.setter
     def tags(self, tags: list[str]) -> None:
-        from workbench.tracking.api import normalize_tags
-
         self._set_field("tags", normalize_tags(tags))
 
     @property
@@ -324,12 +323,18 @@ class Run:
         # iter(popleft, sentinel) pops in C; new entries appended meanwhile stay for next time
         entries = list(islice(iter(buffer.popleft, None), count))
         singles = list(islice(iter(single.popleft, None), count_single))
+        # a SIGTERM handler may call finish() on this thread in the middle of this flush:
+        # finish() then puts these entries back and writes them itself (see finish)
+        self._inflight = (entries, singles)
         try:
             self._write_entries(entries, singles)
         except BaseException:
-            buffer.extendleft(reversed(entries))  # keep the points for the next try
-            single.extendleft(reversed(singles))
+            if self._inflight is not None:
+                buffer.extendleft(reversed(entries))  # keep the points for the next try
+                single.extendleft(reversed(singles))
             raise
+        finally:
+            self._inflight = None
         return True
 
     @property
@@ -371,6 +376,7 @@ class Run:
             self._layout.metrics_dir(self.id), sequence, segments.make_table(*points),
             fsync=False,  # atomic now; finish() makes it durable (see _make_durable)
         )
+        self._inflight = None  # written: an interrupting finish() must not write these again
         self._update_stats(*points[:4])
 
     def _update_stats(self, steps: Any, codes: Any, names: list[str], values: Any) -> None:
@@ -455,6 +461,12 @@ class Run:
         _flusher.unregister(self)  # a flush in progress holds _flush_lock: we wait for it below
         _lifecycle.unregister(self)
         with self._flush_lock:
+            inflight, self._inflight = self._inflight, None
+            if inflight is not None:
+                # finish() interrupted a flush of this same thread (a signal handler): write
+                # that flush's entries here, under new segment numbers, before compacting
+                self._buffer.extendleft(reversed(inflight[0]))
+                self._single.extendleft(reversed(inflight[1]))
             problems = []
             if self._flush_error is not None:
                 problems.append(f"a background flush failed: {self._flush_error}")
@@ -556,16 +568,10 @@ def _as_float(value: Any) -> float:
 
 
 def _fmin(a: float, b: float) -> float:
-    if math.isnan(a):
-        return b
-    if math.isnan(b):
-        return a
-    return min(a, b)
+    """min() that ignores a NaN on either side."""
+    return b if math.isnan(a) else a if math.isnan(b) else min(a, b)
 
 
 def _fmax(a: float, b: float) -> float:
-    if math.isnan(a):
-        return b
-    if math.isnan(b):
-        return a
-    return max(a, b)
+    """max() that ignores a NaN on either side."""
+    return b if math.isnan(a) else a if math.isnan(b) else max(a, b)
