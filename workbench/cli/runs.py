@@ -33,6 +33,14 @@ def register(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="JSON lines, one row each")
     p.set_defaults(handler=cmd_sql)
 
+    p = sub.add_parser("rm", help="delete a run; offers to delete the artifact versions only it made")
+    p.add_argument("run", help="run id or unique prefix")
+    p.add_argument("--yes", action="store_true", help="do not ask")
+    p.add_argument("--artifacts", action="store_true",
+                   help="also delete the artifact versions this run made that no other run used")
+    p.add_argument("--gc", action="store_true", help="then remove the blobs nothing references any more")
+    p.set_defaults(handler=cmd_rm)
+
     p = sub.add_parser("reindex", help="rebuild the catalog from run records; report corrupt files")
     p.set_defaults(handler=cmd_reindex)
 
@@ -163,4 +171,46 @@ def cmd_reindex(args: argparse.Namespace) -> int:
         print("move corrupt files out of the store (or restore them from a backup); "
               "everything else is indexed", file=sys.stderr)
         return 1
+    return 0
+
+
+def cmd_rm(args: argparse.Namespace) -> int:
+    from workbench.cli.artifacts import _confirm, _print_gc, human_bytes
+    from workbench.store._delete import delete_run
+    from workbench.store.artifacts import open_artifacts
+
+    store = _store(args)
+    run_id = store.resolve(args.run)
+    record = store.get(run_id)
+    artifacts = open_artifacts(store.root)
+    only_here = []  # versions this run made that no other run used
+    for entry in (record.get("artifacts") or {}).get("produced") or []:
+        ref = f"{entry['name']}:v{entry['version']}"
+        try:
+            users = {u["run"] for u in artifacts.used_by(ref)}
+        except KeyError:
+            continue  # deleted already
+        if not users - {run_id}:
+            only_here.append(ref)
+    label = f"run {run_id} ({record.get('project')}/{record.get('name')}, {record.get('status')})"
+    if not args.yes and not _confirm(f"delete {label}?"):
+        print(f"not deleted: pass --yes to delete {label}", file=sys.stderr)
+        return 1
+    delete_run(store.layout, store.settings, run_id)
+    print(f"deleted {label}")
+    if only_here:
+        refs = ", ".join(sorted(set(only_here)))
+        if args.artifacts or _confirm(f"delete the artifact versions only this run made ({refs})?"):
+            for ref in sorted(set(only_here)):
+                artifacts.delete(ref)
+            print(f"deleted {refs}")
+        else:
+            print(f"kept {refs} (pass --artifacts to delete them with the run)")
+    report = artifacts.gc(dry_run=True)
+    if report.blobs:
+        if args.gc or _confirm(f"remove {report.blobs} blob(s) nothing references now ({human_bytes(report.bytes)})?"):
+            _print_gc(artifacts.gc())
+        else:
+            print(f"{report.blobs} blob(s), {human_bytes(report.bytes)}, are no longer referenced: "
+                  "run `workbench gc` to free them")
     return 0
