@@ -68,9 +68,13 @@ def _stale_cache_dirs(layout: Layout) -> Iterator[str]:
 
 
 def collect_garbage(layout: Layout, settings: Settings, *, dry_run: bool = False) -> GcReport:
-    """Remove unreferenced blobs, stale temp files and cached placements of deleted versions."""
+    """Remove unreferenced blobs, stale temp files and cached placements of deleted versions.
+
+    A dry run only reads, so it shares the store lock with writers instead of stopping them;
+    blobs a writer has stored but not yet named in a manifest then count as unreferenced.
+    """
     blobs = Blobs(layout.blobs, fsync=settings.fsync)
-    with store_lock(layout.artifacts, exclusive=True):
+    with store_lock(layout.artifacts, exclusive=not dry_run):
         referenced = referenced_digests(layout)
         stale_dirs = list(_stale_cache_dirs(layout))
         temps = list(blobs.temp_files())
