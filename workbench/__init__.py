@@ -23,6 +23,7 @@ from workbench.errors import (
     FilterError,
     JobError,
     QueryError,
+    RemoteError,
     RunNotFound,
     StoreError,
     WorkbenchError,
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from workbench.jobs.job import Job
+    from workbench.remote._sync import SyncResult
     from workbench.store.artifacts.artifact import Artifact
     from workbench.store.catalog import ReindexReport
 
@@ -49,6 +51,7 @@ __all__ = [
     "Job",
     "JobError",
     "QueryError",
+    "RemoteError",
     "Run",
     "RunNotFound",
     "StoreError",
@@ -65,6 +68,7 @@ __all__ = [
     "run_artifacts",
     "runs",
     "sql",
+    "sync",
     "use_artifact",
 ]
 
@@ -367,6 +371,51 @@ def launch(
 
     return _launch(recipe, config, dataset=dataset, base_model=base_model, priority=priority, executor=executor,
                    name=name, project=project, retries=retries, tags=tags, root=root)
+
+
+# -- remotes -----------------------------------------------------------------------------------------------
+
+def sync(name: str, *, root: PathLike | None = None, progress: str | None = None) -> SyncResult:
+    """Copy the runs that changed on remote ``name`` into the local store, over SSH.
+
+    One command on the remote lists its runs; the records and metric segments of the runs that
+    changed since the last sync come in one streamed archive, are checked (paths, file types,
+    sizes, run ids) and staged, and each run then moves into place whole. Synced runs carry
+    ``remote = name``, are read-only here and show in :func:`runs` like local ones. A local run
+    with the same id is never overwritten. Needs ``pip install 'workbench[remote]'``.
+
+    Parameters
+    ----------
+    name:
+        A remote of ``workbench.toml`` (``workbench remote add NAME --host ... --root ... --python ...``).
+    root:
+        The local store (default ``WORKBENCH_ROOT``, else ``~/.workbench``).
+    progress:
+        ``auto`` (a bar when stderr is a terminal), ``always`` or ``never``; default: the setting.
+
+    Returns
+    -------
+    SyncResult
+        ``runs`` (ids placed), ``files``, ``bytes``, ``seconds`` and ``refused`` (one message per
+        entry a hostile or broken remote sent that was refused; those runs were not copied).
+
+    Raises
+    ------
+    RemoteError
+        The remote is unknown, unreachable, untrusted (unknown or changed host key), refuses the
+        key, has no Python or store at the configured paths, or the connection was cut (the local
+        store is then unchanged; sync again).
+
+    Examples
+    --------
+    >>> import workbench as wb
+    >>> result = wb.sync("gpu1")  # doctest: +SKIP
+    >>> len(result.runs), result.refused  # doctest: +SKIP
+    (12, [])
+    """
+    from workbench.remote._sync import sync as _sync
+
+    return _sync(name, root=root, progress=progress)
 
 
 _LAZY = {"Job": "workbench.jobs.job", "Artifact": "workbench.store.artifacts.artifact"}

@@ -1,0 +1,114 @@
+"""``workbench remote add|ls|rm|test`` and ``workbench sync NAME``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+__all__ = ["register"]
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("remote", help="SSH remotes whose runs `workbench sync` copies here")
+    rsub = p.add_subparsers(dest="remote_command", metavar="ACTION", required=True)
+
+    a = rsub.add_parser("add", help="add a remote, or replace one of the same name")
+    a.add_argument("name")
+    a.add_argument("--host", required=True)
+    a.add_argument("--port", type=int, default=22)
+    a.add_argument("--user", help="login name (default: the local one)")
+    a.add_argument("--key", help="private key file (default: ssh agent and ~/.ssh keys)")
+    a.add_argument("--root", dest="remote_root", required=True, help="absolute path of the store on the remote")
+    a.add_argument("--python", required=True, help="absolute path of Python on the remote")
+    a.add_argument("--timeout", type=float, default=10.0, help="seconds for connect, commands, transfers")
+    a.add_argument("--trust-new-host", action="store_true",
+                   help="connect now and record the host's key if it is unknown (trust on first use)")
+    a.set_defaults(handler=cmd_add)
+
+    ls = rsub.add_parser("ls", help="list the remotes")
+    ls.set_defaults(handler=cmd_ls)
+
+    rm = rsub.add_parser("rm", help="remove a remote (its synced runs stay)")
+    rm.add_argument("name")
+    rm.set_defaults(handler=cmd_rm)
+
+    t = rsub.add_parser("test", help="connect, check the remote root and Python, report the round-trip time")
+    t.add_argument("name")
+    t.add_argument("--trust-new-host", action="store_true", help="record the host's key if it is unknown")
+    t.set_defaults(handler=cmd_test)
+
+    s = sub.add_parser("sync", help="copy the runs that changed on a remote into this store")
+    s.add_argument("name")
+    s.add_argument("--progress", choices=("auto", "always", "never"), default=None)
+    s.set_defaults(handler=cmd_sync)
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    from workbench.config import load_settings
+
+    return load_settings(args.root)
+
+
+def _test(settings: Any, name: str, trust_new_host: bool) -> None:
+    from workbench.remote import get_remote, known_hosts_path
+    from workbench.remote._connection import check, connect
+
+    remote = get_remote(settings, name)
+    with connect(remote, known_hosts_path(settings.root), trust_new_host=trust_new_host) as conn:
+        info = check(conn)
+    print(f"{name}: ok, Python {info['python_version']} at {remote.python}, store {remote.root}, "
+          f"round trip {info['rtt'] * 1000:.1f} ms")
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    from workbench.config import load_settings
+    from workbench.remote import Remote, add_remote
+
+    settings = _settings(args)
+    remote = Remote(name=args.name, host=args.host, port=args.port, user=args.user, key=args.key,
+                    root=args.remote_root, python=args.python, timeout=args.timeout)
+    if args.trust_new_host:  # check before writing: a remote that cannot be reached is not added
+        from workbench.remote import known_hosts_path
+        from workbench.remote._config import validate_name
+        from workbench.remote._connection import check, connect
+
+        validate_name(args.name)
+        with connect(remote, known_hosts_path(settings.root), trust_new_host=True) as conn:
+            check(conn)
+    add_remote(settings.root, remote)
+    load_settings(settings.root)  # the file must still load
+    print(f"added remote {args.name!r} ({remote.host}:{remote.port})")
+    return 0
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    from workbench.remote import list_remotes
+
+    for r in list_remotes(_settings(args)):
+        print(f"{r.name}\t{(r.user + '@') if r.user else ''}{r.host}:{r.port}\t{r.root}\t{r.python}")
+    return 0
+
+
+def cmd_rm(args: argparse.Namespace) -> int:
+    from workbench.remote import remove_remote
+
+    remove_remote(_settings(args).root, args.name)
+    print(f"removed remote {args.name!r}")
+    return 0
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    _test(_settings(args), args.name, args.trust_new_host)
+    return 0
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    from workbench.remote import sync_remote
+
+    result = sync_remote(_settings(args), args.name, progress=args.progress)
+    print(f"synced {len(result.runs)} runs from {args.name!r} ({result.files} files, {result.bytes} bytes) "
+          f"in {result.seconds:.2f} s")
+    for message in result.refused:
+        print(f"workbench: refused: {message}", file=sys.stderr)
+    return 1 if result.refused else 0

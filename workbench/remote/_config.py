@@ -1,0 +1,170 @@
+"""Remotes in ``workbench.toml``: ``[remotes.NAME]`` tables, read from Settings and written back.
+
+Writing keeps the rest of the file as it is (comments included): the ``[remotes.NAME]`` table is
+cut out of the text and the new one appended, the result is parsed to check it, then the file is
+replaced atomically.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from workbench.config import SETTINGS_FILE, Settings
+from workbench.errors import ConfigError, RemoteError
+from workbench.store._atomic import atomic_write_bytes
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+__all__ = ["Remote", "add_remote", "get_remote", "list_remotes", "remove_remote", "validate_name"]
+
+_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}\Z")
+
+
+@dataclasses.dataclass(frozen=True)
+class Remote:
+    """One SSH remote: where its store lives and which Python runs there."""
+
+    name: str
+    host: str
+    root: str
+    python: str
+    port: int = 22
+    user: str | None = None
+    key: str | None = None
+    #: seconds allowed to open the connection, and for each command or transfer to make progress
+    timeout: float = 10.0
+
+    def to_toml(self) -> str:
+        lines = [f"[remotes.{self.name}]"]
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if field.name == "name" or value is None:
+                continue
+            lines.append(f"{field.name} = {_toml_value(value)}")
+        return "\n".join(lines) + "\n"
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    text = str(value)
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    if any(ord(c) < 32 for c in escaped):
+        raise ConfigError(f"{text!r} holds control characters; it cannot be a remote setting")
+    return f'"{escaped}"'
+
+
+def validate_name(name: str) -> str:
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ConfigError(f"{name!r} is not a valid remote name: use 1-32 characters of a-z, 0-9, '-' "
+                          "and '_', starting with a letter or digit")
+    return name
+
+
+def _remote_from(name: str, table: Any, source: str) -> Remote:
+    if not isinstance(table, dict):
+        raise ConfigError(f"remotes.{name} in {source} is not a table")
+    known = {f.name for f in dataclasses.fields(Remote)} - {"name"}
+    unknown = set(table) - known
+    if unknown:
+        raise ConfigError(f"remotes.{name} in {source} has unknown keys {sorted(unknown)}; "
+                          f"known: {sorted(known)}")
+    for required in ("host", "root", "python"):
+        if not isinstance(table.get(required), str) or not table[required]:
+            raise ConfigError(f"remotes.{name} in {source} needs {required!r}; "
+                              f"set it with `workbench remote add {name} --{required} ...`")
+    port = table.get("port", 22)
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+        raise ConfigError(f"remotes.{name} in {source}: port {port!r} is not a TCP port")
+    timeout = table.get("timeout", 10.0)
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < 3600:
+        raise ConfigError(f"remotes.{name} in {source}: timeout {timeout!r} is not 0-3600 seconds")
+    for absolute in ("root", "python"):
+        if not table[absolute].startswith("/"):
+            raise ConfigError(f"remotes.{name} in {source}: {absolute} {table[absolute]!r} must be an "
+                              "absolute path (the remote shell's rc files are not read)")
+    return Remote(name=validate_name(name), host=table["host"], root=table["root"], python=table["python"],
+                  port=port, user=table.get("user"), key=table.get("key"), timeout=float(timeout))
+
+
+def list_remotes(settings: Settings) -> list[Remote]:
+    tables = settings.extra.get("remotes", {})
+    source = str(settings.root / SETTINGS_FILE)
+    if not isinstance(tables, dict):
+        raise ConfigError(f"'remotes' in {source} is not a table of tables")
+    return [_remote_from(name, table, source) for name, table in sorted(tables.items())]
+
+
+def get_remote(settings: Settings, name: str) -> Remote:
+    tables = settings.extra.get("remotes", {})
+    if not isinstance(tables, dict) or name not in tables:
+        known = ", ".join(sorted(tables)) if isinstance(tables, dict) and tables else "none"
+        raise RemoteError(f"no remote {name!r} in {settings.root / SETTINGS_FILE} (known: {known}); "
+                          f"add it with `workbench remote add {name} --host ... --root ... --python ...`")
+    return _remote_from(name, tables[name], str(settings.root / SETTINGS_FILE))
+
+
+def _header_name(line: str) -> str | None:
+    match = re.match(r"\s*\[\s*remotes\s*\.\s*(\"?)([A-Za-z0-9_-]+)\1\s*\]\s*(#.*)?$", line)
+    return match.group(2) if match else None
+
+
+def _without_table(text: str, name: str) -> tuple[str, bool]:
+    out: list[str] = []
+    skipping = found = False
+    for line in text.splitlines(keepends=True):
+        stripped = line.lstrip()
+        if stripped.startswith("["):
+            skipping = _header_name(line) == name
+            found = found or skipping
+        if not skipping:
+            out.append(line)
+    return "".join(out), found
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"cannot update {path}: the result would not be valid TOML ({exc}); "
+                          "edit its remotes by hand") from exc
+    del data
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return ""
+
+
+def add_remote(root: Path, remote: Remote) -> None:
+    """Write ``[remotes.NAME]`` into ``<root>/workbench.toml``, replacing an existing table."""
+    _remote_from(remote.name, {k: v for k, v in dataclasses.asdict(remote).items()
+                               if k != "name" and v is not None}, "the arguments")
+    path = root / SETTINGS_FILE
+    text, _ = _without_table(_read(path), remote.name)
+    if text and not text.endswith("\n"):
+        text += "\n"
+    if text.strip():
+        text += "\n"
+    _write(path, text + remote.to_toml())
+
+
+def remove_remote(root: Path, name: str) -> None:
+    path = root / SETTINGS_FILE
+    text, found = _without_table(_read(path), name)
+    if not found:
+        raise RemoteError(f"no [remotes.{name}] table in {path}; `workbench remote ls` lists the remotes")
+    _write(path, text.rstrip("\n") + "\n" if text.strip() else "")

@@ -1,0 +1,250 @@
+"""One SSH connection per remote (Fabric over paramiko), with host keys checked and timeouts.
+
+Fabric trusts every host key by default: here the client loads the store's known_hosts file and
+refuses unknown hosts (paramiko's ``RejectPolicy``) unless the caller asks to trust a new host once,
+which records its key. The TCP socket is ours, with ``TCP_NODELAY`` (paramiko leaves Nagle on,
+about 40 ms per command). Every failure leaves as a :class:`~workbench.errors.RemoteError`.
+"""
+
+from __future__ import annotations
+
+import shlex
+import socket
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from workbench.errors import RemoteError
+from workbench.remote._config import Remote
+
+__all__ = ["CommandResult", "Connection", "connect"]
+
+
+def _import_ssh() -> tuple[Any, Any]:
+    try:
+        import fabric
+        import paramiko
+    except ImportError as exc:
+        raise RemoteError("remotes need Fabric: pip install 'workbench[remote]'") from exc
+    return fabric, paramiko
+
+
+class CommandResult:
+    __slots__ = ("exit_status", "stderr", "stdout")
+
+    def __init__(self, exit_status: int, stdout: bytes, stderr: bytes) -> None:
+        self.exit_status = exit_status
+        self.stdout = stdout
+        self.stderr = stderr
+
+
+def _where(remote: Remote) -> str:
+    return f"remote {remote.name!r} ({remote.user + '@' if remote.user else ''}{remote.host}:{remote.port})"
+
+
+class Connection:
+    """An open connection to one remote. Use :func:`connect`; close it (or use ``with``)."""
+
+    def __init__(self, remote: Remote, fabric_connection: Any) -> None:
+        self.remote = remote
+        self._conn = fabric_connection
+        self._transport = fabric_connection.client.get_transport()
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def alive(self) -> bool:
+        return self._transport is not None and bool(self._transport.is_active())
+
+    def _lost(self, what: str, exc: BaseException | None = None) -> RemoteError:
+        detail = f": {exc}" if exc is not None and str(exc) else ""
+        return RemoteError(f"connection to {_where(self.remote)} was lost during {what}{detail}; "
+                           "nothing was changed for it here: run the command again")
+
+    def open_channel(self, command: str) -> Any:
+        """A channel running ``command``, with the remote's timeout on every read and write."""
+        if self._transport is None or not self._transport.is_active():
+            raise self._lost(command.split(" ", 1)[0])
+        try:
+            channel = self._transport.open_session(timeout=self.remote.timeout)
+            channel.settimeout(self.remote.timeout)
+            channel.exec_command(command)
+        except (OSError, EOFError) as exc:
+            raise self._lost(command.split(" ", 1)[0], exc) from exc
+        except Exception as exc:  # paramiko.SSHException and friends
+            raise self._lost(command.split(" ", 1)[0], exc) from exc
+        return channel
+
+    def run(self, command: str, stdin: bytes = b"", *, what: str = "a command") -> CommandResult:
+        """Run ``command`` (a shell line), send ``stdin``, read everything back; no pty."""
+        channel = self.open_channel(command)
+        stdout, stderr = bytearray(), bytearray()
+        try:
+            if stdin:
+                channel.sendall(stdin)
+            channel.shutdown_write()
+            while True:
+                chunk = channel.recv(1 << 16)
+                if not chunk:
+                    break
+                stdout += chunk
+            while True:
+                chunk = channel.recv_stderr(1 << 16)
+                if not chunk:
+                    break
+                stderr += chunk
+            status = wait_status(channel, self.remote.timeout)
+        except (OSError, EOFError) as exc:  # socket.timeout is an OSError
+            channel.close()
+            raise self._lost(what, exc) from exc
+        channel.close()
+        if status == -1:  # no exit status: the connection went away, the command did not "fail"
+            raise self._lost(what)
+        return CommandResult(status, bytes(stdout), bytes(stderr))
+
+
+def wait_status(channel: Any, timeout: float) -> int:
+    """The command's exit status; -1 when the connection closed without one (it was cut)."""
+    if not channel.status_event.wait(timeout):
+        return -1
+    return int(channel.exit_status)
+
+
+class _TrustOnce:
+    """Missing-host-key policy that records the key: used only when the user asks for it."""
+
+    def __init__(self, paramiko: Any, known_hosts: Path) -> None:
+        self._paramiko = paramiko
+        self._known_hosts = known_hosts
+        self.added: str | None = None
+
+    def missing_host_key(self, client: Any, hostname: str, key: Any) -> None:
+        host_keys = self._paramiko.HostKeys()
+        if self._known_hosts.exists():
+            host_keys.load(str(self._known_hosts))
+        host_keys.add(hostname, key.get_name(), key)
+        self._known_hosts.parent.mkdir(parents=True, exist_ok=True)
+        host_keys.save(str(self._known_hosts))
+        client.get_host_keys().add(hostname, key.get_name(), key)
+        self.added = f"{key.get_name()} {key.get_fingerprint().hex()}"
+
+
+def known_hosts_name(remote: Remote) -> str:
+    return remote.host if remote.port == 22 else f"[{remote.host}]:{remote.port}"
+
+
+def connect(remote: Remote, known_hosts: Path, *, trust_new_host: bool = False) -> Connection:
+    """Open the connection to ``remote``, checking its host key against ``known_hosts``."""
+    fabric, paramiko = _import_ssh()
+    where = _where(remote)
+    if remote.key and not Path(remote.key).expanduser().is_file():
+        raise RemoteError(f"the key file {remote.key} of {where} does not exist; fix it with "
+                          f"`workbench remote add {remote.name} ... --key /path/to/private_key`")
+    try:
+        sock = socket.create_connection((remote.host, remote.port), timeout=remote.timeout)
+    except OSError as exc:
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        raise RemoteError(f"cannot reach {where}: {reason}; check the host and port "
+                          "(`workbench remote ls`) and that sshd runs there") from exc
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    connect_kwargs: dict[str, Any] = {
+        "sock": sock, "look_for_keys": False, "allow_agent": False,
+        "banner_timeout": remote.timeout, "auth_timeout": remote.timeout, "channel_timeout": remote.timeout,
+    }
+    if remote.key:
+        connect_kwargs["key_filename"] = str(Path(remote.key).expanduser())
+    else:
+        connect_kwargs["look_for_keys"] = True
+        connect_kwargs["allow_agent"] = True
+    config = fabric.Config(overrides={"load_ssh_configs": False})
+    conn = fabric.Connection(remote.host, user=remote.user, port=remote.port, config=config,
+                             connect_timeout=max(1, int(remote.timeout)), connect_kwargs=connect_kwargs)
+    client = conn.client
+    if known_hosts.exists():
+        try:
+            client.load_host_keys(str(known_hosts))
+        except OSError as exc:
+            sock.close()
+            raise RemoteError(f"cannot read the known hosts file {known_hosts}: {exc}") from exc
+    if trust_new_host:
+        client.set_missing_host_key_policy(_TrustOnce(paramiko, known_hosts))
+    else:
+        client.set_missing_host_key_policy(paramiko.RejectPolicy())
+    host_name = known_hosts_name(remote)
+
+    def abort() -> None:
+        client.close()  # stops paramiko's transport thread before the socket goes
+        sock.close()
+
+    try:
+        conn.open()
+    except paramiko.BadHostKeyException as exc:
+        abort()
+        raise RemoteError(
+            f"the host key of {where} CHANGED (it is now {exc.key.get_name()} "
+            f"{exc.key.get_fingerprint().hex()}): someone may be intercepting the connection, or the "
+            f"host was reinstalled. If you know it was reinstalled, remove its old key with "
+            f"`ssh-keygen -R {shlex.quote(host_name)} -f {shlex.quote(str(known_hosts))}` and run "
+            f"`workbench remote test {remote.name} --trust-new-host`"
+        ) from exc
+    except paramiko.AuthenticationException as exc:
+        abort()
+        raise RemoteError(f"{where} refused the login of user {remote.user or '(default)'} with key "
+                          f"{remote.key or '(ssh agent and ~/.ssh keys)'}: {exc}; check --user and --key, "
+                          "and that the key's .pub is in the remote's authorized_keys") from exc
+    except paramiko.SSHException as exc:
+        abort()
+        if "not found in known_hosts" in str(exc):
+            raise RemoteError(
+                f"{where} is an unknown host: its key is not in {known_hosts}. Check its fingerprint, "
+                f"then trust it once with `workbench remote test {remote.name} --trust-new-host` "
+                "(or `remote add ... --trust-new-host`)") from exc
+        raise RemoteError(f"cannot open an SSH session with {where}: {exc}; is sshd running on that "
+                          "port?") from exc
+    except (OSError, EOFError) as exc:
+        abort()
+        raise RemoteError(f"cannot open an SSH session with {where}: {exc or type(exc).__name__}") from exc
+    transport = client.get_transport()
+    if transport is not None:
+        transport.set_keepalive(max(1, int(remote.timeout)))
+    return Connection(remote, conn)
+
+
+def check(connection: Connection) -> dict[str, Any]:
+    """Check the remote root and Python; round-trip time of a trivial command, in seconds."""
+    remote = connection.remote
+    start = time.perf_counter()
+    connection.run("true", what="a round trip")
+    rtt = time.perf_counter() - start
+    python = shlex.quote(remote.python)
+    root = shlex.quote(remote.root)
+    result = connection.run(
+        f"if ! [ -x {python} ]; then exit 3; fi; {python} -c 'import sys; print(sys.version.split()[0])' || exit 3; "
+        f"if ! [ -d {root} ]; then exit 4; fi; if ! [ -d {root}/runs ]; then exit 5; fi",
+        what="the check of python and root")
+    raise_for_checks(connection.remote, result)
+    return {"rtt": rtt, "python_version": result.stdout.decode(errors="replace").strip()}
+
+
+def raise_for_checks(remote: Remote, result: CommandResult) -> None:
+    where = _where(remote)
+    if result.exit_status == 3:
+        raise RemoteError(f"{where} has no Python at {remote.python}: install Python 3 there, or point "
+                          f"the remote at it with `workbench remote add {remote.name} ... --python "
+                          "/absolute/path/to/python3`")
+    if result.exit_status == 4:
+        raise RemoteError(f"{where} has no directory {remote.root}: fix --root, or create the store there "
+                          "(any workbench run with that root does)")
+    if result.exit_status == 5:
+        raise RemoteError(f"{where}: {remote.root} is not a workbench store (it has no runs/ directory)")
+    if result.exit_status != 0:
+        message = result.stderr.decode(errors="replace").strip()[:500]
+        raise RemoteError(f"a command on {where} failed with exit status {result.exit_status}: {message}")
