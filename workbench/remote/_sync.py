@@ -29,7 +29,7 @@ from workbench.errors import RemoteError, StoreError
 from workbench.remote._config import Remote, get_remote
 from workbench.remote._connection import Connection, connect, raise_for_checks, wait_status
 from workbench.remote._manifest import Entry, parse_manifest, size_limit, unsafe_reason, wanted_kind
-from workbench.store._atomic import atomic_write_json, dumps_json, sync_filesystem
+from workbench.store._atomic import atomic_write_json, dumps_json, sync_filesystem, write_all
 from workbench.store._lock import file_lock
 from workbench.store._paths import Layout
 from workbench.store.records import parse_record
@@ -154,9 +154,7 @@ def _write_file(path: Path, data: bytes) -> None:
     os.makedirs(path.parent, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
+        write_all(fd, data)
     finally:
         os.close(fd)
 
@@ -172,9 +170,7 @@ def _write_stream(path: Path, source: Any) -> None:
                 raise _Lost(exc) from exc
             if not chunk:
                 break
-            view = memoryview(chunk)
-            while view:
-                view = view[os.write(fd, view):]
+            write_all(fd, chunk)
     finally:
         os.close(fd)
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from workbench.errors import ArtifactError
-from workbench.store._atomic import sync_filesystem
+from workbench.store._atomic import sync_filesystem, write_all
 
 __all__ = ["Blobs", "is_digest"]
 
@@ -64,9 +64,7 @@ class Blobs:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444)
         try:
             try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
+                write_all(fd, data)
             finally:
                 os.close(fd)
             wrote = self._publish(tmp, final)

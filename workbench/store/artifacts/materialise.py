@@ -20,6 +20,7 @@ from typing import Any
 
 from workbench.config import Settings
 from workbench.errors import ArtifactError
+from workbench.store._atomic import write_all
 from workbench.store._paths import Layout
 from workbench.store.artifacts._progress import Progress
 from workbench.store.artifacts.blobs import LINK_ERRORS, Blobs
@@ -69,9 +70,7 @@ def _append(src: int, dst: int, kernel_copy: bool) -> bool:
             os.ftruncate(dst, start)
             os.lseek(dst, start, os.SEEK_SET)
     while data := os.read(src, _COPY_BLOCK):
-        view = memoryview(data)
-        while view:
-            view = view[os.write(dst, view) :]
+        write_all(dst, data)
     return False
 
 
