@@ -157,6 +157,7 @@ class Store:
         Rows come in file order, each file sorted by key then step (DuckDB keeps insertion
         order); ``file_index`` names the file of each row without a string per row.
         """
+        import duckdb
         import numpy as np
         import pyarrow as pa
 
@@ -177,7 +178,7 @@ class Store:
             try:
                 with self.catalog._lock:
                     table = _arrow(self.catalog.connection, sql, params)
-            except Exception as exc:
+            except (duckdb.Error, OSError) as exc:  # a file gone (compaction) or corrupt
                 if not all(path.exists() for _, path in good):
                     continue  # compacted away between listing and reading: list again
                 if not self._find_bad(good):
