@@ -73,13 +73,21 @@ class Settings:
     #: seconds with nothing queued or running after which a scheduler started by ``launch``
     #: exits (0: never)
     scheduler_idle_exit: float = 60.0
+    #: language of the UI text: ``auto`` (the browser's, else English), ``en`` or ``zh``
+    ui_language: str = "auto"
+    #: seconds between live refreshes of open views (run table, charts, job monitor)
+    ui_refresh: float = 2.0
     #: other tables of workbench.toml (remotes, recipes, ...), kept for the rooms that use them
     extra: Mapping[str, Any] = dataclasses.field(default_factory=dict, compare=False)
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings) if f.name not in ("root", "extra")}
 #: settings that take one of a few words
-_CHOICES = {"link_mode": ("auto", "copy"), "progress": ("auto", "always", "never")}
+_CHOICES = {
+    "link_mode": ("auto", "copy"),
+    "progress": ("auto", "always", "never"),
+    "ui_language": ("auto", "en", "zh"),
+}
 #: integer settings and their smallest (and largest) allowed values
 _INT_RANGES = {
     "chunk_size": (4096, 64 * 1024 * 1024),

@@ -1,0 +1,46 @@
+"""A component: one view model and its two renderings (ipywidgets for notebooks and Voila, Panel
+for ``panel serve``). Evaluating a component in a notebook cell shows its ipywidgets view."""
+
+from __future__ import annotations
+
+from typing import Any, Generic, TypeVar
+
+from workbench.ui._model import ViewModel
+
+M = TypeVar("M", bound=ViewModel)
+
+
+class Component(Generic[M]):
+    """Subclasses set ``model`` and implement ``_make_widget`` and ``_make_panel``."""
+
+    model: M
+
+    def __init__(self, model: M) -> None:
+        self.model = model
+        self._widget: Any = None
+
+    def widget(self) -> Any:
+        """The ipywidgets view (one per component, made on first use)."""
+        if self._widget is None:
+            self._widget = self._make_widget()
+        return self._widget
+
+    def panel(self) -> Any:
+        """A new Panel view of the same model (one per browser session)."""
+        return self._make_panel()
+
+    def _make_widget(self) -> Any:
+        raise NotImplementedError
+
+    def _make_panel(self) -> Any:
+        raise NotImplementedError
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.widget()._repr_mimebundle_(**kwargs)
+
+    def close(self) -> None:
+        """Stop live refreshes and close the widgets."""
+        view = self._widget
+        if view is not None and hasattr(view, "close"):
+            view.close()
+        self._widget = None
