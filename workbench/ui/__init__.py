@@ -30,7 +30,19 @@ _COMPONENTS = {
     "SyncPanel": "workbench.ui.sync",
 }
 
-__all__ = [*sorted(_COMPONENTS), "Selection", "set_language"]
+__all__ = [
+    "ArtifactBrowser",
+    "ConfigDiff",
+    "JobMonitor",
+    "LaunchForm",
+    "MetricCompare",
+    "ParallelCoordinates",
+    "RunBrowser",
+    "RunDetail",
+    "Selection",
+    "SyncPanel",
+    "set_language",
+]
 
 
 def __getattr__(name: str) -> Any:

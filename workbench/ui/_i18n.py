@@ -31,7 +31,7 @@ def language() -> str:
 
 def set_language(lang: str) -> None:
     """Set the default language (``en``, ``zh`` or ``auto`` = ``en``)."""
-    global _default  # noqa: PLW0603 - one process-wide default, like locale
+    global _default  # one process-wide default, like locale
     _default = _check(lang)
 
 

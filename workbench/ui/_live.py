@@ -32,7 +32,7 @@ class Poller:
                 return
             try:
                 model.poll()
-            except Exception:  # keep the view alive; the next poll may work
+            except Exception:  # noqa: BLE001 - keep the view alive; the next poll may work
                 log.exception("live refresh of %s failed", type(model).__name__)
             del model
 
