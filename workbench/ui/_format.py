@@ -57,11 +57,11 @@ def when(value: Any) -> str:
         try:
             value = datetime.fromisoformat(value)
         except ValueError:
-            return value
+            return str(value)
     if hasattr(value, "to_pydatetime"):
         value = value.to_pydatetime()
     if isinstance(value, datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=timezone.utc)
-        return value.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+        return str(value.astimezone().strftime("%Y-%m-%d %H:%M:%S"))
     return str(value)

@@ -62,5 +62,9 @@ def panel_polling(model: ViewModel, interval: float | None = None) -> Any:
 
     seconds = refresh_interval(model.root) if interval is None else interval
     if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
-        return pn.state.add_periodic_callback(model.poll, period=int(seconds * 1000))
+
+        def tick() -> None:
+            model.poll()
+
+        return pn.state.add_periodic_callback(tick, period=int(seconds * 1000))
     return Poller(model, seconds)
