@@ -6,9 +6,12 @@ variables, explicit arguments. Every field is documented in ``docs/settings.md``
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
+import re
 import sys
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -189,3 +192,66 @@ def load_settings(root: str | os.PathLike[str] | None = None, **overrides: Any) 
         if value is not None:
             values[name] = _coerce(name, value, "the call's arguments")
     return Settings(root=root_path, extra=extra, **values)
+
+
+def _toml_scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def save_settings(root: str | os.PathLike[str] | None = None, **values: Any) -> Settings:
+    """Write settings into ``<root>/workbench.toml`` (atomically) and return the new Settings.
+
+    Each value is checked as if it were read back; keys already in the file are replaced in place
+    (comments and tables such as ``[remotes.*]`` are kept), new ones go before the first table.
+
+    >>> save_settings("/tmp/wb-doc-save", job_slots=2).job_slots  # doctest: +SKIP
+    2
+    """
+    root_path = (Path(root).expanduser() if root is not None else default_root()).absolute()
+    path = root_path / SETTINGS_FILE
+    checked = {}
+    for name, value in values.items():
+        if name not in _FIELDS:
+            raise ConfigError(f"unknown setting {name!r}; known settings: {', '.join(sorted(_FIELDS))}")
+        checked[name] = _coerce(name, value, "the new settings")
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        lines = []
+    first_table = next((i for i, line in enumerate(lines) if line.lstrip().startswith("[")), len(lines))
+    head, tail = lines[:first_table], lines[first_table:]
+    while head and not head[-1].strip():
+        head.pop()
+    for name, value in checked.items():
+        line = f"{name} = {_toml_scalar(value)}"
+        pattern = re.compile(rf"\s*{re.escape(name)}\s*=")
+        for i, old in enumerate(head):
+            if pattern.match(old):
+                head[i] = line
+                break
+        else:
+            head.append(line)
+    if tail and head and head[-1].strip():
+        head.append("")
+    text = "\n".join(head + tail) + "\n"
+    try:
+        tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"cannot update {path}: the result would not be valid TOML ({exc}); edit it by hand") from exc
+    root_path.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".workbench.toml.", dir=root_path)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return load_settings(root_path)

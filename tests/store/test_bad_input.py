@@ -491,3 +491,19 @@ def test_a_root_that_is_a_file(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match=re.escape(str(path))):
         wb.runs(root=path)
     assert path.read_text() == "x"
+
+
+def test_save_settings_keeps_tables_and_refuses_bad_values(tmp_path: Path) -> None:
+    from workbench.config import load_settings, save_settings
+
+    toml = tmp_path / "workbench.toml"
+    toml.write_text('# mine\njob_slots = 1\n\n[remotes.gpu1]\nhost = "h"\n')
+    assert save_settings(tmp_path, job_slots=3, ui_language="zh").job_slots == 3
+    text = toml.read_text()
+    assert text.startswith("# mine\njob_slots = 3\nui_language = \"zh\"\n") and '[remotes.gpu1]\nhost = "h"' in text
+    with pytest.raises(ConfigError, match="job_slots"):
+        save_settings(tmp_path, job_slots=0)
+    with pytest.raises(ConfigError, match="unknown setting"):
+        save_settings(tmp_path, nope=1)
+    assert toml.read_text() == text  # a refused change writes nothing
+    assert load_settings(tmp_path).ui_language == "zh"

@@ -13,7 +13,7 @@ __all__ = ["main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from workbench.cli import artifacts, demo, jobs, remote, runs
+    from workbench.cli import artifacts, demo, jobs, remote, runs, ui
 
     parser = argparse.ArgumentParser(
         prog="workbench", description="Local-first tracking, comparison and launching of ML experiments."
@@ -21,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"workbench {__version__}")
     parser.add_argument("--root", help="the store (default: WORKBENCH_ROOT, else ~/.workbench)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (runs, artifacts, demo, jobs, remote):
+    for module in (runs, artifacts, demo, jobs, remote, ui):
         module.register(sub)
     return parser
 

@@ -1,0 +1,27 @@
+"""``workbench ui``: the web app (``panel serve``) over a store."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+__all__ = ["register"]
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("ui", help="serve the web app (runs, compare, artifacts, jobs, remotes) on 127.0.0.1")
+    p.add_argument("--port", type=int, default=5006, help="port (default 5006)")
+    p.add_argument("--address", default="127.0.0.1",
+                   help="address to bind (default 127.0.0.1; any other needs --token or WORKBENCH_UI_TOKEN)")
+    p.add_argument("--token", help="require this token (16+ characters) on every request; 'auto' makes one")
+    p.add_argument("--show", action="store_true", help="open a browser on the app")
+    p.set_defaults(handler=cmd_ui)
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    from workbench.apps.server import serve
+    from workbench.config import default_root
+
+    root = Path(args.root).expanduser().absolute() if args.root else default_root()
+    return serve(root, address=args.address, port=args.port, token=args.token, show=args.show)
