@@ -1,4 +1,6 @@
-"""A demo store with real runs: logistic regression trained by gradient descent (numpy only)."""
+"""A demo store with real data: a sweep of real training runs (numpy logistic regression), one that
+fails and one that is cancelled, artifacts with versions and aliases, and (when torch is installed)
+a small real LoRA fine-tune of the text-classification recipe on the sample reviews."""
 
 from __future__ import annotations
 
@@ -6,7 +8,10 @@ import itertools
 import os
 from pathlib import Path
 
-__all__ = ["fill_demo_store", "train_logreg"]
+__all__ = ["DATA", "fill_demo_store", "train_logreg"]
+
+#: the sample datasets of the repository (reviews, stories, qa)
+DATA = Path(__file__).resolve().parents[2] / "data"
 
 
 def train_logreg(run: object, *, lr: float, batch_size: int, l2: float, steps: int, seed: int) -> float:
@@ -67,3 +72,70 @@ def fill_demo_store(root: str | os.PathLike[str], *, runs: int = 12, steps: int 
     except FloatingPointError:
         pass
     return ids
+
+
+_SLOW_SCRIPT = """
+import time, workbench as wb
+run = wb.init()
+for step in range(100000):
+    run.log({"loss": 1.0 / (step + 1)}, step=step)
+    time.sleep(0.05)
+"""
+
+
+def add_cancelled_job(root: str | os.PathLike[str], *, timeout: float = 120.0) -> str:
+    """Launch a ``script`` job that would run for hours, wait until it logs, then cancel it."""
+    import time
+
+    import workbench as wb
+
+    script = Path(root) / "demo-scripts" / "endless.py"
+    script.parent.mkdir(parents=True, exist_ok=True)
+    script.write_text(_SLOW_SCRIPT)
+    job = wb.launch("script", config={"command": ["python", str(script)]}, name="endless (cancelled)",
+                    project="demo-jobs", tags=["demo"], root=root)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if job.status == "running" and len(wb.history(job.run_id, keys="loss", root=root)) >= 5:
+            break
+        time.sleep(0.2)
+    job.cancel()
+    return job.run_id
+
+
+def add_artifacts(root: str | os.PathLike[str], sweep: list[str]) -> None:
+    """The reviews dataset (v1), and a "sweep-best" config artifact with two versions and aliases."""
+    import json
+    import tempfile
+
+    import workbench as wb
+
+    reviews = DATA / "reviews"
+    if reviews.is_dir():
+        wb.log_artifact(reviews, name="reviews", type="dataset", aliases=["production"], root=root)
+    best = wb.runs(project="demo-sweep", where="status = 'completed'", order_by="-summary.val_acc", root=root)
+    with tempfile.TemporaryDirectory() as tmp:
+        for version, (_, row) in enumerate(best.head(2).iloc[::-1].iterrows(), start=1):
+            params = Path(tmp) / "params.json"
+            params.write_text(json.dumps({k[len("config."):]: row[k] for k in row.index
+                                          if k.startswith("config.") and k.count(".") == 1}, default=str))
+            wb.log_artifact(params, name="sweep-best", type="config",
+                            aliases=["production"] if version == 2 else ["candidate"],
+                            metadata={"val_acc": float(row["summary.val_acc"]), "version_note": f"v{version}"},
+                            run=str(row["run_id"]), root=root)
+    del sweep
+
+
+def add_finetune(root: str | os.PathLike[str], *, timeout: float = 900.0) -> str | None:
+    """A small real LoRA fine-tune (text-classification on the sample reviews); None without torch."""
+    import importlib.util
+
+    import workbench as wb
+
+    if importlib.util.find_spec("torch") is None or not (DATA / "reviews").is_dir():
+        return None
+    job = wb.launch("text-classification", dataset="reviews:latest", name="reviews-lora", project="demo-finetune",
+                    config={"lora": True, "epochs": 1, "max_steps": 40, "batch_size": 16, "max_length": 64},
+                    tags=["demo", "lora"], root=root)
+    job.wait(timeout=timeout)
+    return job.run_id

@@ -1,4 +1,4 @@
-"""``workbench demo``: fill a store with real runs (a small sweep), then show them."""
+"""``workbench demo``: fill a store with real data, then open the web app on it."""
 
 from __future__ import annotations
 
@@ -10,24 +10,41 @@ __all__ = ["register"]
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("demo", help="log a real hyperparameter sweep into a demo store and list it")
+    p = sub.add_parser("demo", help="fill a demo store with real runs, jobs and artifacts, then serve the web app")
     p.add_argument("--runs", type=int, default=12, help="runs in the sweep (default 12)")
     p.add_argument("--steps", type=int, default=300, help="training steps per run (default 300)")
+    p.add_argument("--no-finetune", action="store_true", help="skip the small LoRA fine-tune (about a minute on CPU)")
+    p.add_argument("--no-serve", action="store_true", help="fill the store, print the runs, and exit")
+    p.add_argument("--port", type=int, default=5006, help="port of the web app (default 5006)")
     p.set_defaults(handler=cmd_demo)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from workbench.apps.demo import fill_demo_store
+    import workbench as wb
+    from workbench.apps import demo
     from workbench.cli.runs import _print_frame
-    from workbench.store import open_store
 
-    root = Path(args.root) if args.root else Path.home() / ".workbench-demo"
-    print(f"logging {args.runs} runs into {root} ...")
-    fill_demo_store(root, runs=args.runs, steps=args.steps)
-    store = open_store(root)
-    frame = store.runs(project="demo-sweep", order_by="-summary.val_acc",
-                       columns=["name", "status", "config.lr", "config.batch_size", "config.l2",
-                                "summary.train_loss", "summary.val_acc", "duration"])
+    root = Path(args.root).expanduser().absolute() if args.root else Path.home() / ".workbench-demo"
+    if len(wb.runs(project="demo-sweep", root=root)) if (root / "runs").is_dir() else 0:
+        print(f"{root} already holds the demo; delete it to start over")
+    else:
+        print(f"logging a sweep of {args.runs} runs into {root} ...", flush=True)
+        sweep = demo.fill_demo_store(root, runs=args.runs, steps=args.steps)
+        print("adding artifacts with versions and aliases ...", flush=True)
+        demo.add_artifacts(root, sweep)
+        print("launching a job and cancelling it ...", flush=True)
+        demo.add_cancelled_job(root)
+        if not args.no_finetune:
+            print("fine-tuning a LoRA classifier on the sample reviews (about a minute on CPU) ...", flush=True)
+            if demo.add_finetune(root) is None:
+                print("  skipped: torch is not installed (pip install 'workbench[finetune]')")
+    frame = wb.runs(root=root, order_by="-summary.val_acc",
+                    columns=["name", "project", "status", "config.lr", "config.batch_size",
+                             "summary.train_loss", "summary.val_acc", "duration"])
     _print_frame(frame, as_json=False)
-    print(f"\nquery it: workbench --root {root} runs --where \"summary.val_acc > 0.8\" --order-by -summary.val_acc")
-    return 0
+    if args.no_serve:
+        print(f"\nbrowse it: workbench --root {root} ui")
+        return 0
+    from workbench.apps.server import serve
+
+    return serve(root, port=args.port)

@@ -18,6 +18,11 @@ def register(sub: Any) -> None:
     p.add_argument("--show", action="store_true", help="open a browser on the app")
     p.set_defaults(handler=cmd_ui)
 
+    d = sub.add_parser("dashboard", help="serve a notebook of notebooks/ as an app with Voila, on 127.0.0.1")
+    d.add_argument("notebook", help="dashboard, compare, launch, sync, quickstart, or a path to an .ipynb")
+    d.add_argument("--port", type=int, default=8866, help="port (default 8866)")
+    d.set_defaults(handler=cmd_dashboard)
+
 
 def cmd_ui(args: argparse.Namespace) -> int:
     from workbench.apps.server import serve
@@ -25,3 +30,11 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
     root = Path(args.root).expanduser().absolute() if args.root else default_root()
     return serve(root, address=args.address, port=args.port, token=args.token, show=args.show)
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from workbench.apps.dashboard import serve_dashboard
+    from workbench.config import default_root
+
+    root = Path(args.root).expanduser().absolute() if args.root else default_root()
+    return serve_dashboard(args.notebook, root, port=args.port)

@@ -1,0 +1,57 @@
+"""``workbench dashboard NOTEBOOK``: a notebook of ``notebooks/`` served as an app by Voila.
+
+Voila runs the notebook top to bottom in a fresh kernel for each visitor and shows only the
+widgets. It binds 127.0.0.1 and uses the ``workbench`` template (``extensions/``): the lab
+template without its links to a CDN, so the page loads nothing from outside the machine.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from workbench.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[2]
+NOTEBOOKS = REPO / "notebooks"
+EXTENSIONS = REPO / "extensions" / "share" / "jupyter"
+DASHBOARDS = ("dashboard", "compare", "launch", "sync", "quickstart")
+
+
+def find_notebook(name: str) -> Path:
+    """A notebook path, or the name of one in ``notebooks/`` (``compare`` -> notebooks/compare.ipynb)."""
+    path = Path(name).expanduser()
+    if path.is_file():
+        return path.absolute()
+    candidate = NOTEBOOKS / (name if name.endswith(".ipynb") else f"{name}.ipynb")
+    if candidate.is_file():
+        return candidate
+    raise ConfigError(f"no notebook {name!r}: give a path to an .ipynb file or one of {', '.join(DASHBOARDS)}")
+
+
+def voila_env(root: Path) -> dict[str, str]:
+    """The environment for Voila: the store, and the template found from a source checkout too."""
+    env = dict(os.environ, WORKBENCH_ROOT=str(root))
+    if EXTENSIONS.is_dir():  # an editable install does not place data files; point Jupyter at them
+        env["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(EXTENSIONS), env.get("JUPYTER_PATH", "")) if p)
+    return env
+
+
+def voila_command(notebook: Path, port: int, *, cull: bool = False) -> list[str]:
+    cmd = [sys.executable, "-m", "voila", str(notebook), "--no-browser", f"--port={port}",
+           "--Voila.ip=127.0.0.1", "--template=workbench", "--show_tracebacks=False",
+           "--preheat_kernel=False"]
+    if cull:  # tests: kernels of pages nobody holds go away
+        cmd += ["--MappingKernelManager.cull_idle_timeout=60", "--MappingKernelManager.cull_interval=10"]
+    return cmd
+
+
+def serve_dashboard(name: str, root: Path, *, port: int = 8866) -> int:
+    notebook = find_notebook(name)
+    print(f"workbench: {notebook.name} at http://127.0.0.1:{port}/ (store {root})", flush=True)
+    try:
+        return subprocess.call(voila_command(notebook, port), env=voila_env(root))
+    except KeyboardInterrupt:
+        return 130
