@@ -1,0 +1,149 @@
+"""The ArtifactBrowser in a notebook: plain ipywidgets (the lists are short; tables are HTML)."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import ipywidgets as w
+
+from workbench.ui._i18n import tr
+from workbench.ui._live import start_polling
+from workbench.ui.artifacts.model import ArtifactBrowserModel
+
+
+def html_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    """A small escaped HTML table of ``rows`` (dicts) over ``columns``."""
+    head = "".join(f"<th style='text-align:left;padding:0 8px'>{html.escape(c)}</th>" for c in columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td style='padding:0 8px'>{html.escape('' if r.get(c) is None else str(r.get(c)))}</td>"
+                         for c in columns) + "</tr>"
+        for r in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def error_html(text: str | None) -> str:
+    return "" if not text else f"<span style='color:#d62728'>{html.escape(text)}</span>"
+
+
+class ArtifactBrowserWidget(w.VBox):  # type: ignore[misc]
+    """Lists on the left, the chosen version on the right; every part redraws from the model."""
+
+    def __init__(self, model: ArtifactBrowserModel, *, live: bool = True) -> None:
+        self.model = model
+        self.names = w.Select(description=tr("Artifacts"), rows=8, layout=w.Layout(width="320px"))
+        self.versions = w.Select(description=tr("Versions"), rows=8, layout=w.Layout(width="320px"))
+        self.details = w.HTML()
+        self.files = w.HTML()
+        self.alias = w.Text(placeholder="production", description=tr("Alias"))
+        self.set_button = w.Button(description=tr("Set alias"))
+        self.remove_choice = w.Dropdown(description=tr("Alias"), options=[])
+        self.remove_button = w.Button(description=tr("Remove alias"))
+        self.runs = w.HBox()
+        self.dataset = w.HTML()
+        self.usage_button = w.Button(description=tr("Disk usage"))
+        self.usage = w.HTML()
+        self.message = w.HTML()
+        self.error = w.HTML()
+        self._drawing = False
+        self.names.observe(self._on_name, "value")
+        self.versions.observe(self._on_version, "value")
+        self.set_button.on_click(lambda _: self._set_alias())
+        self.remove_button.on_click(lambda _: self._remove_alias())
+        self.usage_button.on_click(lambda _: model.load_usage())
+        right = w.VBox([self.details, self.files, w.HBox([self.alias, self.set_button]),
+                        w.HBox([self.remove_choice, self.remove_button]), self.runs, self.dataset])
+        super().__init__([self.error, self.message, w.HBox([w.VBox([self.names, self.versions]), right]),
+                          w.HBox([self.usage_button, self.usage])])
+        self._unsubscribe = model.observe(self._redraw)
+        self._redraw(frozenset({"artifacts", "versions", "version", "usage", "message", "error"}))
+        self._poller = start_polling(model) if live else None
+
+    def _on_name(self, change: dict[str, Any]) -> None:
+        if not self._drawing and change["new"] is not None:
+            self.model.choose(change["new"])
+
+    def _on_version(self, change: dict[str, Any]) -> None:
+        if not self._drawing and change["new"] is not None:
+            self.model.choose_version(change["new"])
+
+    def _set_alias(self) -> None:
+        if self.model.set_alias(self.alias.value):
+            self.alias.value = ""
+
+    def _remove_alias(self) -> None:
+        if self.remove_choice.value:
+            self.model.remove_alias(self.remove_choice.value)
+
+    def _redraw(self, changed: frozenset[str]) -> None:
+        m = self.model
+        self._drawing = True
+        try:
+            if "artifacts" in changed:
+                self.names.options = [
+                    (f"{a['name']}  ({a['type']}, {a['versions']})", a["name"]) for a in m.artifacts
+                ]
+            if changed & {"artifacts", "versions"}:
+                self.names.value = m.name
+                self.versions.options = [
+                    (f"{v['label']}  {v['created']}  {v['size_text']}  {v['aliases']}", v["version"])
+                    for v in m.versions
+                ]
+            if changed & {"artifacts", "versions", "version"}:
+                self.versions.value = m.version
+                self._draw_version()
+            if "usage" in changed and m.usage is not None:
+                self.usage.value = html.escape(m.usage["text"])
+            if "message" in changed:
+                self.message.value = html.escape(m.message or "")
+            if "error" in changed:
+                self.error.value = error_html(m.error)
+        finally:
+            self._drawing = False
+
+    def _draw_version(self) -> None:
+        m = self.model
+        row = next((v for v in m.versions if v["version"] == m.version), None)
+        if row is None:
+            self.details.value = f"<i>{html.escape(tr('No artifacts yet'))}</i>" if not m.artifacts else ""
+            self.files.value = ""
+            self.dataset.value = ""
+            self.runs.children = []
+            self.remove_choice.options = []
+            return
+        self.details.value = (
+            f"<b>{html.escape(row['ref'])}</b> {html.escape(row['created'])} · {html.escape(row['size_text'])}"
+            f" · {html.escape(tr('new bytes'))} {html.escape(row['new_text'])} · {html.escape(row['aliases'])}"
+        )
+        self.files.value = html_table(m.files, ["path", "size_text", "chunks", "digest"])
+        self.remove_choice.options = [a for a in m.aliases if a != "latest"]
+        buttons: list[Any] = []
+        if m.producer:
+            buttons.append(w.HTML(tr("Produced by")))
+            buttons.append(self._run_button(m.producer))
+        if m.consumers:
+            buttons.append(w.HTML(tr("Used by")))
+            buttons += [self._run_button(r) for r in m.consumers]
+        self.runs.children = buttons
+        ds = m.dataset
+        if ds is None:
+            self.dataset.value = ""
+        else:
+            self.dataset.value = (
+                f"<b>{html.escape(tr('Schema'))}</b> ({html.escape(str(ds['format']))}, {ds['rows']} rows)"
+                + html_table(ds["schema"], ["column", "type"])
+                + f"<b>{html.escape(tr('Preview'))}</b>"
+                + html_table(ds["preview"], ds["columns"])
+            )
+
+    def _run_button(self, run_id: str) -> Any:
+        button = w.Button(description=run_id, tooltip=run_id, layout=w.Layout(width="auto"))
+        button.on_click(lambda _: self.model.open_run(run_id))
+        return button
+
+    def close(self) -> None:
+        if self._poller is not None:
+            self._poller.stop()
+        self._unsubscribe()
+        super().close()

@@ -1,0 +1,280 @@
+"""The ArtifactBrowser's state: artifacts, the versions of the chosen one, one version's files,
+lineage, aliases, dataset schema and preview, and what deduplication saves.
+
+Everything comes from public functions (``wb.artifacts``, ``wb.artifact``, ``wb.set_alias``,
+``wb.remove_alias``, ``wb.disk_usage``). A version's manifest never changes once written, so each
+:class:`~workbench.Artifact` is read once and kept; only aliases move, and they come with the
+``wb.artifacts()`` listing that :meth:`ArtifactBrowserModel.poll` compares.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import workbench as wb
+from workbench.ui._format import size as fmt_size
+from workbench.ui._format import when
+from workbench.ui._i18n import add_zh
+from workbench.ui._model import ViewModel
+
+add_zh(
+    {
+        "Artifacts": "制品",
+        "Versions": "版本",
+        "Files": "文件",
+        "Alias": "别名",
+        "Set alias": "设置别名",
+        "Remove alias": "删除别名",
+        "Produced by": "生成于",
+        "Used by": "使用者",
+        "Schema": "结构",
+        "Preview": "预览",
+        "Disk usage": "磁盘占用",
+        "No artifacts yet": "尚无制品",
+        "new bytes": "新增字节",
+    }
+)
+
+
+def _clean(value: Any) -> Any:
+    """Preview cells as plain JSON-friendly values (NaN from pandas becomes None)."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def new_bytes(versions: list[wb.Artifact]) -> dict[int, int]:
+    """For each version (oldest first), bytes of files whose content no earlier version had.
+
+    Chunked files count whole when their file digest is new, so this is an upper bound for
+    large files that changed a little (the store keeps only their new chunks).
+    """
+    seen: set[str] = set()
+    out: dict[int, int] = {}
+    for art in versions:
+        fresh = 0
+        for item in art.files:
+            if item.digest not in seen:
+                fresh += item.size
+                seen.add(item.digest)
+        out[art.version] = fresh
+    return out
+
+
+class ArtifactBrowserModel(ViewModel):
+    """State and actions of the artifact browser; views render it and call the actions.
+
+    Fields (names passed to observers): ``artifacts``, ``versions``, ``version`` (with ``files``,
+    ``producer``, ``consumers``, ``dataset``), ``usage``, ``message``, ``error``.
+    """
+
+    def __init__(self, root: Any = None, on_open_run: Callable[[str], None] | None = None) -> None:
+        super().__init__(root)
+        self.on_open_run = on_open_run
+        self.artifacts: list[dict[str, Any]] = []
+        self.name: str | None = None
+        self.versions: list[dict[str, Any]] = []
+        self.version: int | None = None
+        self.files: list[dict[str, Any]] = []
+        self.aliases: list[str] = []
+        self.producer: str | None = None
+        self.consumers: list[str] = []
+        self.dataset: dict[str, Any] | None = None
+        self.usage: dict[str, Any] | None = None
+        self.message: str | None = None
+        self._listing: Any = None
+        self._signature: tuple[Any, ...] = ()
+        self._cache: dict[str, wb.Artifact] = {}
+        self.refresh()
+
+    # -- reading ----------------------------------------------------------------------------------
+    def _read(self) -> tuple[Any, tuple[Any, ...]]:
+        frame = wb.artifacts(root=self.root)
+        signature = tuple(
+            (ref, tuple(aliases)) for ref, aliases in zip(frame["ref"], frame["aliases"], strict=True)
+        )
+        return frame, signature
+
+    def refresh(self) -> None:
+        """Read the listing again and redraw everything."""
+        with self._lock, self.guard("Refresh"):
+            frame, signature = self._read()
+            self._apply(frame, signature)
+
+    def poll(self) -> bool:
+        """New versions, deleted ones and moved aliases appear."""
+        with self._lock:
+            try:
+                frame, signature = self._read()
+            except (wb.WorkbenchError, OSError):
+                return False
+            if signature == self._signature:
+                return False
+            with self.guard("Refresh"):
+                self._apply(frame, signature)
+            return True
+
+    def _apply(self, frame: Any, signature: tuple[Any, ...]) -> None:
+        self._listing = frame
+        self._signature = signature
+        rows: dict[str, dict[str, Any]] = {}
+        for rec in frame.to_dict("records"):
+            row = rows.setdefault(rec["name"], {"name": rec["name"], "type": rec["type"], "versions": 0})
+            row["versions"] += 1
+            row["latest"] = f"v{rec['version']}"
+            row["size"] = int(rec["size"])
+            row["updated"] = when(rec["created"])
+        self.artifacts = sorted(rows.values(), key=lambda r: r["name"])
+        self.notify("artifacts")
+        if self.name is not None and self.name not in rows:
+            self.name = None
+        if self.name is None and self.artifacts:
+            self.name = self.artifacts[0]["name"]
+        self._load_versions()
+
+    def _get(self, ref: str) -> wb.Artifact:
+        art = self._cache.get(ref)
+        if art is None:
+            art = self._cache[ref] = wb.artifact(ref, root=self.root)
+        return art
+
+    def _load_versions(self) -> None:
+        if self.name is None or self._listing is None:
+            self.versions, self.version = [], None
+            self.notify("versions")
+            self._load_version()
+            return
+        frame = self._listing[self._listing["name"] == self.name]
+        arts = [self._get(ref) for ref in frame["ref"]]
+        fresh = new_bytes(arts)
+        self.versions = [
+            {
+                "version": int(rec["version"]),
+                "ref": rec["ref"],
+                "label": f"v{rec['version']}",
+                "created": when(art.created),
+                "size": int(rec["size"]),
+                "size_text": fmt_size(int(rec["size"])),
+                "new_bytes": fresh.get(int(rec["version"]), 0),
+                "new_text": fmt_size(fresh.get(int(rec["version"]), 0)),
+                "files": int(rec["files"]),
+                "aliases": ", ".join(rec["aliases"]),
+                "producer": art.producer or "",
+            }
+            for rec, art in zip(frame.to_dict("records"), arts, strict=True)
+        ]
+        known = [v["version"] for v in self.versions]
+        if self.version not in known:
+            self.version = known[-1] if known else None
+        self.notify("versions")
+        self._load_version()
+
+    def _load_version(self) -> None:
+        if self.name is None or self.version is None:
+            self.files, self.aliases, self.producer, self.consumers, self.dataset = [], [], None, [], None
+            self.notify("version")
+            return
+        art = self._get(f"{self.name}:v{self.version}")
+        self.files = [
+            {"path": f.path, "size": f.size, "size_text": fmt_size(f.size), "chunks": f.chunks, "digest": f.digest[:12]}
+            for f in art.files
+        ]
+        row = next((v for v in self.versions if v["version"] == self.version), None)
+        self.aliases = [a for a in (row["aliases"].split(", ") if row and row["aliases"] else []) if a]
+        self.producer = art.producer
+        self.consumers = art.used_by()
+        info = art.metadata.get("dataset") if art.type == "dataset" else None
+        self.dataset = self._describe(info) if isinstance(info, dict) else None
+        self.notify("version")
+
+    @staticmethod
+    def _describe(info: dict[str, Any]) -> dict[str, Any]:
+        schema = info.get("schema") or {}
+        preview = [{k: _clean(v) for k, v in row.items()} for row in info.get("preview") or [] if isinstance(row, dict)]
+        return {
+            "format": info.get("format"),
+            "rows": info.get("rows"),
+            "columns": list(info.get("columns") or schema),
+            "schema": [{"column": k, "type": str(v)} for k, v in schema.items()],
+            "preview": preview,
+            "required": list(info.get("required") or []),
+        }
+
+    # -- actions ----------------------------------------------------------------------------------
+    def choose(self, name: str | None) -> None:
+        """Show the versions of artifact ``name`` (its newest version chosen)."""
+        with self._lock, self.guard("Artifact"):
+            if name == self.name:
+                return
+            self.name, self.version = name, None
+            self._load_versions()
+
+    def choose_version(self, version: int | None) -> None:
+        """Show the files, lineage and dataset of one version of the chosen artifact."""
+        with self._lock, self.guard("Version"):
+            if version == self.version:
+                return
+            self.version = None if version is None else int(version)
+            self._load_version()
+
+    @property
+    def ref(self) -> str | None:
+        """The chosen version's ref, e.g. ``reviews:v2``."""
+        return None if self.name is None or self.version is None else f"{self.name}:v{self.version}"
+
+    def _say(self, text: str) -> None:
+        self.message = text
+        self.notify("message")
+
+    def set_alias(self, alias: str) -> bool:
+        """Point ``alias`` at the chosen version (moving it from another); False with ``error`` set."""
+        ref = self.ref
+        ok = False
+        with self._lock, self.guard("Alias"):
+            if ref is None:
+                raise wb.ArtifactError("choose an artifact version first, then set its alias")
+            art = wb.set_alias(ref, alias.strip(), root=self.root)
+            ok = True
+            self._say(f"{art.name}:{alias.strip()} -> {art.ref}")
+            frame, signature = self._read()
+            self._apply(frame, signature)
+        return ok
+
+    def remove_alias(self, alias: str) -> bool:
+        """Remove ``alias`` from the chosen artifact; False with ``error`` set."""
+        ok = False
+        with self._lock, self.guard("Alias"):
+            if self.name is None:
+                raise wb.ArtifactError("choose an artifact first")
+            wb.remove_alias(self.name, alias, root=self.root)
+            ok = True
+            self._say(f"removed {self.name}:{alias}")
+            frame, signature = self._read()
+            self._apply(frame, signature)
+        return ok
+
+    def load_usage(self) -> None:
+        """Measure the store (``workbench du``): logical bytes, on disk, saved by deduplication."""
+        with self._lock, self.guard("Disk usage"):
+            report = wb.disk_usage(root=self.root)
+            self.usage = {
+                "artifacts": report.artifacts,
+                "versions": report.versions,
+                "logical": report.logical,
+                "unique": report.unique,
+                "on_disk": report.on_disk,
+                "saved": report.saved,
+                "text": (
+                    f"{report.versions} versions: {fmt_size(report.logical)} logical, "
+                    f"{fmt_size(report.unique)} unique, {fmt_size(report.on_disk)} on disk, "
+                    f"{fmt_size(report.saved)} saved by deduplication"
+                ),
+            }
+            self.notify("usage")
+
+    def open_run(self, run_id: str) -> None:
+        """Hand a producer or consumer run to the app (``on_open_run``), e.g. to show its detail."""
+        if self.on_open_run is not None and run_id:
+            self.on_open_run(run_id)

@@ -1,0 +1,143 @@
+"""The ArtifactBrowser for ``panel serve``: Tabulator tables, Panel widgets, an inline Alert."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import panel as pn
+
+from workbench.ui._i18n import tr
+from workbench.ui._live import panel_polling
+from workbench.ui.artifacts.model import ArtifactBrowserModel
+
+ARTIFACT_COLUMNS = ["name", "type", "versions", "latest", "updated"]
+VERSION_COLUMNS = ["label", "created", "size_text", "new_text", "files", "aliases", "producer"]
+FILE_COLUMNS = ["path", "size_text", "chunks", "digest"]
+
+
+def _frame(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
+    return pd.DataFrame([{c: r.get(c) for c in columns} for r in rows], columns=columns)
+
+
+class ArtifactBrowserPanel:
+    """One browser session's view of the model (state stays in the model)."""
+
+    def __init__(self, model: ArtifactBrowserModel, *, live: bool = True) -> None:
+        self.model = model
+        table = {"disabled": True, "show_index": False, "sizing_mode": "stretch_width"}
+        self.names = pn.widgets.Tabulator(_frame([], ARTIFACT_COLUMNS), selectable=1, height=220, **table)
+        self.versions = pn.widgets.Tabulator(_frame([], VERSION_COLUMNS), selectable=1, height=220, **table)
+        self.files = pn.widgets.Tabulator(_frame([], FILE_COLUMNS), selectable=False, height=180, **table)
+        self.details = pn.pane.Markdown("")
+        self.alias = pn.widgets.TextInput(label=tr("Alias"), placeholder="production")
+        self.set_button = pn.widgets.Button(label=tr("Set alias"), color="primary")
+        self.remove_choice = pn.widgets.Select(label=tr("Alias"), options=[])
+        self.remove_button = pn.widgets.Button(label=tr("Remove alias"))
+        self.runs = pn.Row()
+        self.schema = pn.widgets.Tabulator(pd.DataFrame(), selectable=False, height=160, **table)
+        self.preview = pn.widgets.Tabulator(pd.DataFrame(), selectable=False, height=180, **table)
+        self.dataset = pn.Column(pn.pane.Markdown(f"**{tr('Schema')}**"), self.schema,
+                                 pn.pane.Markdown(f"**{tr('Preview')}**"), self.preview, visible=False)
+        self.usage_button = pn.widgets.Button(label=tr("Disk usage"))
+        self.usage = pn.pane.Markdown("")
+        self.message = pn.pane.Markdown("")
+        self.alert = pn.pane.Alert("", alert_type="danger", visible=False)
+        self._drawing = False
+        self.names.param.watch(self._on_name, "selection")
+        self.versions.param.watch(self._on_version, "selection")
+        self.set_button.on_click(lambda _: self._set_alias())
+        self.remove_button.on_click(lambda _: self._remove_alias())
+        self.usage_button.on_click(lambda _: model.load_usage())
+        self.layout = pn.Column(
+            self.alert,
+            self.message,
+            pn.Row(pn.Column(f"### {tr('Artifacts')}", self.names), pn.Column(f"### {tr('Versions')}", self.versions)),
+            self.details,
+            pn.Row(self.alias, self.set_button, self.remove_choice, self.remove_button),
+            self.runs,
+            f"### {tr('Files')}",
+            self.files,
+            self.dataset,
+            pn.Row(self.usage_button, self.usage),
+            sizing_mode="stretch_width",
+        )
+        self._unsubscribe = model.observe(self._redraw)
+        self._redraw(frozenset({"artifacts", "versions", "version", "usage", "message", "error"}))
+        self._poller = panel_polling(model) if live else None
+        if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+            pn.state.curdoc.on_session_destroyed(lambda _ctx: self.close())  # the model outlives the session
+
+    def _on_name(self, event: Any) -> None:
+        if not self._drawing and event.new:
+            self.model.choose(self.model.artifacts[event.new[0]]["name"])
+
+    def _on_version(self, event: Any) -> None:
+        if not self._drawing and event.new:
+            self.model.choose_version(self.model.versions[event.new[0]]["version"])
+
+    def _set_alias(self) -> None:
+        if self.model.set_alias(self.alias.value or ""):
+            self.alias.value = ""
+
+    def _remove_alias(self) -> None:
+        if self.remove_choice.value:
+            self.model.remove_alias(self.remove_choice.value)
+
+    def _redraw(self, changed: frozenset[str]) -> None:
+        m = self.model
+        self._drawing = True
+        try:
+            if "artifacts" in changed:
+                self.names.value = _frame(m.artifacts, ARTIFACT_COLUMNS)
+            if changed & {"artifacts", "versions"}:
+                names = [a["name"] for a in m.artifacts]
+                self.names.selection = [names.index(m.name)] if m.name in names else []
+                self.versions.value = _frame(m.versions, VERSION_COLUMNS)
+            if changed & {"artifacts", "versions", "version"}:
+                numbers = [v["version"] for v in m.versions]
+                self.versions.selection = [numbers.index(m.version)] if m.version in numbers else []
+                self._draw_version()
+            if "usage" in changed and m.usage is not None:
+                self.usage.object = m.usage["text"]
+            if "message" in changed:
+                self.message.object = m.message or ""
+            if "error" in changed:
+                self.alert.object = m.error or ""
+                self.alert.visible = bool(m.error)
+        finally:
+            self._drawing = False
+
+    def _draw_version(self) -> None:
+        m = self.model
+        row = next((v for v in m.versions if v["version"] == m.version), None)
+        self.files.value = _frame(m.files, FILE_COLUMNS)
+        self.remove_choice.options = [a for a in m.aliases if a != "latest"]
+        if row is None:
+            self.details.object = "" if m.artifacts else f"*{tr('No artifacts yet')}*"
+        else:
+            self.details.object = (
+                f"**{row['ref']}** {row['created']} · {row['size_text']} · {tr('new bytes')} {row['new_text']}"
+                f" · {row['aliases']}"
+            )
+        items: list[Any] = []
+        if m.producer:
+            items += [pn.pane.Markdown(tr("Produced by")), self._run_button(m.producer)]
+        if m.consumers:
+            items += [pn.pane.Markdown(tr("Used by"))] + [self._run_button(r) for r in m.consumers]
+        self.runs.objects = items
+        ds = m.dataset
+        self.dataset.visible = ds is not None
+        if ds is not None:
+            self.schema.value = pd.DataFrame(ds["schema"], columns=["column", "type"])
+            self.preview.value = pd.DataFrame(ds["preview"], columns=ds["columns"])
+
+    def _run_button(self, run_id: str) -> Any:
+        button = pn.widgets.Button(label=run_id, color="light")
+        button.on_click(lambda _: self.model.open_run(run_id))
+        return button
+
+    def close(self) -> None:
+        if self._poller is not None:
+            self._poller.stop()
+        self._unsubscribe()

@@ -1,0 +1,186 @@
+"""LaunchForm and JobMonitor for ``panel serve``: Panel widgets, ``pn.indicators.Progress`` bars and
+inline Alerts. State stays in the models; each browser session gets its own widgets."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import panel as pn
+
+from workbench.jobs import Field
+from workbench.ui._i18n import tr
+from workbench.ui._live import panel_polling
+from workbench.ui.launch.model import LaunchFormModel
+from workbench.ui.launch.monitor_model import JobMonitorModel
+
+
+def _on_session_end(close: Any) -> None:
+    """Unsubscribe a view from its model when its browser session ends (shared models outlive it)."""
+    if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+        pn.state.curdoc.on_session_destroyed(lambda _ctx: close())
+
+
+class JobMonitorPanel:
+    """One row per job with a Progress bar and a Cancel button; the chosen job's logs below."""
+
+    def __init__(self, model: JobMonitorModel, *, live: bool = True) -> None:
+        self.model = model
+        self.rows = pn.Column(sizing_mode="stretch_width")
+        self.row_widgets: dict[str, dict[str, Any]] = {}
+        self.logs = pn.pane.HTML("", sizing_mode="stretch_width")
+        self.message = pn.pane.Markdown("")
+        self.alert = pn.pane.Alert("", alert_type="danger", visible=False)
+        self.layout = pn.Column(self.alert, self.message, f"### {tr('Jobs')}", self.rows, self.logs,
+                                sizing_mode="stretch_width")
+        self._unsubscribe = model.observe(self._redraw)
+        self._redraw(frozenset({"jobs", "selected", "logs", "message", "error"}))
+        self._poller = panel_polling(model) if live else None
+        _on_session_end(self.close)
+
+    def _make_row(self, run_id: str) -> dict[str, Any]:
+        parts: dict[str, Any] = {
+            "status": pn.pane.HTML("", width=110),
+            "name": pn.pane.HTML("", width=260),
+            "priority": pn.pane.Str("", width=50),
+            "progress": pn.indicators.Progress(value=-1, max=100, width=160, bar_color="primary"),
+            "loss": pn.pane.HTML("", width=260),
+            "cancel": pn.widgets.Button(label=tr("Cancel"), color="danger", width=80),
+            "logs": pn.widgets.Button(label=tr("Logs"), width=70),
+        }
+        parts["cancel"].on_click(lambda _: self.model.cancel(run_id))
+        parts["logs"].on_click(lambda _: self.model.select(run_id))
+        parts["row"] = pn.Row(*(parts[k] for k in ("status", "name", "priority", "progress", "loss", "cancel", "logs")))
+        return parts
+
+    def _draw_row(self, parts: dict[str, Any], row: dict[str, Any]) -> None:
+        parts["status"].object = f"<b style='color:{row['color']}'>● {html.escape(row['status_text'])}</b>"
+        parts["name"].object = f"{html.escape(row['name'])} <small>{html.escape(row['run_id'])}</small>"
+        parts["priority"].object = f"p{row['priority']}"
+        parts["progress"].value = -1 if row["percent"] is None else int(row["percent"])  # -1: indeterminate
+        loss = f"{html.escape(row['loss_key'] or '')} {html.escape(row['loss_text'])}" if row["loss_text"] else ""
+        parts["loss"].object = f"{loss} <span style='font-family:monospace'>{html.escape(row['spark'])}</span>"
+        parts["cancel"].disabled = not row["active"]
+
+    def _redraw(self, changed: frozenset[str]) -> None:
+        m = self.model
+        if "jobs" in changed:
+            widgets = {}
+            for row in m.jobs:
+                parts = self.row_widgets.get(row["run_id"]) or self._make_row(row["run_id"])
+                self._draw_row(parts, row)
+                widgets[row["run_id"]] = parts
+            self.row_widgets = widgets
+            self.rows.objects = [p["row"] for p in widgets.values()] or [pn.pane.Markdown(f"*{tr('No jobs yet')}*")]
+        if changed & {"selected", "logs"}:
+            self.logs.object = (
+                f"<b>{html.escape(tr('Logs'))} {html.escape(m.selected)}</b>"
+                f"<pre style='max-height:300px;overflow:auto'>{html.escape(m.logs)}</pre>"
+                if m.selected else ""
+            )
+        if "message" in changed:
+            self.message.object = m.message or ""
+        if "error" in changed:
+            self.alert.object = m.error or ""
+            self.alert.visible = bool(m.error)
+
+    def close(self) -> None:
+        if self._poller is not None:
+            self._poller.stop()
+        self._unsubscribe()
+
+
+class LaunchFormPanel:
+    """The launch form as Panel widgets; the JobMonitor's Panel view below when given."""
+
+    def __init__(self, model: LaunchFormModel, *, monitor: Any = None, live: bool = True) -> None:
+        self.model = model
+        self.recipe = pn.widgets.Select(label=tr("Recipe"), options=model.recipes)
+        self.dataset = pn.widgets.Select(label=tr("Dataset"), options={})
+        self.upload = pn.widgets.FileInput(accept=".csv,.tsv,.json,.jsonl,.ndjson,.parquet,.pq")
+        self.base_model = pn.widgets.TextInput(label=tr("Base model"))
+        self.fields = pn.Column()
+        self.field_widgets: dict[str, tuple[Any, Any]] = {}
+        self.priority = pn.widgets.IntInput(label=tr("Priority"), value=model.priority)
+        self.executor = pn.widgets.Select(label=tr("Executor"), options=model.executors)
+        self.name = pn.widgets.TextInput(label=tr("Name"))
+        self.tags = pn.widgets.TextInput(label=tr("Tags"), placeholder="lora, baseline")
+        self.submit = pn.widgets.Button(label=tr("Launch"), color="primary")
+        self.message = pn.pane.Markdown("")
+        self.alert = pn.pane.Alert("", alert_type="danger", visible=False)
+        self._drawing = False
+        self.recipe.param.watch(lambda e: self._user(model.set_recipe, e.new), "value")
+        self.dataset.param.watch(lambda e: self._user(model.set_dataset, e.new), "value")
+        self.upload.param.watch(self._on_upload, "value")
+        self.base_model.param.watch(lambda e: self._user(lambda v: model.set(base_model=v), e.new), "value")
+        self.priority.param.watch(lambda e: self._user(lambda v: model.set(priority=v), e.new), "value")
+        self.executor.param.watch(lambda e: self._user(lambda v: model.set(executor=v), e.new), "value")
+        self.name.param.watch(lambda e: self._user(lambda v: model.set(name=v), e.new), "value")
+        self.tags.param.watch(lambda e: self._user(lambda v: model.set(tags=v), e.new), "value")
+        self.submit.on_click(lambda _: self._submit())
+        self.dataset_row = pn.Row(self.dataset, pn.Column(tr("Upload"), self.upload))
+        items = [self.alert, self.recipe, self.dataset_row, self.base_model, f"**{tr('Hyperparameters')}**",
+                 self.fields, pn.Row(self.priority, self.executor), pn.Row(self.name, self.tags), self.submit,
+                 self.message]
+        if monitor is not None:
+            items.append(monitor)
+        self.layout = pn.Column(*items, sizing_mode="stretch_width")
+        self._unsubscribe = model.observe(self._redraw)
+        self._redraw(frozenset({"recipe", "fields", "datasets", "dataset", "message", "error"}))
+        self._poller = panel_polling(model) if live else None
+        _on_session_end(self.close)
+
+    def _submit(self) -> None:
+        self.model.submit()
+
+    def _user(self, action: Any, value: Any) -> None:
+        if not self._drawing:
+            action(value)
+
+    def _on_upload(self, event: Any) -> None:
+        if self._drawing or not event.new:
+            return
+        self.model.upload(str(self.upload.filename or ""), bytes(event.new))
+
+    def _field_widget(self, field: Field) -> tuple[Any, Any]:
+        value = self.model.values.get(field.name)
+        label = field.name + (" *" if field.required else "")
+        box: Any
+        if field.type == "bool":
+            box = pn.widgets.Checkbox(label=label, value=bool(value))
+        elif field.choices:
+            box = pn.widgets.Select(label=label, options=list(field.choices), value=value or field.choices[0])
+        else:
+            box = pn.widgets.TextInput(label=label, value=str(value or ""), placeholder=field.help[:60])
+        box.param.watch(lambda e: self._user(lambda v: self.model.set_value(field.name, v), e.new), "value")
+        return box, pn.pane.HTML("", styles={"color": "#d62728"})
+
+    def _redraw(self, changed: frozenset[str]) -> None:
+        m = self.model
+        self._drawing = True
+        try:
+            if "fields" in changed:
+                self.field_widgets = {f.name: self._field_widget(f) for f in m.fields}
+                self.fields.objects = [pn.Column(box, err) for box, err in self.field_widgets.values()]
+            if "recipe" in changed:
+                self.recipe.value = m.recipe
+                self.dataset_row.visible = m.takes_dataset
+                self.base_model.visible = m.takes_base_model
+            if changed & {"datasets", "dataset"}:
+                self.dataset.options = {tr("(none)"): None, **{r: r for r in m.datasets}}
+                self.dataset.value = m.dataset if m.dataset in m.datasets else None
+            if changed & {"fields", "field_errors"}:
+                for key, (_, err) in self.field_widgets.items():
+                    err.object = html.escape(m.field_errors.get(key, ""))
+            if "message" in changed:
+                self.message.object = m.message or ""
+            if "error" in changed:
+                self.alert.object = m.error or ""
+                self.alert.visible = bool(m.error)
+        finally:
+            self._drawing = False
+
+    def close(self) -> None:
+        if self._poller is not None:
+            self._poller.stop()
+        self._unsubscribe()
