@@ -57,7 +57,8 @@ def test_nothing_of_ours_is_public_by_accident() -> None:
         module = getattr(value, "__module__", None)
         if isinstance(module, str) and (module == "workbench" or module.startswith("workbench.")):
             ours.add(name)
-    missing = sorted(ours - set(workbench.__all__))
+    # IPython's hook for `%load_ext workbench` must have this name; it is not API to call
+    missing = sorted(ours - set(workbench.__all__) - {"load_ipython_extension"})
     assert not missing, f"public but not in __all__: {missing}"
 
 
