@@ -1,0 +1,87 @@
+"""RunDetail: everything about one run, live while it trains.
+
+>>> from workbench.ui import RunDetail     # doctest: +SKIP
+>>> RunDetail("1m82g9")                    # doctest: +SKIP
+>>> RunDetail(browser)                     # follows the first run selected in a RunBrowser  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from workbench.ui._component import Component
+from workbench.ui._i18n import add_zh
+from workbench.ui.detail.model import RunDetailModel
+
+__all__ = ["RunDetail", "RunDetailModel"]
+
+
+class RunDetail(Component[RunDetailModel]):
+    """One run: record, config (filterable), summary, editable tags and notes, output tail, system
+    metrics and artifact lineage.
+
+    Parameters
+    ----------
+    run:
+        A run id or unique prefix, a ``Run``, or a Selection / RunBrowser to follow (its first
+        selected run).
+    root:
+        The store (default ``WORKBENCH_ROOT``, else ``~/.workbench``).
+    tail:
+        Lines of output to show.
+    live:
+        Re-read a running run every ``ui_refresh`` seconds while a view is shown.
+
+    Examples
+    --------
+    >>> detail = RunDetail("1m82g9")                                   # doctest: +SKIP
+    >>> detail.on_open_run(lambda run_id: print("now showing", run_id))  # doctest: +SKIP
+    """
+
+    def __init__(self, run: Any = None, *, root: Any = None, tail: int = 200, live: bool = True) -> None:
+        super().__init__(RunDetailModel(run, root=root, tail=tail))
+        self.live = live
+        self._views: list[Any] = []
+
+    @property
+    def run_id(self) -> str | None:
+        return self.model.run_id
+
+    def on_open_run(self, hook: Callable[[str], None]) -> Callable[[], None]:
+        """Call ``hook(run_id)`` when a lineage link switches the detail to another run."""
+        return self.model.on_open_run(hook)
+
+    def _make_widget(self) -> Any:
+        from workbench.ui.detail.ipywidgets_view import DetailWidget
+
+        view = DetailWidget(self.model, live=self.live)
+        self._views.append(view)
+        return view.box
+
+    def _make_panel(self) -> Any:
+        from workbench.ui.detail.panel_view import DetailPanel
+
+        view = DetailPanel(self.model, live=self.live)
+        self._views.append(view)
+        return view.layout
+
+    def close(self) -> None:
+        """Stop live refreshes of every view and close the widgets."""
+        for view in self._views:
+            view.close()
+        self._views.clear()
+        self._widget = None
+
+
+add_zh({
+    "Open run": "打开运行", "Save": "保存", "Id": "编号", "Name": "名称", "Project": "项目",
+    "Status": "状态", "Created": "创建时间", "Ended": "结束时间", "Duration": "时长", "Host": "主机",
+    "Git": "Git", "Remote": "远程", "dirty": "有未提交修改", "Filter keys": "筛选键", "Key": "键",
+    "Value": "值", "Tags": "标签", "Notes": "备注", "Config": "配置", "Summary": "摘要",
+    "Tags & notes": "标签和备注", "Output": "输出", "System": "系统", "Artifacts": "制品",
+    "No config": "无配置", "No summary": "无摘要", "No output": "无输出", "Metric": "指标",
+    "Latest": "最新值", "No system metrics": "无系统指标", "produced": "产出", "used": "使用",
+    "used by": "被使用于", "made by": "产出自", "No artifacts": "无制品", "step": "步",
+    "read-only: synced from {remote}": "只读：同步自 {remote}",
+})

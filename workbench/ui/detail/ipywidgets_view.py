@@ -1,0 +1,118 @@
+"""RunDetail for notebooks and Voila: ipywidgets tabs, HTML tables and a bqplot chart.
+
+Thin: every value comes from the model; every button calls one model action.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import bqplot
+import ipywidgets as widgets
+
+from workbench.ui._format import status_color
+from workbench.ui._i18n import tr
+from workbench.ui._live import start_polling
+from workbench.ui.detail import _html
+from workbench.ui.detail.model import RunDetailModel
+
+__all__ = ["DetailWidget"]
+
+COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
+
+
+class DetailWidget:
+    """The widgets of one RunDetail view; ``box`` is what a cell shows."""
+
+    def __init__(self, model: RunDetailModel, *, live: bool = True) -> None:
+        self.model = model
+        self.error = widgets.HTML()
+        self.header = widgets.HTML()
+        self.config_filter = widgets.Text(placeholder=tr("Filter keys"), continuous_update=True)
+        self.config_filter.observe(lambda change: model.set_config_filter(change["new"]), names="value")
+        self.config = widgets.HTML()
+        self.summary = widgets.HTML()
+        self.tags = widgets.Text(description=tr("Tags"), placeholder="tag1, tag2")
+        self.notes = widgets.Textarea(description=tr("Notes"), layout=widgets.Layout(width="95%", height="90px"))
+        self.save = widgets.Button(description=tr("Save"), icon="save")
+        self.save.on_click(lambda _: model.save(self.tags.value, self.notes.value))
+        self.read_only = widgets.HTML()
+        self.stdout = widgets.HTML()
+        self.system = widgets.HTML()
+        self.x_scale, self.y_scale = bqplot.LinearScale(), bqplot.LinearScale()
+        self.chart = bqplot.Figure(
+            marks=[], axes=[bqplot.Axis(scale=self.x_scale, label=tr("step")),
+                            bqplot.Axis(scale=self.y_scale, side="left")],
+            layout=widgets.Layout(height="260px", width="100%"), legend_location="top-left",
+            fig_margin={"top": 10, "bottom": 40, "left": 50, "right": 10},
+        )
+        self.artifacts = widgets.VBox()
+        tabs = [
+            (tr("Config"), widgets.VBox([self.config_filter, self.config])),
+            (tr("Summary"), self.summary),
+            (tr("Tags & notes"), widgets.VBox([self.tags, self.notes, widgets.HBox([self.save, self.read_only])])),
+            (tr("Output"), self.stdout),
+            (tr("System"), widgets.VBox([self.system, self.chart])),
+            (tr("Artifacts"), self.artifacts),
+        ]
+        self.tabs = widgets.Tab(children=[w for _, w in tabs], titles=[t for t, _ in tabs])
+        self.box = widgets.VBox([self.error, self.header, self.tabs])
+        self._unsubscribe = model.observe(self.redraw)
+        self.redraw(frozenset({"run", "error"}))
+        self._poller = start_polling(model) if live else None
+
+    def redraw(self, fields: frozenset[str]) -> None:
+        m = self.model
+        everything = "run" in fields
+        if everything or "error" in fields:
+            self.error.value = _html.error_line(m.error)
+        if everything or "status" in fields or "summary" in fields or "tags" in fields:
+            self.header.value = _html.facts(m.record_rows(), {tr("Status"): status_color(m.status)})
+        if everything or "config" in fields:
+            self.config.value = _html.table(m.config_rows(), [tr("Key"), tr("Value")], empty=tr("No config"))
+        if everything or "summary" in fields:
+            self.summary.value = _html.table(m.summary_rows(), [tr("Key"), tr("Value")], empty=tr("No summary"))
+        if everything or "tags" in fields:
+            self.tags.value = ", ".join(m.tags)
+            self.read_only.value = f"<i>{tr('read-only: synced from {remote}', remote=m.record.get('remote'))}</i>" \
+                if m.read_only else ""
+        if everything or "notes" in fields:
+            self.notes.value = m.notes
+        if everything or "stdout" in fields:
+            self.stdout.value = _html.pre(m.stdout) if m.stdout else f"<i>{tr('No output')}</i>"
+        if everything or "summary" in fields or "system" in fields:
+            self.system.value = _html.table(m.system_rows(), [tr("Metric"), tr("Latest")],
+                                            empty=tr("No system metrics"))
+        if everything or "system" in fields:
+            self._draw_chart()
+        if everything or "artifacts" in fields:
+            self._draw_artifacts()
+
+    def _draw_chart(self) -> None:
+        marks = []
+        for i, (key, (steps, values)) in enumerate(sorted(self.model.system_series.items())):
+            marks.append(bqplot.Lines(x=steps, y=values, scales={"x": self.x_scale, "y": self.y_scale},
+                                      colors=[COLORS[i % len(COLORS)]], labels=[key], display_legend=True))
+        self.chart.marks = marks
+
+    def _draw_artifacts(self) -> None:
+        rows: list[Any] = []
+        for row in self.model.artifacts:
+            arrow = tr("produced") if row["direction"] == "out" else tr("used")
+            label = widgets.HTML(f"<b>{arrow}</b> {_html.table([[row['ref'], row['type']]])}")
+            links = [self._link(run_id) for run_id in row["runs"]]
+            caption = tr("used by") if row["direction"] == "out" else tr("made by")
+            rows.append(widgets.HBox([label, widgets.Label(caption + ":" if links else ""), *links]))
+        self.artifacts.children = rows or [widgets.HTML(f"<i>{tr('No artifacts')}</i>")]
+
+    def _link(self, run_id: str) -> widgets.Button:
+        button = widgets.Button(description=run_id, tooltip=tr("Open run"), button_style="info",
+                                layout=widgets.Layout(width="auto"))
+        button.on_click(lambda _: self.model.open_run(run_id))
+        return button
+
+    def close(self) -> None:
+        if self._poller is not None:
+            self._poller.stop()
+        self._unsubscribe()
+        self.box.close()

@@ -1,0 +1,129 @@
+"""RunDetail for ``panel serve``: Panel tabs, Tabulator tables and a Bokeh chart.
+
+One view per browser session, all of them on the same model; state lives in the model.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import pandas as pd
+import panel as pn
+from bokeh.models import ColumnDataSource
+from bokeh.plotting import figure
+
+from workbench.ui._format import status_color
+from workbench.ui._i18n import tr
+from workbench.ui._live import panel_polling
+from workbench.ui.detail import _html
+from workbench.ui.detail.ipywidgets_view import COLORS
+from workbench.ui.detail.model import RunDetailModel
+
+__all__ = ["DetailPanel"]
+
+
+def _frame(rows: list[tuple[str, str]], key: str, value: str) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=[key, value])
+
+
+class DetailPanel:
+    """The Panel objects of one RunDetail view; ``layout`` is what a page shows."""
+
+    def __init__(self, model: RunDetailModel, *, live: bool = True) -> None:
+        self.model = model
+        key, value = tr("Key"), tr("Value")
+        self.error = pn.pane.Alert("", alert_type="danger", visible=False)
+        self.header = pn.pane.HTML("", sizing_mode="stretch_width")
+        self.config_filter = pn.widgets.TextInput(placeholder=tr("Filter keys"))
+        self.config_filter.param.watch(lambda e: model.set_config_filter(e.new), "value_input")
+        self.config_filter.param.watch(lambda e: model.set_config_filter(e.new), "value")
+        self.config = pn.widgets.Tabulator(_frame([], key, value), disabled=True, show_index=False,
+                                           sizing_mode="stretch_width", height=320)
+        self.summary = pn.widgets.Tabulator(_frame([], key, value), disabled=True, show_index=False,
+                                            sizing_mode="stretch_width", height=320)
+        self.tags = pn.widgets.TextInput(label=tr("Tags"), placeholder="tag1, tag2")
+        self.notes = pn.widgets.TextAreaInput(label=tr("Notes"), height=100, sizing_mode="stretch_width")
+        self.save = pn.widgets.Button(label=tr("Save"), color="primary")
+        self.save.on_click(self._save)
+        self.read_only = pn.pane.HTML("")
+        self.stdout = pn.pane.HTML("", sizing_mode="stretch_width")
+        self.system = pn.widgets.Tabulator(_frame([], tr("Metric"), tr("Latest")), disabled=True,
+                                           show_index=False, height=160)
+        self.source = ColumnDataSource(data={"xs": [], "ys": [], "key": [], "color": []})
+        self.figure = figure(height=260, sizing_mode="stretch_width", x_axis_label=tr("step"),
+                             toolbar_location=None)
+        self.figure.multi_line("xs", "ys", color="color", legend_field="key", source=self.source)
+        self.artifacts = pn.Column(sizing_mode="stretch_width")
+        self.tabs = pn.Tabs(
+            (tr("Config"), pn.Column(self.config_filter, self.config, sizing_mode="stretch_width")),
+            (tr("Summary"), self.summary),
+            (tr("Tags & notes"), pn.Column(self.tags, self.notes, pn.Row(self.save, self.read_only))),
+            (tr("Output"), self.stdout),
+            (tr("System"), pn.Column(self.system, pn.pane.Bokeh(self.figure), sizing_mode="stretch_width")),
+            (tr("Artifacts"), self.artifacts),
+            sizing_mode="stretch_width",
+        )
+        self.layout = pn.Column(self.error, self.header, self.tabs, sizing_mode="stretch_width")
+        self._unsubscribe = model.observe(self.redraw)
+        self.redraw(frozenset({"run", "error"}))
+        self._poller = panel_polling(model) if live else None
+        if live and pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+            pn.state.on_session_destroyed(lambda _ctx: self.close())
+
+    def _save(self, _event: Any) -> None:
+        self.model.save(self.tags.value, self.notes.value)
+
+    def redraw(self, fields: frozenset[str]) -> None:
+        m = self.model
+        everything = "run" in fields
+        if everything or "error" in fields:
+            self.error.object = html.escape(m.error or "")
+            self.error.visible = bool(m.error)
+        if everything or "status" in fields or "summary" in fields or "tags" in fields:
+            self.header.object = _html.facts(m.record_rows(), {tr("Status"): status_color(m.status)})
+        if everything or "config" in fields:
+            self.config.value = _frame(m.config_rows(), tr("Key"), tr("Value"))
+        if everything or "summary" in fields:
+            self.summary.value = _frame(m.summary_rows(), tr("Key"), tr("Value"))
+        if everything or "tags" in fields:
+            self.tags.value = ", ".join(m.tags)
+            self.read_only.object = f"<i>{tr('read-only: synced from {remote}', remote=m.record.get('remote'))}</i>" \
+                if m.read_only else ""
+        if everything or "notes" in fields:
+            self.notes.value = m.notes
+        if everything or "stdout" in fields:
+            self.stdout.object = _html.pre(m.stdout) if m.stdout else f"<i>{tr('No output')}</i>"
+        if everything or "summary" in fields or "system" in fields:
+            self.system.value = _frame(m.system_rows(), tr("Metric"), tr("Latest"))
+        if everything or "system" in fields:
+            items = sorted(m.system_series.items())
+            self.source.data = {
+                "xs": [s for _, (s, _v) in items], "ys": [v for _, (_s, v) in items],
+                "key": [k for k, _ in items], "color": [COLORS[i % len(COLORS)] for i in range(len(items))],
+            }
+        if everything or "artifacts" in fields:
+            self._draw_artifacts()
+
+    def _draw_artifacts(self) -> None:
+        rows: list[Any] = []
+        for row in self.model.artifacts:
+            arrow = tr("produced") if row["direction"] == "out" else tr("used")
+            caption = tr("used by") if row["direction"] == "out" else tr("made by")
+            links = [self._link(run_id) for run_id in row["runs"]]
+            text = f"<b>{html.escape(arrow)}</b> {html.escape(row['ref'])} <i>{html.escape(row['type'])}</i>"
+            if links:
+                text += f" &middot; {html.escape(caption)}:"
+            rows.append(pn.Row(pn.pane.HTML(text), *links))
+        self.artifacts.objects = rows or [pn.pane.HTML(f"<i>{tr('No artifacts')}</i>")]
+
+    def _link(self, run_id: str) -> Any:
+        button = pn.widgets.Button(label=run_id, color="light")
+        button.on_click(lambda _: self.model.open_run(run_id))
+        return button
+
+    def close(self) -> None:
+        if self._poller is not None:
+            self._poller.stop()
+            self._poller = None
+        self._unsubscribe()
