@@ -313,12 +313,16 @@ def _frame(entries: list[Any], wanted: list[Any] | None) -> pd.DataFrame:
     """The runs() DataFrame: base columns, then config.* and summary.* columns, sorted by name."""
     import pandas as pd
 
+    count = len(entries)
+    if wanted is not None:  # build only the wanted columns: 10,000 runs x 3 columns, not x 30
+        labels = list(dict.fromkeys(["run_id"] + [f.label if f.kind != "run" else RUN_FIELDS[f.name]
+                                                  for f in wanted]))
+        return _frame_columns(entries, labels)
     data: dict[str, list[Any]] = {name: [e.base[name] for e in entries] for name in _BASE_COLUMNS}
     for name in _TIME_COLUMNS:
         data[name] = pd.to_datetime(pd.Series(data[name], dtype="float64"), unit="s", utc=True)
     data["duration"] = pd.Series(data["duration"], dtype="float64")
     extra: dict[str, list[Any]] = {}
-    count = len(entries)
     for i, entry in enumerate(entries):
         for prefix, values in (("config.", entry.config), ("summary.", entry.summary)):
             for key, value in values.items():
@@ -328,9 +332,29 @@ def _frame(entries: list[Any], wanted: list[Any] | None) -> pd.DataFrame:
                 column[i] = value
     for name in sorted(extra, key=lambda c: (not c.startswith("config."), c)):
         data[name] = extra[name]
-    if wanted is not None:
-        labels = ["run_id"] + [f.label if f.kind != "run" else RUN_FIELDS[f.name] for f in wanted]
-        data = {label: data.get(label, [None] * count) for label in dict.fromkeys(labels)}
+    return pd.DataFrame(data)
+
+
+def _frame_columns(entries: list[Any], labels: list[str]) -> pd.DataFrame:
+    """The columns ``labels`` of the runs() DataFrame, each built from the entries directly."""
+    import pandas as pd
+
+    count = len(entries)
+    data: dict[str, Any] = {}
+    for label in labels:
+        if label in _BASE_COLUMNS:
+            column: Any = [e.base[label] for e in entries]
+            if label in _TIME_COLUMNS:
+                column = pd.to_datetime(pd.Series(column, dtype="float64"), unit="s", utc=True)
+            elif label == "duration":
+                column = pd.Series(column, dtype="float64")
+        elif label.startswith("config."):
+            column = [e.config.get(label[7:]) for e in entries]
+        elif label.startswith("summary."):
+            column = [e.summary.get(label[8:]) for e in entries]
+        else:
+            column = [None] * count
+        data[label] = column
     return pd.DataFrame(data)
 
 

@@ -1,0 +1,83 @@
+"""MetricCompare: chosen metrics of the selected runs overlaid, smoothed, live while runs train.
+
+>>> from workbench.ui import RunBrowser, MetricCompare       # doctest: +SKIP
+>>> browser = RunBrowser(project="sentiment")                # doctest: +SKIP
+>>> MetricCompare(browser, keys=["loss"], smoothing=0.6)     # follows the browser's selection  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from workbench.ui._component import Component
+from workbench.ui._i18n import add_zh
+from workbench.ui.compare.model import MetricCompareModel, Series
+
+__all__ = ["MetricCompare", "MetricCompareModel", "Series"]
+
+
+class MetricCompare(Component[MetricCompareModel]):
+    """Metric curves of several runs in one view.
+
+    Parameters
+    ----------
+    source:
+        A RunBrowser (follows its selection), a :class:`~workbench.ui.Selection`, or run ids.
+    keys:
+        Metric keys to show (default: the first key the runs logged).
+    samples:
+        Points per run and key that :func:`workbench.history` returns (M4 downsampling).
+    smoothing:
+        EMA weight, 0 (raw) to 0.99.
+    x_axis:
+        ``step``, ``time`` (wall clock) or ``relative`` (seconds since the run started).
+    log_y, grouped:
+        Log y scale; all keys in one chart instead of one chart per key.
+    refresh:
+        Seconds between live refreshes (default: the store's ``ui_refresh`` setting).
+    """
+
+    def __init__(self, source: Any = None, keys: list[str] | None = None, *, samples: int = 2000,
+                 smoothing: float = 0.0, x_axis: str = "step", log_y: bool = False, grouped: bool = False,
+                 root: Any = None, refresh: float | None = None) -> None:
+        super().__init__(MetricCompareModel(source, keys, samples=samples, smoothing=smoothing, x_axis=x_axis,
+                                            log_y=log_y, grouped=grouped, root=root))
+        self.refresh = refresh
+        self._views: list[Any] = []
+
+    def _make_widget(self) -> Any:
+        from workbench.ui.compare.ipywidgets_view import MetricCompareWidget
+
+        view = MetricCompareWidget(self.model, self.refresh)
+        self._views.append(view)
+        return view.layout
+
+    def _make_panel(self) -> Any:
+        from workbench.ui.compare.panel_view import MetricComparePanel
+
+        view = MetricComparePanel(self.model, self.refresh)
+        self._views.append(view)
+        return view.layout
+
+    def close(self) -> None:
+        """Stop live refreshes of every view, close them, and stop following the selection."""
+        for view in self._views:
+            view.close()
+        self._views.clear()
+        self._widget = None
+        self.model.close()
+
+
+add_zh({
+    "Metrics": "指标",
+    "Smoothing": "平滑",
+    "step": "步数",
+    "time": "时间",
+    "relative": "相对时间",
+    "wall time": "墙钟时间",
+    "seconds since start": "自开始的秒数",
+    "log scale": "对数刻度",
+    "one chart": "合并为一张图",
+    "{shown} of {total} points shown": "显示 {shown} / {total} 个点",
+    "X axis": "横轴",
+})

@@ -1,0 +1,127 @@
+"""RunBrowser for ``panel serve``: Panel widgets and a Tabulator holding one page of runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from workbench.ui import _format
+from workbench.ui._i18n import tr
+from workbench.ui._live import panel_polling
+from workbench.ui.runs.model import BASE_COLUMNS, RunBrowserModel
+
+
+def _status_formatter() -> Any:
+    from bokeh.models.widgets.tables import HTMLTemplateFormatter
+
+    colors = ", ".join(f"{status!r}: {color!r}" for status, color in _format.STATUS_COLORS.items())
+    return HTMLTemplateFormatter(
+        template=f'<span style="color: <%= ({{{colors}}})[value] || "#444444" %>; font-weight: 600">'
+                 '<%= value %></span>')
+
+
+class RunBrowserPanel:
+    """The Panel rendering of a :class:`RunBrowserModel`; ``layout`` goes on a page."""
+
+    def __init__(self, model: RunBrowserModel, refresh: float | None = None) -> None:
+        import panel as pn
+
+        self.model = model
+        self._syncing = False
+        self.search = pn.widgets.TextInput(label=tr("Search"), placeholder=tr("search name, id, tag"))
+        self.where = pn.widgets.TextInput(label=tr("Filter"), value=model.where,
+                                          placeholder="config.lr < 1e-3 and summary.acc > 0.8", width=480)
+        self.apply = pn.widgets.Button(label=tr("Apply"), color="primary")
+        self.error = pn.pane.Alert("", alert_type="danger", visible=False)
+        self.sort = pn.widgets.Select(label=tr("Sort by"))
+        self.descending = pn.widgets.Checkbox(label=tr("descending"), value=model.descending)
+        self.columns = pn.widgets.MultiChoice(label=tr("Columns"))
+        self.table = pn.widgets.Tabulator(model.table(), selectable="checkbox", disabled=True, show_index=False,
+                                          formatters={"status": _status_formatter()}, sizing_mode="stretch_width",
+                                          height=440)
+        self.previous = pn.widgets.Button(label="◀ " + tr("Previous"))
+        self.next = pn.widgets.Button(label=tr("Next") + " ▶")
+        self.info = pn.pane.Str("")
+        self.refresh_button = pn.widgets.Button(label=tr("Refresh"))
+        self.layout = pn.Column(
+            pn.Row(self.search, self.where, self.apply),
+            self.error,
+            pn.Row(self.sort, self.descending, self.columns),
+            self.table,
+            pn.Row(self.previous, self.next, self.info, self.refresh_button),
+            sizing_mode="stretch_width",
+        )
+        self.search.param.watch(lambda ev: model.set_search(ev.new), "value")
+        self.where.param.watch(lambda ev: model.set_where(ev.new or ""), "value")
+        self.apply.on_click(lambda _: model.set_where(self.where.value or ""))
+        self.sort.param.watch(self._on_sort, "value")
+        self.descending.param.watch(self._on_sort, "value")
+        self.columns.param.watch(self._on_columns, "value")
+        self.table.param.watch(self._on_selection, "selection")
+        self.previous.on_click(lambda _: model.previous_page())
+        self.next.on_click(lambda _: model.next_page())
+        self.refresh_button.on_click(self._on_refresh)
+        self._unsubscribe = [model.observe(self._redraw), model.selection.observe(lambda _: self._show_selection())]
+        self._redraw(frozenset({"rows", "columns", "error"}))
+        self._poller = panel_polling(model, refresh)
+        if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+            pn.state.on_session_destroyed(lambda _: self.close())
+
+    def _on_refresh(self, _: Any) -> None:
+        self.model.refresh()
+
+    def _on_sort(self, _: Any) -> None:
+        if not self._syncing and self.sort.value:
+            self.model.sort_by(self.sort.value, self.descending.value)
+
+    def _on_columns(self, event: Any) -> None:
+        if not self._syncing:
+            self.model.set_columns(list(event.new))
+
+    def _on_selection(self, event: Any) -> None:
+        if self._syncing:
+            return
+        ids = self.model.page_ids
+        self.model.select_on_page([ids[i] for i in event.new if 0 <= i < len(ids)])
+
+    def _redraw(self, changed: frozenset[str]) -> None:
+        model = self.model
+        self._syncing = True
+        try:
+            if "error" in changed or "rows" in changed:
+                self.error.object = model.error or ""
+                self.error.visible = bool(model.error)
+            if "columns" in changed or "rows" in changed:
+                sortable = list(dict.fromkeys(["created", *BASE_COLUMNS, *model.available]))
+                if list(self.sort.options) != sortable:
+                    self.sort.options = sortable
+                if model.sort_column in sortable:
+                    self.sort.value = model.sort_column
+                self.descending.value = model.descending
+                if list(self.columns.options) != model.available:
+                    self.columns.options = model.available
+                self.columns.value = [c for c in model.columns if c in model.available]
+            if "rows" in changed:
+                self.table.value = model.table()
+                self.info.object = model.status_text
+                self.previous.disabled = model.page == 0
+                self.next.disabled = model.page >= model.pages - 1
+        finally:
+            self._syncing = False
+        self._show_selection()
+
+    def _show_selection(self) -> None:
+        chosen = set(self.model.selection.run_ids)
+        rows = [i for i, rid in enumerate(self.model.page_ids) if rid in chosen]
+        if list(self.table.selection) != rows:
+            self._syncing = True
+            try:
+                self.table.selection = rows
+            finally:
+                self._syncing = False
+
+    def close(self) -> None:
+        stop = getattr(self._poller, "stop", None)
+        if stop is not None:
+            stop()
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
