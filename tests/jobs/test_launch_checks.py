@@ -65,7 +65,9 @@ def test_bad_config_values_are_refused(root: Path) -> None:
         wb.launch("script", config={"command": "no-such-program-x --flag"})
     with pytest.raises(JobError, match=r"priority must be an int"):
         wb.launch("script", config={"command": py("pass")}, priority="high")  # type: ignore[arg-type]
-    with pytest.raises(JobError, match=r"unknown executor 'ssh'"):
+    with pytest.raises(JobError, match=r"unknown executor 'slurm'"):
+        wb.launch("script", config={"command": py("pass")}, executor="slurm")
+    with pytest.raises(JobError, match=r"the ssh executor needs a remote: executor='ssh:NAME'"):
         wb.launch("script", config={"command": py("pass")}, executor="ssh")
     assert_nothing_created(root)
 

@@ -198,9 +198,11 @@ class Job:
             now = time.monotonic()
             if status in TERMINAL and _settled(record, status, scheduler_running(paths)):
                 return status
-            if status in ("queued", "crashed") and now - checked > 2.0:
+            following = status == "running" and bool((record["job"].get("process") or {}).get("remote"))
+            if (status in ("queued", "crashed") or following) and now - checked > 2.0:
                 # nobody serves the queue (a scheduler was stopped, or died with the job): start
-                # one; it runs a queued job, and ends or re-queues a crashed one
+                # one; it runs a queued job, ends or re-queues a crashed one, and follows a job
+                # that runs on a remote (the ssh executor) again
                 checked = now
                 if not scheduler_running(paths):
                     ensure_scheduler(self._settings)
@@ -285,7 +287,11 @@ def cancel_job(settings: Settings, run_id: str, *, wait: bool = True) -> str:
     pid = process.get("pid")
     pgid = int(process.get("pgid") or pid or 0)
     killed = False
-    if (
+    if process.get("remote") and isinstance(pid, int):  # the ssh executor: the group is over there
+        from workbench.jobs.executors.ssh import cancel_detached
+
+        killed = cancel_detached(settings, run_id, process, settings.cancel_grace)
+    elif (
         process.get("host") == HOSTNAME
         and isinstance(pid, int)
         and process_alive(pid, process.get("pid_start"))

@@ -13,7 +13,7 @@ from workbench.config import SETTINGS_FILE, load_settings
 from workbench.errors import JobError
 from workbench.jobs._paths import JobPaths
 from workbench.jobs.job import Job
-from workbench.jobs.registry import executor_names, get_recipe
+from workbench.jobs.registry import get_executor, get_recipe
 from workbench.store._paths import FORMAT, Layout, new_run_id
 from workbench.store.records import HOSTNAME, create_record, normalize_tags
 
@@ -54,8 +54,12 @@ def launch(
     the_recipe = get_recipe(recipe)
     priority = _int(priority, "priority")
     retries = _int(retries, "retries", 0)
-    if executor not in executor_names():
-        raise JobError(f"unknown executor {executor!r}; available here: {', '.join(executor_names())}")
+    if not isinstance(executor, str):
+        raise JobError(f"executor must be a name such as 'local' or 'ssh:NAME', not {executor!r}")
+    the_executor = get_executor(executor)  # JobError naming the known ones; 'ssh:NAME' takes a remote
+    check = getattr(the_executor, "check", None)
+    if check is not None:
+        check(settings)  # e.g. the remote is configured
     if name is not None and (not isinstance(name, str) or not name.strip()):
         raise JobError(f"name must be a non-empty string, not {name!r}")
     if project is not None and (not isinstance(project, str) or not project.strip()):

@@ -29,6 +29,7 @@ _BUILTIN_RECIPES = {
 }
 _BUILTIN_EXECUTORS = {
     "local": "workbench.jobs.executors.local:LocalExecutor",
+    "ssh": "workbench.jobs.executors.ssh:SSHExecutor",
 }
 
 
@@ -83,9 +84,22 @@ def executor_names() -> list[str]:
 
 
 def get_executor(name: str) -> Any:
-    """A new executor called ``name``; a JobError naming the known ones if there is none."""
+    """A new executor called ``name``; a JobError naming the known ones if there is none.
+
+    A name ``KIND:ARG`` (``ssh:gpu1``) finds the executor registered as ``KIND`` and calls its
+    factory with ``ARG``; a plain name calls it with no argument.
+    """
     targets = _targets(EXECUTOR_GROUP, _BUILTIN_EXECUTORS)
-    if not isinstance(name, str) or name not in targets:
-        raise JobError(f"unknown executor {name!r}; available here: {', '.join(sorted(targets))}")
-    factory = _load(targets[name], "executor", name)
-    return factory()
+    kind, _, arg = name.partition(":") if isinstance(name, str) else ("", "", "")
+    if kind not in targets:
+        raise JobError(
+            f"unknown executor {name!r}; available here: {', '.join(sorted(targets))} "
+            "(ssh takes a remote: 'ssh:NAME')"
+        )
+    factory = _load(targets[kind], "executor", kind)
+    if not arg:
+        return factory()
+    try:
+        return factory(arg)
+    except TypeError as exc:
+        raise JobError(f"executor {kind!r} takes no ':{arg}' part; use executor={kind!r}") from exc

@@ -349,6 +349,7 @@ class Scheduler:
                 env=env,
                 stdout=logs / "stdout.log",
                 stderr=logs / "stderr.log",
+                root=self.settings.root,
             )
             execution = self._executor(spec.get("executor") or "local").start(launch)
         except (OSError, WorkbenchError, ValueError, TypeError) as exc:
@@ -363,11 +364,13 @@ class Scheduler:
             "host": HOSTNAME,
             "started": time.time(),
             "argv": argv,
+            **getattr(execution, "process_info", {}),
         }
+        detached = _detached(execution)
 
         def started(record: Record) -> None:
             record["job"]["process"] = process
-            if record.get("pid") is None:  # the job may have attached (and set its own) already
+            if record.get("pid") is None and not detached:  # the job may have attached (and set its own) already
                 record["pid"] = execution.pid
                 record["pid_start"] = execution.pid_start
 
@@ -388,7 +391,8 @@ class Scheduler:
             if status is None:
                 continue
             del self._running[run_id]
-            if group_alive(slot.execution.pgid):  # what the job left behind goes with it
+            if not _detached(slot.execution) and group_alive(slot.execution.pgid):
+                # what the job left behind goes with it
                 signal_group(slot.execution.pgid, signal.SIGKILL)
             ended.append((run_id, slot, status))
         return ended
@@ -466,6 +470,16 @@ class Scheduler:
             return
         process = job.get("process") or {}
         pid, pgid = process.get("pid"), process.get("pgid")
+        if process.get("remote") and isinstance(pid, int):  # on another host: follow it from here again
+            try:
+                execution = self._executor(str(job.get("executor"))).adopt(self.settings, run_id, process)
+            except (WorkbenchError, OSError) as exc:
+                self._say(f"job {run_id}: cannot follow it on remote {process['remote']!r}: {exc}")
+                self._finish(run_id, None, ExitStatus(None), start_error=f"{type(exc).__name__}: {exc}")
+                return
+            self._running[run_id] = _Slot(execution, time.time())
+            self._say(f"job {run_id}: following it on remote {process['remote']!r} (pid {pid})")
+            return
         if (
             process.get("host") == HOSTNAME
             and isinstance(pid, int)
@@ -479,6 +493,13 @@ class Scheduler:
         self._finish(run_id, None, ExitStatus(None))
 
     def _shutdown(self) -> None:
+        for run_id, slot in list(self._running.items()):
+            if _detached(slot.execution):  # it runs on its own host; the next scheduler follows it
+                del self._running[run_id]
+                close = getattr(slot.execution, "close", None)
+                if close is not None:
+                    close()
+                self._say(f"job {run_id} keeps running on its remote; the next scheduler follows it")
         if not self._running:
             return
         self._say(f"stopping {len(self._running)} running job(s); they go back to the queue")
@@ -498,6 +519,11 @@ class Scheduler:
                 self._finish(run_id, slot, status, interrupted=True)
             if self._running:
                 time.sleep(0.05)
+
+
+def _detached(execution: Execution) -> bool:
+    """Whether the job's process lives on another host (its pid means nothing here)."""
+    return bool(getattr(execution, "detached", False))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,5 +1,5 @@
-"""Executors: where and how a job's process runs. ``local`` now; ``ssh`` and a cluster engine
-plug into the same seam (entry point group ``workbench.executors``).
+"""Executors: where and how a job's process runs: ``local`` and ``ssh:NAME``; a cluster engine
+plugs into the same seam (entry point group ``workbench.executors``).
 
 The scheduler hands an executor a :class:`Launch` and gets back an :class:`Execution`, which it
 polls and signals. An execution it finds still alive after a restart is watched through
@@ -29,6 +29,8 @@ class Launch:
     env: dict[str, str]
     stdout: Path
     stderr: Path
+    #: the store the job belongs to (an executor that copies the job elsewhere reads it there)
+    root: Path | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,6 +59,10 @@ class Execution(Protocol):
 
     def signal(self, signum: int) -> None:
         """Send ``signum`` to every process of the job."""
+
+    # An execution may also say ``detached = True``: its process lives on another host (ssh),
+    # so the scheduler never signals its pid locally and leaves it running when it stops; a
+    # ``process_info`` dict goes into the record's ``job.process``; ``close()`` frees a connection.
 
 
 class Executor(Protocol):
