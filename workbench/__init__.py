@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from workbench.jobs.job import Job
     from workbench.remote._sync import SyncResult
     from workbench.store.artifacts.artifact import Artifact
+    from workbench.store.artifacts.du import DuReport
     from workbench.store.catalog import ReindexReport
 
 __all__ = [
@@ -59,16 +60,22 @@ __all__ = [
     "__version__",
     "artifact",
     "artifacts",
+    "disk_usage",
     "get_run",
     "history",
     "init",
     "launch",
     "log_artifact",
+    "log_dataset",
     "reindex",
+    "remove_alias",
     "run_artifacts",
+    "run_logs",
     "runs",
+    "set_alias",
     "sql",
     "sync",
+    "update_run",
     "use_artifact",
 ]
 
@@ -145,6 +152,39 @@ def sql(query: str, *, root: PathLike | None = None) -> pd.DataFrame:
 def get_run(run_id: str, *, root: PathLike | None = None) -> dict[str, Any]:
     """The record of one run (an id or a unique prefix), read from its file."""
     return dict(_store(root).get(run_id))
+
+
+def update_run(run_id: str, *, tags: Sequence[str] | None = None, notes: str | None = None,
+               root: PathLike | None = None) -> dict[str, Any]:
+    """Set the tags and/or notes of a run (an id or unique prefix) and return its new record.
+
+    ``None`` leaves a field as it is. Safe while the run trains: only these fields are written,
+    under the run's lock. A run synced from a remote is read-only here (:class:`ReadOnlyRun`
+    from ``workbench.errors``, a :class:`StoreError`).
+
+    Examples
+    --------
+    >>> wb.update_run("1m82g9", tags=["baseline", "lora"], notes="lr too high")  # doctest: +SKIP
+    """
+    from workbench.store.run_edit import update_run as _update_run
+
+    return _update_run(_store(root), run_id, tags=tags, notes=notes)
+
+
+def run_logs(run_id: str, stream: str = "stdout", tail: int | None = 200, *,
+             root: PathLike | None = None) -> str:
+    """The captured output of a run: ``stdout`` or ``stderr``, its last ``tail`` lines (``None``: all).
+
+    Read from the end of ``runs/<id>/logs/<stream>.log``, so it stays cheap for long runs and
+    can be called again while the run prints. Empty when the run printed nothing.
+
+    Examples
+    --------
+    >>> print(wb.run_logs("1m82g9", tail=20))  # doctest: +SKIP
+    """
+    from workbench.store.run_logs import read_logs
+
+    return read_logs(_store(root), run_id, stream, tail)
 
 
 def reindex(*, root: PathLike | None = None) -> ReindexReport:
@@ -234,7 +274,9 @@ def use_artifact(
     Parameters
     ----------
     ref:
-        ``"name"`` (the newest), ``"name:v3"`` or ``"name:alias"``.
+        ``"name"`` (the newest), ``"name:v3"`` or ``"name:alias"``; ``"REMOTE:name:v3"`` or
+        ``"REMOTE:name:alias"`` for a version on a synced remote: the blobs this store lacks are
+        fetched over SSH first (resumable, verified by digest; see docs/remote.md).
     dest:
         A new or empty directory to place the files in.
     run:
@@ -246,6 +288,12 @@ def use_artifact(
     >>> model_dir = wb.use_artifact("sentiment-model:best")  # doctest: +SKIP
     """
     run_id, run_root = _run_id(run)
+    if isinstance(ref, str) and ref.count(":") == 2:
+        from workbench.config import load_settings
+        from workbench.remote._fetch import fetch_remote_artifact
+
+        return fetch_remote_artifact(load_settings(root if root is not None else run_root), ref, dest,
+                                     run_id=run_id).path
     return _artifacts(root if root is not None else run_root).use(  # type: ignore[no-any-return]
         ref, dest, run_id=run_id)
 
@@ -301,6 +349,78 @@ def run_artifacts(run: Run | str, *, root: PathLike | None = None) -> dict[str, 
     run_id, run_root = _run_id(run)
     store = _artifacts(root if root is not None else run_root)
     return store.run_artifacts(_store(root if root is not None else run_root).resolve(run_id))  # type: ignore[no-any-return]
+
+def log_dataset(
+    source: bytes | PathLike,
+    name: str | None = None,
+    *,
+    filename: str | None = None,
+    required: Sequence[str] | None = None,
+    aliases: Sequence[str] | str | None = None,
+    metadata: dict[str, Any] | None = None,
+    run: Run | str | None = None,
+    root: PathLike | None = None,
+) -> Artifact:
+    """Log a dataset (a path, or the bytes of an uploaded file) as a ``dataset`` artifact version.
+
+    The tables are checked first (docs/artifacts.md, "Datasets"); a bad one raises
+    :class:`DatasetError` naming the file and the problem, and the store is left untouched.
+    Bytes are written to a private temp file called ``filename`` (its extension says the format:
+    ``.csv``, ``.tsv``, ``.json``, ``.jsonl``, ``.parquet``), logged, then removed. ``name``
+    defaults to the file name up to its first dot.
+
+    Examples
+    --------
+    >>> import workbench as wb
+    >>> wb.log_dataset(b"text,label\\nnice,pos\\n", filename="reviews.csv").ref  # doctest: +SKIP
+    'reviews:v1'
+    """
+    from workbench.store.artifacts.upload import log_dataset as _log_dataset
+
+    run_id, run_root = _run_id(run)
+    return _log_dataset(_artifacts(root if root is not None else run_root), source, name, filename=filename,
+                        required=required, aliases=aliases, metadata=metadata, run_id=run_id)
+
+
+def set_alias(ref: str, alias: str, *, root: PathLike | None = None) -> Artifact:
+    """Point ``alias`` at the version ``ref`` names, moving it from any other version.
+
+    A bad alias (``latest``, ``v3``, a path, whitespace) raises :class:`ArtifactError` with a
+    suggested name; an unknown ref raises :class:`ArtifactNotFound`. Returns the version.
+
+    Examples
+    --------
+    >>> import workbench as wb
+    >>> wb.set_alias("sentiment-model:v3", "production").aliases  # doctest: +SKIP
+    ('latest', 'production')
+    """
+    return _artifacts(root).set_alias(ref, alias)  # type: ignore[no-any-return]
+
+
+def remove_alias(name: str, alias: str, *, root: PathLike | None = None) -> None:
+    """Remove ``alias`` from artifact ``name`` (:class:`ArtifactNotFound` if it has none such).
+
+    Examples
+    --------
+    >>> import workbench as wb
+    >>> wb.remove_alias("sentiment-model", "production")  # doctest: +SKIP
+    """
+    _artifacts(root).remove_alias(name, alias)
+
+
+def disk_usage(*, root: PathLike | None = None) -> DuReport:
+    """Bytes the artifacts take: ``logical`` (every version at full size), ``unique`` (distinct
+    blobs), ``on_disk`` (allocated, each inode once), ``saved`` by deduplication, and
+    ``per_artifact`` (versions and logical bytes of each name). What ``workbench du`` prints.
+
+    Examples
+    --------
+    >>> import workbench as wb
+    >>> report = wb.disk_usage()  # doctest: +SKIP
+    >>> report.saved / max(report.logical, 1)  # doctest: +SKIP
+    0.82
+    """
+    return _artifacts(root).du()  # type: ignore[no-any-return]
 
 
 # -- jobs -----------------------------------------------------------------------------------------------
@@ -431,3 +551,10 @@ def __getattr__(name: str) -> Any:
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext workbench``: registers the ``%wb`` magic (see ``%wb --help``)."""
+    from workbench.apps.magics import load_ipython_extension as load
+
+    load(ipython)

@@ -6,6 +6,7 @@ message, copies the honest runs, and writes nothing outside the local store."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -28,7 +29,10 @@ def evil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Sshd, Path]
     bin_dir = base / "bin"
     bin_dir.mkdir()
     real_find, real_tar = shutil.which("find"), shutil.which("tar")
-    (bin_dir / "find").write_text(f'#!/bin/sh\nif [ -f {base}/manifest.bin ]; then cat {base}/manifest.bin; '
+    # the artifact listing (its -printf starts with 'A') is the real one unless artifacts.bin exists
+    (bin_dir / "find").write_text(f'#!/bin/sh\ncase "$*" in *A%y*) if [ -f {base}/artifacts.bin ]; then '
+                                  f'cat {base}/artifacts.bin; exit 0; fi; exec {real_find} "$@";; esac\n'
+                                  f'if [ -f {base}/manifest.bin ]; then cat {base}/manifest.bin; '
                                   f'else exec {real_find} "$@"; fi\n')
     (bin_dir / "tar").write_text(f'#!/bin/sh\nif [ -f {base}/archive.tar ]; then cat >/dev/null; '
                                  f'cat {base}/archive.tar; else exec {real_tar} "$@"; fi\n')
@@ -47,7 +51,7 @@ def setup(evil: tuple[Sshd, Path], tmp_path: Path) -> Iterator[tuple[Path, Path,
     local = tmp_path / "area" / "local"
     configure(local, server, remote_root)
     yield base, remote_root, local, ids
-    for name in ("manifest.bin", "archive.tar"):
+    for name in ("manifest.bin", "archive.tar", "artifacts.bin"):
         (base / name).unlink(missing_ok=True)
 
 
@@ -105,15 +109,15 @@ def test_a_hostile_archive_is_refused_member_by_member(setup: tuple[Path, Path, 
         for path in sorted((remote_root / "runs" / good).rglob("*")):
             rel = str(path.relative_to(remote_root / "runs"))
             if path.is_file() and "/files/" not in rel:
-                _add(archive, rel, path.read_bytes())
+                _add(archive, f"runs/{rel}", path.read_bytes())
         _add(archive, "../escape.txt", b"owned")
         _add(archive, str(tmp_path / "absolute.txt"), b"owned")
-        _add(archive, f"{symlinked}/run.json", type=tarfile.SYMTYPE, linkname="/etc/passwd")
-        _add(archive, f"{symlinked}/metrics/s-00000000.parquet", type=tarfile.LNKTYPE,
+        _add(archive, f"runs/{symlinked}/run.json", type=tarfile.SYMTYPE, linkname="/etc/passwd")
+        _add(archive, f"runs/{symlinked}/metrics/s-00000000.parquet", type=tarfile.LNKTYPE,
              linkname="../../escape.txt")
-        _add(archive, f"{huge}/run.json", b"{" + b" " * (MAX_RECORD_BYTES + 10) + b"}")
-        _add(archive, f"{huge}/metrics/dev", type=tarfile.CHRTYPE)
-        _add(archive, "zzzz-not-asked/run.json", b"{}")
+        _add(archive, f"runs/{huge}/run.json", b"{" + b" " * (MAX_RECORD_BYTES + 10) + b"}")
+        _add(archive, f"runs/{huge}/metrics/dev", type=tarfile.CHRTYPE)
+        _add(archive, "runs/zzzz-not-asked/run.json", b"{}")
     (base / "archive.tar").write_bytes(buffer.getvalue())
     before = _outside(tmp_path, local)
     result = wb.sync("gpu", root=local)
@@ -156,4 +160,67 @@ def test_real_symlinks_in_the_remote_store_are_refused(setup: tuple[Path, Path, 
     assert f"'{linked_record}/run.json': not a regular file (find type 'l'" in refused
     assert f"'{linked_metrics}/metrics': the metrics directory is not a directory (find type 'l')" in refused
     assert sorted(p.name for p in (local / "runs").iterdir()) == [good]
+    assert _outside(tmp_path, local) == before
+
+
+def _remote_artifact(remote_root: Path, tmp_path: Path, name: str) -> Path:
+    source = tmp_path / f"src-{name}"
+    source.mkdir()
+    (source / "weights.bin").write_bytes(b"w" * 1000)
+    run = wb.init(project="remote", root=remote_root, capture_output=False, system_metrics=False, fsync=False)
+    run.log_artifact(source, name=name, type="model")
+    run.finish()
+    return remote_root / "artifacts" / name / "v1.json"
+
+
+def test_hostile_artifact_manifests_are_refused(setup: tuple[Path, Path, Path, list[str]], tmp_path: Path) -> None:
+    _, remote_root, local, _ = setup
+    _remote_artifact(remote_root, tmp_path, "good")
+    climbing = _remote_artifact(remote_root, tmp_path, "climbing")
+    manifest = json.loads(climbing.read_text())
+    manifest["files"][0]["path"] = "../../../escape.bin"
+    climbing.write_text(json.dumps(manifest))
+    bad_digest = _remote_artifact(remote_root, tmp_path, "baddigest")
+    manifest = json.loads(bad_digest.read_text())
+    manifest["files"][0]["digest"] = "../../../../etc/passwd"
+    bad_digest.write_text(json.dumps(manifest))
+    linked = _remote_artifact(remote_root, tmp_path, "linked")
+    (linked.parent / "aliases.json").unlink()
+    os.symlink("/etc/passwd", linked.parent / "aliases.json")
+    before = _outside(tmp_path, local)
+
+    result = wb.sync("gpu", root=local)
+    refused = "\n".join(result.refused)
+    assert "refused artifact 'climbing': manifest" in refused and "malformed file entry" in refused
+    assert "refused artifact 'baddigest': manifest" in refused
+    assert "refused artifact file 'linked/aliases.json': not a regular file (find type 'l')" in refused
+    assert result.artifacts == ["good"]
+    mirror = local / "remote" / "gpu" / "artifacts"
+    assert sorted(p.name for p in mirror.iterdir()) == ["good"]
+    assert not (local / "artifacts").exists() or not any((local / "artifacts").iterdir())
+    with pytest.raises(wb.errors.ArtifactNotFound, match="no artifact named 'climbing'"):
+        wb.use_artifact("gpu:climbing:v1", root=local)
+    assert (wb.use_artifact("gpu:good:v1", root=local) / "weights.bin").read_bytes() == b"w" * 1000
+    assert _outside(tmp_path, local) == before
+    assert not list(tmp_path.rglob("escape.bin"))
+    from workbench.store.artifacts import open_artifacts
+
+    assert open_artifacts(local).fsck().ok
+
+
+def test_a_hostile_artifact_listing_is_refused(setup: tuple[Path, Path, Path, list[str]], tmp_path: Path) -> None:
+    base, remote_root, local, _ = setup
+    _remote_artifact(remote_root, tmp_path, "good")
+    real = subprocess.run(["find", ".", "-mindepth", "1", "-maxdepth", "2", "-printf", r"A%y\t%P\t%s\t%T@\0"],
+                          cwd=remote_root / "artifacts", check=True, capture_output=True).stdout
+    (base / "artifacts.bin").write_bytes(real + b"Af\t../../escape/v1.json\t10\t1.0\0"
+                                         b"Af\t/etc/v1.json\t10\t1.0\0"
+                                         b"Af\thuge/v1.json\t999999999999\t1.0\0")
+    before = _outside(tmp_path, local)
+    result = wb.sync("gpu", root=local)
+    refused = "\n".join(result.refused)
+    assert "refused artifact file '../../escape/v1.json': a path with '..'" in refused
+    assert "refused artifact file '/etc/v1.json': an absolute path" in refused
+    assert "refused artifact file 'huge/v1.json': 999999999999 bytes is more than an artifact manifest" in refused
+    assert result.artifacts == ["good"]
     assert _outside(tmp_path, local) == before

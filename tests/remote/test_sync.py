@@ -39,8 +39,31 @@ def test_sync_copies_runs_whole_and_marks_them(sshd: Sshd, remote_root: Path, tm
     assert local_points.equals(remote_points) and len(local_points) == 3 * 2 * 5
     with pytest.raises(ReadOnlyRun, match="synced from remote 'gpu'"):
         update_record(Layout(local), remote_ids[0], lambda r: r.update(notes="x"))
-    # logs and files/ stay on the remote; staging is gone
+    # files/ stays on the remote; staging is gone
     assert not list((local / "runs").glob("*/files")) and not list((local / "remote" / "gpu").glob("staging-*"))
+
+
+def test_sync_brings_captured_logs_and_leaves_big_ones(sshd: Sshd, remote_root: Path, tmp_path: Path) -> None:
+    from workbench.remote._manifest import MAX_LOG_BYTES
+
+    run_ids = sorted(p.name for p in (remote_root / "runs").iterdir())
+    logs = remote_root / "runs" / run_ids[0] / "logs"
+    logs.mkdir()
+    (logs / "stdout.log").write_text("epoch 1 loss 0.5\n")
+    (logs / "stderr.log").write_text("warning: slow\n")
+    (logs / "notes.txt").write_text("not a log")
+    with (logs / "huge.log").open("wb") as handle:
+        handle.truncate(MAX_LOG_BYTES + 1)
+    local = tmp_path / "local"
+    configure(local, sshd, remote_root)
+    result = wb.sync("gpu", root=local)
+    assert sorted(result.runs) == run_ids and result.refused == []
+    here = local / "runs" / run_ids[0] / "logs"
+    assert sorted(p.name for p in here.iterdir()) == ["stderr.log", "stdout.log"]
+    assert (here / "stdout.log").read_text() == "epoch 1 loss 0.5\n"
+    (logs / "stdout.log").write_text("epoch 1 loss 0.5\nepoch 2 loss 0.4\n")  # a live run's log grows
+    assert wb.sync("gpu", root=local).runs == [run_ids[0]]
+    assert (here / "stdout.log").read_text().endswith("epoch 2 loss 0.4\n")
 
 
 def test_sync_is_incremental_and_replaces_changed_runs(sshd: Sshd, remote_root: Path, tmp_path: Path) -> None:

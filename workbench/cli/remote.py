@@ -43,6 +43,12 @@ def register(sub: Any) -> None:
     s.add_argument("--progress", choices=("auto", "always", "never"), default=None)
     s.set_defaults(handler=cmd_sync)
 
+    f = sub.add_parser("fetch", help="fetch a synced remote's artifact version (its missing blobs) and place it")
+    f.add_argument("ref", help="REMOTE:name:v3 or REMOTE:name:alias, e.g. gpu1:classifier:latest")
+    f.add_argument("--dest", help="a new or empty directory (default: the store's cache)")
+    f.add_argument("--progress", choices=("auto", "always", "never"), default=None)
+    f.set_defaults(handler=cmd_fetch)
+
 
 def _settings(args: argparse.Namespace) -> Any:
     from workbench.config import load_settings
@@ -109,6 +115,19 @@ def cmd_sync(args: argparse.Namespace) -> int:
     result = sync_remote(_settings(args), args.name, progress=args.progress)
     print(f"synced {len(result.runs)} runs from {args.name!r} ({result.files} files, {result.bytes} bytes) "
           f"in {result.seconds:.2f} s")
+    if result.artifacts:
+        print(f"updated the manifests of {len(result.artifacts)} artifacts from {args.name!r}: "
+              f"{', '.join(result.artifacts)} (fetch one with `workbench fetch {args.name}:NAME:latest`)")
     for message in result.refused:
         print(f"workbench: refused: {message}", file=sys.stderr)
     return 1 if result.refused else 0
+
+
+def cmd_fetch(args: argparse.Namespace) -> int:
+    from workbench.remote._fetch import fetch_remote_artifact
+
+    result = fetch_remote_artifact(_settings(args), args.ref, args.dest, progress=args.progress)
+    print(f"fetched {result.blobs} blobs of {result.ref} ({result.bytes} bytes, {result.present} already here) "
+          f"in {result.seconds:.2f} s", file=sys.stderr)
+    print(result.path)
+    return 0

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from workbench.jobs.job import Job, list_jobs
 from workbench.jobs.launch import launch
 from workbench.jobs.recipe import JobContext, Recipe
-from workbench.jobs.registry import get_recipe, recipe_names
+from workbench.jobs.registry import executor_names, get_recipe, recipe_names
 from workbench.jobs.schema import Field
 
 if TYPE_CHECKING:
@@ -26,6 +26,7 @@ __all__ = [
     "Job",
     "JobContext",
     "Recipe",
+    "executor_names",
     "generate",
     "get_recipe",
     "launch",

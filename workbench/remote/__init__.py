@@ -1,4 +1,4 @@
-"""SSH remotes: settings, connections (Fabric, host keys checked) and ``sync``.
+"""SSH remotes: settings, connections (Fabric, host keys checked), ``sync`` and artifacts on demand.
 
 Fabric and paramiko are imported only when a connection opens: ``import workbench.remote``
 stays light.
@@ -6,17 +6,50 @@ stays light.
 
 from __future__ import annotations
 
+import os
+from typing import Any
+
 from workbench.remote._config import Remote, add_remote, get_remote, list_remotes, remove_remote
+from workbench.remote._fetch import FetchResult, fetch_artifact
 from workbench.remote._sync import SyncResult, known_hosts_path, sync, sync_remote
 
 __all__ = [
+    "FetchResult",
     "Remote",
     "SyncResult",
     "add_remote",
+    "check_remote",
+    "fetch_artifact",
     "get_remote",
     "known_hosts_path",
+    "last_sync",
     "list_remotes",
     "remove_remote",
     "sync",
     "sync_remote",
 ]
+
+
+def check_remote(name: str, *, root: str | os.PathLike[str] | None = None,
+                 trust_new_host: bool = False) -> dict[str, Any]:
+    """Connect to remote ``name``, check its root and Python; ``{"rtt": seconds, "python_version"}``.
+
+    Raises :class:`~workbench.errors.RemoteError` with what to do (unreachable, unknown or changed
+    host key, refused login, no Python, no store).
+    """
+    from workbench.config import load_settings
+    from workbench.remote._connection import check, connect
+
+    settings = load_settings(root)
+    remote = get_remote(settings, name)
+    with connect(remote, known_hosts_path(settings.root), trust_new_host=trust_new_host) as conn:
+        return check(conn)
+
+
+def last_sync(name: str, *, root: str | os.PathLike[str] | None = None) -> dict[str, Any] | None:
+    """What the last sync of remote ``name`` did: ``time`` (epoch s), ``runs``, ``artifacts``,
+    ``files``, ``bytes``, ``refused``, ``seconds``; None before the first one."""
+    from workbench.config import load_settings
+    from workbench.remote._sync import last_sync as _last
+
+    return _last(load_settings(root).root, name)

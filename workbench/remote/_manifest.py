@@ -1,9 +1,10 @@
 """What the remote lists (the manifest) and what may come from it: paths checked before use.
 
 The remote side runs GNU find under ``<root>/runs`` and prints one NUL-terminated entry per file:
-``TYPE<TAB>PATH<TAB>SIZE<TAB>MTIME``. Only run records and metric segments are wanted; every
-entry is checked here, since a remote may be hostile: no absolute paths, no ``..``, valid run ids,
-regular files only, sizes within limits.
+``TYPE<TAB>PATH<TAB>SIZE<TAB>MTIME``; then under ``<root>/artifacts`` with ``A`` before TYPE. Run
+records, metric segments, captured logs, artifact manifests and alias files are wanted; every
+entry is checked here, since a remote may be hostile: no absolute paths, no ``..``, valid run ids
+and artifact names, regular files only, sizes within limits.
 """
 
 from __future__ import annotations
@@ -11,14 +12,23 @@ from __future__ import annotations
 import dataclasses
 import re
 
+from workbench.errors import ArtifactError
 from workbench.store._paths import is_run_id
+from workbench.store.artifacts.names import validate_name
 
-__all__ = ["MAX_RECORD_BYTES", "MAX_SEGMENT_BYTES", "Entry", "Manifest", "parse_manifest", "wanted_kind"]
+__all__ = ["MAX_RECORD_BYTES", "MAX_SEGMENT_BYTES", "Entry", "Manifest", "artifact_kind", "parse_manifest",
+           "wanted_kind"]
 
 #: a run record larger than this is refused (a real one is a few kilobytes)
 MAX_RECORD_BYTES = 16 * 1024 * 1024
 #: a metric segment larger than this is refused
 MAX_SEGMENT_BYTES = 4 * 1024 * 1024 * 1024
+#: a captured log larger than this stays on the remote (the run still comes)
+MAX_LOG_BYTES = 64 * 1024 * 1024
+#: an artifact manifest or alias file larger than this is refused (a real one is kilobytes)
+MAX_ARTIFACT_BYTES = 64 * 1024 * 1024
+_LOG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}\.log\Z")
+_ARTIFACT_FILE = re.compile(r"(?:v[1-9][0-9]{0,8}\.json|aliases\.json)\Z")
 _SEGMENT = re.compile(r"(?:s-\d{8}|c-\d{8}-\d{8})\.parquet\Z")
 # the common, safe shapes in one match (the slow checks run only for the rest)
 _WANTED = re.compile(r"([0-9a-z][0-9a-z_-]{1,63})/(?:(run\.json)|metrics/(?:s-\d{8}|c-\d{8}-\d{8})\.parquet)\Z")
@@ -39,6 +49,8 @@ class Manifest:
     refused: list[str]
     #: runs refused as a whole (one of their entries was refused)
     refused_runs: set[str]
+    #: artifact name -> its manifests and alias file (paths relative to artifacts/), sorted
+    artifacts: dict[str, list[Entry]] = dataclasses.field(default_factory=dict)
 
 
 def unsafe_reason(path: str) -> str | None:
@@ -56,23 +68,69 @@ def unsafe_reason(path: str) -> str | None:
 
 
 def wanted_kind(path: str) -> str | None:
-    """``record`` or ``segment`` for the files sync copies; None for anything else."""
+    """``record``, ``segment`` or ``log`` for the run files sync copies; None for anything else."""
     parts = path.split("/")
     if len(parts) == 2 and parts[1] == "run.json" and is_run_id(parts[0]):
         return "record"
     if len(parts) == 3 and parts[1] == "metrics" and _SEGMENT.match(parts[2]) and is_run_id(parts[0]):
         return "segment"
+    if len(parts) == 3 and parts[1] == "logs" and _LOG.match(parts[2]) and is_run_id(parts[0]):
+        return "log"
+    return None
+
+
+def is_artifact_name(name: str) -> bool:
+    try:
+        validate_name(name)
+    except ArtifactError:
+        return False
+    return True
+
+
+def artifact_kind(path: str) -> str | None:
+    """``manifest`` or ``aliases`` for ``<name>/v<N>.json`` / ``<name>/aliases.json``; else None."""
+    parts = path.split("/")
+    if len(parts) == 2 and _ARTIFACT_FILE.match(parts[1]) and is_artifact_name(parts[0]):
+        return "aliases" if parts[1] == "aliases.json" else "manifest"
     return None
 
 
 def size_limit(kind: str) -> int:
-    return MAX_RECORD_BYTES if kind == "record" else MAX_SEGMENT_BYTES
+    return {"record": MAX_RECORD_BYTES, "log": MAX_LOG_BYTES, "manifest": MAX_ARTIFACT_BYTES,
+            "aliases": MAX_ARTIFACT_BYTES}.get(kind, MAX_SEGMENT_BYTES)
+
+
+def _parse_artifact_line(kind_char: str, path: str, size: int, mtime: str, remote: str,
+                         artifacts: dict[str, list[Entry]], refused: list[str], refused_names: set[str]) -> None:
+    why = unsafe_reason(path)
+    first = path.split("/", 1)[0]
+    name = first if why is None and is_artifact_name(first) else None
+    if why is not None:
+        refused.append(f"remote {remote!r}: refused artifact file {path!r}: {why}")
+        if is_artifact_name(first):
+            refused_names.add(first)
+        return
+    kind = artifact_kind(path)
+    if kind is None or name is None:
+        return  # the artifact directory itself, locks, next_version, usage logs: not copied
+    if kind_char != "f":
+        refused.append(f"remote {remote!r}: refused artifact file {path!r}: not a regular file (find type "
+                       f"{kind_char!r})")
+        refused_names.add(name)
+    elif not 0 <= size <= size_limit(kind):
+        refused.append(f"remote {remote!r}: refused artifact file {path!r}: {size} bytes is more than an "
+                       f"artifact {kind} may hold ({size_limit(kind)})")
+        refused_names.add(name)
+    else:
+        artifacts.setdefault(name, []).append(Entry(path, size, mtime))
 
 
 def parse_manifest(data: bytes, remote: str) -> Manifest:
     runs: dict[str, list[Entry]] = {}
     refused: list[str] = []
     refused_runs: set[str] = set()
+    artifacts: dict[str, list[Entry]] = {}
+    refused_names: set[str] = set()
 
     def refuse(run_id: str | None, path: str, why: str) -> None:
         refused.append(f"remote {remote!r}: refused {path!r}: {why}")
@@ -90,6 +148,9 @@ def parse_manifest(data: bytes, remote: str) -> Manifest:
             float(mtime)
         except (UnicodeDecodeError, ValueError):
             refused.append(f"remote {remote!r}: refused a manifest line that does not parse: {raw[:200]!r}")
+            continue
+        if kind_char.startswith("A"):
+            _parse_artifact_line(kind_char[1:], path, size, mtime, remote, artifacts, refused, refused_names)
             continue
         fast = _WANTED.match(path)
         if fast is not None:
@@ -120,12 +181,20 @@ def parse_manifest(data: bytes, remote: str) -> Manifest:
         if depth == 1 and path.endswith("/metrics") and kind_char != "d":
             refuse(run_id, path, f"the metrics directory is not a directory (find type {kind_char!r})")
             continue
-        # anything else (logs, files/, lock and temp files) stays on the remote: run records and
-        # metric segments all took the fast path above
+        if wanted_kind(path) == "log" and kind_char == "f" and 0 <= size <= MAX_LOG_BYTES:
+            runs.setdefault(run_id, []).append(Entry(path, size, mtime))
+        # anything else (files/, larger logs, lock and temp files) stays on the remote: run records
+        # and metric segments all took the fast path above
     for run_id in refused_runs:
         runs.pop(run_id, None)
     for run_id, entries in list(runs.items()):
         entries.sort(key=lambda e: e.path)
         if not any(e.path == f"{run_id}/run.json" for e in entries):
             runs.pop(run_id)  # a run being created (no record yet): next sync
-    return Manifest(runs, refused, refused_runs)
+    for name in refused_names:
+        artifacts.pop(name, None)
+    for name, entries in list(artifacts.items()):
+        entries.sort(key=lambda e: e.path)
+        if not any(artifact_kind(e.path) == "manifest" for e in entries):
+            artifacts.pop(name)  # only an alias file: nothing to show
+    return Manifest(runs, refused, refused_runs, artifacts)

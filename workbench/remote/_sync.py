@@ -1,11 +1,13 @@
 """``sync(name)``: copy the runs that changed on a remote into the local store.
 
-One command lists the remote's runs (a manifest: paths, sizes, mtimes); the run records and metric
-segments of every run that changed since the cursor come in one streamed tar archive, each member
-checked (see ``_manifest``) and written into a staging directory under the local root. Only when
-the whole archive has arrived does any run move into place, each by one rename (a run synced
-before is swapped with its new copy by ``renameat2(RENAME_EXCHANGE)``): a cut connection leaves
-the store as it was, and a run appears whole or not at all.
+One command lists the remote's runs and artifacts (a manifest: paths, sizes, mtimes); the run
+records, metric segments and captured logs of every run that changed since the cursor, and the
+manifests and alias file of every artifact that changed, come in one streamed tar archive, each
+member checked (see ``_manifest``) and written into a staging directory under the local root.
+Only when the whole archive has arrived does any run move into place, each by one rename (a run
+synced before is swapped with its new copy by ``renameat2(RENAME_EXCHANGE)``): a cut connection
+leaves the store as it was, and a run appears whole or not at all. Artifacts go to the remote's
+mirror (``_mirror``), never over local ones; their blobs come on demand (``_fetch``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import sys
 import tarfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +31,24 @@ from workbench.config import Settings, load_settings
 from workbench.errors import RemoteError, StoreError
 from workbench.remote._config import Remote, get_remote
 from workbench.remote._connection import Connection, connect, raise_for_checks, wait_status
-from workbench.remote._manifest import Entry, parse_manifest, size_limit, unsafe_reason, wanted_kind
+from workbench.remote._manifest import (
+    Entry,
+    artifact_kind,
+    parse_manifest,
+    size_limit,
+    unsafe_reason,
+    wanted_kind,
+)
+from workbench.remote._mirror import check_staged, place_artifacts
 from workbench.store._atomic import atomic_write_json, dumps_json, sync_filesystem, write_all
 from workbench.store._lock import file_lock
 from workbench.store._paths import Layout
 from workbench.store.records import parse_record
 
-__all__ = ["SyncResult", "known_hosts_path", "state_dir", "sync_remote"]
+__all__ = ["ProgressCallback", "SyncResult", "known_hosts_path", "last_sync", "state_dir", "sync_remote"]
+
+#: ``callback(files_done, files_total, bytes_done, bytes_total)``, called as files arrive
+ProgressCallback = Callable[[int, int, int, int], None]
 
 _CURSOR_FORMAT = 1
 
@@ -50,6 +64,8 @@ class SyncResult:
     #: one message per refused entry or run (a hostile or broken remote); those runs were not copied
     refused: list[str] = dataclasses.field(default_factory=list)
     seconds: float = 0.0
+    #: artifacts whose manifests (and aliases) were placed in the remote's mirror
+    artifacts: list[str] = dataclasses.field(default_factory=list)
 
 
 def state_dir(root: Path, name: str) -> Path:
@@ -64,24 +80,36 @@ def _manifest_command(remote: Remote) -> str:
     python, root = shlex.quote(remote.python), shlex.quote(remote.root)
     # exit statuses 3/4/5: see raise_for_checks; find is GNU find (-printf)
     return (f"[ -x {python} ] || exit 3; [ -d {root} ] || exit 4; cd {root}/runs 2>/dev/null || exit 5; "
-            "exec find . -mindepth 1 -maxdepth 3 -printf '%y\\t%P\\t%s\\t%T@\\0'")
+            "find . -mindepth 1 -maxdepth 3 -printf '%y\\t%P\\t%s\\t%T@\\0' || exit $?; "
+            f"cd {root}/artifacts 2>/dev/null || exit 0; "
+            "exec find . -mindepth 1 -maxdepth 2 -printf 'A%y\\t%P\\t%s\\t%T@\\0'")
 
 
 def _archive_command(remote: Remote) -> str:
-    return (f"cd {shlex.quote(remote.root)}/runs && "
+    # members are named runs/... and artifacts/... (relative to the remote root)
+    return (f"cd {shlex.quote(remote.root)} && "
             "exec tar -cf - --null --no-recursion --ignore-failed-read -T - 2>/dev/null")
 
 
-def _read_cursor(path: Path) -> dict[str, list[list[Any]]]:
+def _read_cursor(path: Path) -> tuple[dict[str, list[list[Any]]], dict[str, list[list[Any]]]]:
+    """``(runs, artifacts)``: the signature of each as last placed."""
     try:
         data = json.loads(path.read_bytes())
-    except FileNotFoundError:
-        return {}
     except (OSError, ValueError):
-        return {}  # a damaged cursor only costs a full sync
+        return {}, {}  # missing or damaged: a damaged cursor only costs a full sync
     if not isinstance(data, dict) or data.get("format") != _CURSOR_FORMAT or not isinstance(data.get("runs"), dict):
-        return {}
-    return data["runs"]  # type: ignore[no-any-return]
+        return {}, {}
+    artifacts = data.get("artifacts")
+    return data["runs"], artifacts if isinstance(artifacts, dict) else {}
+
+
+def last_sync(root: Path, name: str) -> dict[str, Any] | None:
+    """What the last completed sync of ``name`` did (time, runs, artifacts, files, bytes); None if none."""
+    try:
+        data = json.loads((state_dir(root, name) / "last.json").read_bytes())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def _signature(entries: list[Entry]) -> list[list[Any]]:
@@ -110,8 +138,11 @@ def _exchange(a: Path, b: Path) -> bool:
 
 
 class _Bar:
-    def __init__(self, total: int, files: int, name: str, mode: str) -> None:
+    def __init__(self, total: int, files: int, name: str, mode: str,
+                 callback: ProgressCallback | None = None) -> None:
         self._bar: Any = None
+        self._callback = callback
+        self._total, self._files, self._done, self._bytes = total, files, 0, 0
         tty = hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
         if mode == "always" or (mode == "auto" and tty):
             try:
@@ -120,14 +151,15 @@ class _Bar:
                 return
             self._bar = tqdm(total=total, desc=f"sync {name}", unit="B", unit_scale=True, unit_divisor=1024,
                              leave=False, file=sys.stderr, mininterval=0.2)
-            self._files = files
-            self._done = 0
 
     def file_done(self, size: int) -> None:
+        self._done += 1
+        self._bytes += size
         if self._bar is not None:
-            self._done += 1
             self._bar.update(size)
             self._bar.set_postfix_str(f"{self._done}/{self._files} files", refresh=False)
+        if self._callback is not None:
+            self._callback(self._done, self._files, self._bytes, self._total)
 
     def close(self) -> None:
         if self._bar is not None:
@@ -146,6 +178,8 @@ class _Lost(Exception):
     """A network read failed inside a local write loop (its cause is the network error)."""
 
 
+#: the staging subdirectory of artifact manifests (a run id never starts with a dot)
+_ARTIFACTS = ".artifacts"
 #: segments up to this size are read whole and written by the writer threads
 _POOLED_BYTES = 8 * 1024 * 1024
 
@@ -209,37 +243,47 @@ def _receive(conn: Connection, paths: list[str], staging: Path, result: SyncResu
     sender.start()
     name = conn.remote.name
 
-    def refuse(path: str, why: str) -> None:
+    def refuse(full: str, why: str) -> None:
+        # members are runs/<id>/... or artifacts/<name>/...: a refused member refuses its run or artifact
+        artifact = full.startswith("artifacts/")
+        path = full.removeprefix("runs/")
         result.refused.append(f"remote {name!r}: refused archive member {path!r}: {why}")
-        first = path.split("/", 1)[0]
-        if unsafe_reason(path) is None or first not in ("", ".."):
-            refused_runs.add(first)
+        first = full.removeprefix("artifacts/").split("/", 1)[0] if artifact else path.split("/", 1)[0]
+        if unsafe_reason(full) is None or first not in ("", ".."):
+            refused_runs.add(f"artifacts/{first}" if artifact else first)
 
     try:
         stream = channel.makefile("rb")
         with tarfile.open(fileobj=stream, mode="r|") as archive:
             for member in archive:
-                path = member.name
-                why = unsafe_reason(path)
+                full = member.name
+                why = unsafe_reason(full)
                 if why is not None:
-                    refuse(path, why)
+                    refuse(full, why)
                     continue
-                if path not in expected:
-                    refuse(path, "it was not asked for")
+                if full not in expected:
+                    refuse(full, "it was not asked for")
                     continue
                 if not member.isreg():
-                    refuse(path, "not a regular file (a symlink, hard link, device or directory)")
+                    refuse(full, "not a regular file (a symlink, hard link, device or directory)")
                     continue
-                kind = wanted_kind(path)
+                if full.startswith("artifacts/"):
+                    path = full.removeprefix("artifacts/")
+                    kind = artifact_kind(path)
+                    target = staging / _ARTIFACTS / path
+                else:
+                    path = full.removeprefix("runs/")
+                    kind = wanted_kind(path)
+                    target = staging / path
                 if kind is None or member.size > size_limit(kind):
-                    refuse(path, f"{member.size} bytes is more than a {kind} may hold ({size_limit(kind or '')})")
+                    refuse(full, f"{member.size} bytes is more than a {kind} may hold ({size_limit(kind or '')})")
                     continue
-                if path in arrived:
-                    refuse(path, "it came twice")
+                if full in arrived:
+                    refuse(full, "it came twice")
                     continue
                 source = archive.extractfile(member)
                 if source is None:
-                    refuse(path, "it has no content")
+                    refuse(full, "it has no content")
                     continue
                 run_dir = staging / path.split("/", 1)[0]
                 record = b""
@@ -249,20 +293,20 @@ def _receive(conn: Connection, paths: list[str], staging: Path, result: SyncResu
                         refuse(path, marked)
                         continue
                     record = marked
-                if kind == "segment" and member.size <= _POOLED_BYTES:
+                if kind == "record":
+                    pending.append(writers.submit(_write_file, run_dir / "run.json", record))
+                elif member.size <= _POOLED_BYTES:
                     try:
                         data = source.read()
                     except (OSError, EOFError) as exc:
                         raise _Lost(exc) from exc
-                    pending.append(writers.submit(_write_file, staging / path, data))
-                elif kind == "record":
-                    pending.append(writers.submit(_write_file, run_dir / "run.json", record))
+                    pending.append(writers.submit(_write_file, target, data))
                 else:
                     try:
-                        _write_stream(staging / path, source)
+                        _write_stream(target, source)
                     except OSError as exc:
                         raise _local_failure(staging, path, name, exc) from exc
-                arrived.add(path)
+                arrived.add(full)
                 result.files += 1
                 result.bytes += member.size
                 bar.file_done(member.size)
@@ -329,7 +373,33 @@ def _place(layout: Layout, staging: Path, run_ids: list[str]) -> None:
         layout.note_change(run_id)
 
 
-def sync_remote(settings: Settings, name: str, *, progress: str | None = None) -> SyncResult:
+def _changed(entries: dict[str, list[Entry]], cursor: dict[str, list[list[Any]]],
+             present: Callable[[str], bool]) -> list[str]:
+    return [key for key, listed in sorted(entries.items())
+            if cursor.get(key) != _signature(listed) or not present(key)]
+
+
+def _place_artifacts(settings: Settings, name: str, staging: Path, changed: list[str],
+                     manifest: Any, arrived: set[str], refused: set[str], result: SyncResult) -> list[str]:
+    """Check each artifact that arrived whole and move it into the mirror; the names placed."""
+    staged = staging / _ARTIFACTS
+    ready = []
+    for artifact in changed:
+        if f"artifacts/{artifact}" in refused or not all(f"artifacts/{e.path}" in arrived
+                                                         for e in manifest.artifacts[artifact]):
+            continue
+        why = check_staged(staged, artifact)
+        if why is not None:
+            result.refused.append(f"remote {name!r}: refused artifact {artifact!r}: {why}")
+            continue
+        ready.append(artifact)
+    if ready:
+        place_artifacts(settings.root, name, staged, ready, _exchange)
+    return ready
+
+
+def sync_remote(settings: Settings, name: str, *, progress: str | None = None,
+                callback: ProgressCallback | None = None) -> SyncResult:
     remote = get_remote(settings, name)
     started = time.perf_counter()
     result = SyncResult(remote=name)
@@ -346,16 +416,20 @@ def sync_remote(settings: Settings, name: str, *, progress: str | None = None) -
             manifest = parse_manifest(listing.stdout, name)
             result.refused.extend(manifest.refused)
             cursor_path = state / "cursor.json"
-            cursor = _read_cursor(cursor_path)
-            changed = [run_id for run_id, entries in sorted(manifest.runs.items())
-                       if cursor.get(run_id) != _signature(entries) or not layout.run_dir(run_id).is_dir()]
-            if changed:
+            cursor, art_cursor = _read_cursor(cursor_path)
+            changed = _changed(manifest.runs, cursor, lambda run_id: layout.run_dir(run_id).is_dir())
+            mirror = state / "artifacts"
+            changed_art = _changed(manifest.artifacts, art_cursor, lambda art: (mirror / art).is_dir())
+            if changed or changed_art:
                 staging = state / f"staging-{os.getpid()}-{os.urandom(4).hex()}"
                 staging.mkdir()
                 try:
-                    paths = [e.path for run_id in changed for e in manifest.runs[run_id]]
-                    bar = _Bar(sum(e.size for run_id in changed for e in manifest.runs[run_id]), len(paths),
-                               name, progress or settings.progress)
+                    entries = [e for run_id in changed for e in manifest.runs[run_id]]
+                    art_entries = [e for art in changed_art for e in manifest.artifacts[art]]
+                    paths = ([f"runs/{e.path}" for e in entries]
+                             + [f"artifacts/{e.path}" for e in art_entries])
+                    bar = _Bar(sum(e.size for e in entries + art_entries), len(paths), name,
+                               progress or settings.progress, callback)
                     refused_runs = set(manifest.refused_runs)
                     try:
                         arrived = _receive(conn, paths, staging, result, refused_runs, bar)
@@ -363,22 +437,34 @@ def sync_remote(settings: Settings, name: str, *, progress: str | None = None) -
                         bar.close()
                     # a run whose files did not all arrive (it changed meanwhile) waits for the next sync
                     complete = [run_id for run_id in changed if run_id not in refused_runs
-                                and all(e.path in arrived for e in manifest.runs[run_id])]
+                                and all(f"runs/{e.path}" in arrived for e in manifest.runs[run_id])]
                     ready = _stage_records(layout, staging, complete, name, result)
-                    if ready and settings.fsync:
+                    if (ready or changed_art) and settings.fsync:
                         sync_filesystem(staging)
                     _place(layout, staging, ready)
-                    if ready and settings.fsync:  # the renames are durable before the cursor says so
+                    placed = _place_artifacts(settings, name, staging, changed_art, manifest, arrived,
+                                              refused_runs, result)
+                    if (ready or placed) and settings.fsync:  # the renames are durable before the cursor says so
                         sync_filesystem(settings.root)
                     for run_id in ready:
                         cursor[run_id] = _signature(manifest.runs[run_id])
                         result.runs.append(run_id)
-                    atomic_write_json(cursor_path, {"format": _CURSOR_FORMAT, "runs": cursor}, fsync=settings.fsync)
+                    for art in placed:
+                        art_cursor[art] = _signature(manifest.artifacts[art])
+                        result.artifacts.append(art)
+                    atomic_write_json(cursor_path, {"format": _CURSOR_FORMAT, "runs": cursor,
+                                                    "artifacts": art_cursor}, fsync=settings.fsync)
                 finally:
                     shutil.rmtree(staging, ignore_errors=True)
+            result.seconds = time.perf_counter() - started
+            atomic_write_json(state / "last.json", {
+                "time": time.time(), "runs": len(result.runs), "artifacts": len(result.artifacts),
+                "files": result.files, "bytes": result.bytes, "refused": len(result.refused),
+                "seconds": result.seconds}, fsync=False)
     result.seconds = time.perf_counter() - started
     return result
 
 
-def sync(name: str, *, root: str | os.PathLike[str] | None = None, progress: str | None = None) -> SyncResult:
-    return sync_remote(load_settings(root), name, progress=progress)
+def sync(name: str, *, root: str | os.PathLike[str] | None = None, progress: str | None = None,
+         callback: ProgressCallback | None = None) -> SyncResult:
+    return sync_remote(load_settings(root), name, progress=progress, callback=callback)

@@ -58,8 +58,8 @@ def when(value: Any) -> str:
             value = datetime.fromisoformat(value)
         except ValueError:
             return str(value)
-    if hasattr(value, "to_pydatetime"):
-        value = value.to_pydatetime()
+    if hasattr(value, "to_pydatetime"):  # a pandas Timestamp: nanoseconds do not show anyway
+        value = value.to_pydatetime(warn=False) if hasattr(value, "nanosecond") else value.to_pydatetime()
     if isinstance(value, datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=timezone.utc)

@@ -76,6 +76,23 @@ class Blobs:
             self._written.append(final)
         return wrote
 
+    def adopt(self, digest: str, verified: Path) -> bool:
+        """Publish a file whose content the caller has verified to hash to ``digest`` (a fetched
+        blob): made read-only, linked (or renamed) to its name, the source removed. True when
+        this call placed it; False when the store had it already."""
+        final = self.path(digest)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.chmod(verified, 0o444)
+            wrote = self._publish(verified, final)
+        finally:
+            verified.unlink(missing_ok=True)
+        self._known.add(digest)
+        self._touched.add(final.parent)
+        if wrote:
+            self._written.append(final)
+        return wrote
+
     def _publish(self, tmp: Path, final: Path) -> bool:
         if self.link:
             try:

@@ -11,6 +11,7 @@ import dataclasses
 import os
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 from workbench.config import Settings
 from workbench.errors import ArtifactError
@@ -41,15 +42,22 @@ class GcReport:
     dry_run: bool
 
 
-def iter_manifests(layout: Layout) -> Iterator[Manifest]:
-    for name in list_names(layout.artifacts):
-        for version in list_versions(layout.artifacts, name):
-            yield read_manifest(layout.artifacts, name, version)
+def _mirrors(layout: Layout) -> list[Path]:
+    """``remote/<name>/artifacts``: manifests synced from remotes, whose fetched blobs live here too."""
+    return sorted(p for p in (layout.root / "remote").glob("*/artifacts") if p.is_dir())
+
+
+def iter_manifests(layout: Layout, *, mirrors: bool = False) -> Iterator[Manifest]:
+    """Every local manifest; with ``mirrors``, those synced from remotes too."""
+    for artifacts in [layout.artifacts, *(_mirrors(layout) if mirrors else [])]:
+        for name in list_names(artifacts):
+            for version in list_versions(artifacts, name):
+                yield read_manifest(artifacts, name, version)
 
 
 def referenced_digests(layout: Layout) -> set[str]:
     try:
-        return {d for manifest in iter_manifests(layout) for d in blob_digests(manifest)}
+        return {d for manifest in iter_manifests(layout, mirrors=True) for d in blob_digests(manifest)}
     except ArtifactError as exc:
         raise ArtifactError(f"{exc}; gc stopped without removing anything") from exc
 

@@ -1,0 +1,330 @@
+"""Artifacts on demand: ``use_artifact("gpu1:classifier:v3")`` fetches the blobs the store lacks.
+
+Sync brought the remote's manifests into its mirror (``_mirror``); the blobs they name stay on
+the remote until a version is used. Then one command on the remote (a few lines of stdlib
+Python) streams each missing blob after a header ``<digest> <length>``, starting at an offset:
+a blob arrives in a partial file ``<root>/blobs/partial/<digest>``, hashed as it is written, and
+only a file whose SHA-256 equals its digest is published into ``blobs/`` (read-only, linked into
+place, as the store does with its own). A partial left by a cut connection is continued from its
+length next time; if the continued file does not verify, it is fetched again from the start.
+Digests and sizes come from the (validated) manifest, never from the remote's stream.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import shlex
+import shutil
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from workbench.config import Settings, load_settings
+from workbench.errors import ArtifactError, ArtifactNotFound, RemoteError
+from workbench.remote._config import get_remote, validate_name
+from workbench.remote._connection import CommandResult, Connection, connect, raise_for_checks, wait_status
+from workbench.remote._mirror import mirror_dir
+from workbench.remote._sync import ProgressCallback, known_hosts_path
+from workbench.store._atomic import write_all
+from workbench.store._lock import file_lock
+from workbench.store._paths import Layout
+from workbench.store.artifacts import aliases as _aliases
+from workbench.store.artifacts._progress import Progress
+from workbench.store.artifacts.blobs import Blobs
+from workbench.store.artifacts.manifests import read_manifest
+from workbench.store.artifacts.materialise import materialise
+from workbench.store.records import update_record
+
+__all__ = ["FetchResult", "fetch_artifact", "fetch_remote_artifact", "split_remote_ref"]
+
+_BLOCK = 1 << 20
+
+# runs on the remote with its own Python (stdlib only): reads "<digest> <offset>" lines, writes
+# "<digest> <length>\n" and the bytes from the offset on ("-1" when the blob is not there)
+_SERVER = r"""
+import os, re, sys
+ok = re.compile(r"[0-9a-f]{64}\Z")
+out = sys.stdout.buffer
+for line in sys.stdin.buffer:
+    parts = line.split()
+    if len(parts) != 2:
+        continue
+    digest, offset = parts[0].decode("ascii", "replace"), int(parts[1])
+    try:
+        if not ok.match(digest) or offset < 0:
+            raise OSError
+        f = open(os.path.join("blobs", "sha256", digest[:2], digest), "rb")
+    except OSError:
+        out.write(parts[0][:64] + b" -1\n")
+        continue
+    with f:
+        left = max(0, os.fstat(f.fileno()).st_size - offset)
+        f.seek(offset)
+        out.write(b"%s %d\n" % (digest.encode(), left))
+        while left > 0:
+            data = f.read(min(left, 1 << 20))
+            if not data:
+                break
+            out.write(data)
+            left -= len(data)
+        out.write(b"\0" * left)
+out.flush()
+"""
+
+
+@dataclasses.dataclass
+class FetchResult:
+    """What one fetch did: where the version now is, and what came over the connection."""
+
+    ref: str
+    path: Path
+    #: blobs downloaded and verified now
+    blobs: int = 0
+    #: bytes downloaded now
+    bytes: int = 0
+    #: bytes a partial file from an earlier, cut download already held (not downloaded again)
+    resumed_bytes: int = 0
+    #: blobs the store already had
+    present: int = 0
+    seconds: float = 0.0
+
+
+def split_remote_ref(ref: str) -> tuple[str, str] | None:
+    """``("gpu1", "classifier:v3")`` for ``"gpu1:classifier:v3"``; None for a local ref."""
+    if not isinstance(ref, str) or ref.count(":") != 2:
+        return None
+    remote, rest = ref.split(":", 1)
+    return validate_name(remote), rest
+
+
+def _blob_sizes(manifest: dict[str, Any], where: str) -> dict[str, int]:
+    """Digest -> the size the blob must have, from the manifest alone."""
+    sizes: dict[str, int] = {}
+    for entry in manifest["files"]:
+        chunks = entry.get("chunks")
+        if chunks is None:
+            sizes[entry["digest"]] = entry["size"]
+            continue
+        size, chunk = entry["size"], entry.get("chunk_size")
+        if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk <= 0 or \
+                len(chunks) != max(1, -(-size // chunk)):
+            raise ArtifactError(f"manifest of {where} lists {entry['path']!r} in {len(chunks)} chunks of "
+                                f"{chunk!r} bytes for {size} bytes; the manifest is corrupt: sync again")
+        for index, digest in enumerate(chunks):
+            sizes[digest] = min(chunk, size - index * chunk)
+    return sizes
+
+
+class _Meter:
+    def __init__(self, files: int, total: int, desc: str, mode: str, callback: ProgressCallback | None) -> None:
+        self.files, self.total, self.done, self.bytes = files, total, 0, 0
+        self._bar = Progress(total, desc, mode)
+        self._callback = callback
+
+    def update(self, count: int) -> None:
+        self.bytes += count
+        self._bar.update(count)
+        if self._callback is not None:
+            self._callback(self.done, self.files, self.bytes, self.total)
+
+    def file_done(self) -> None:
+        self.done += 1
+        if self._callback is not None:
+            self._callback(self.done, self.files, self.bytes, self.total)
+
+    def close(self) -> None:
+        self._bar.__exit__(None, None, None)
+
+
+def _send(channel: Any, lines: bytes, errors: list[BaseException]) -> None:
+    try:
+        channel.sendall(lines)
+        channel.shutdown_write()
+    except Exception as exc:  # noqa: BLE001 - a lost link; the reader reports it
+        errors.append(exc)
+
+
+def _prefix_digest(path: Path, length: int) -> Any:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while length > 0 and (data := handle.read(min(length, _BLOCK))):
+            digest.update(data)
+            length -= len(data)
+    return digest
+
+
+def _download(conn: Connection, partial: Path, blobs: Blobs, wanted: dict[str, int], where: str,
+              meter: _Meter, result: FetchResult) -> list[str]:
+    """Stream ``wanted`` blobs into ``blobs``; the digests whose continued partial did not verify."""
+    name = conn.remote.name
+    requests = []
+    for digest in sorted(wanted):
+        part = partial / digest
+        try:
+            offset = part.stat().st_size
+        except FileNotFoundError:
+            offset = 0
+        if offset >= wanted[digest]:  # too long to be a prefix: start again
+            part.unlink()
+            offset = 0
+        requests.append((digest, offset))
+    command = (f"cd {shlex.quote(conn.remote.root)} 2>/dev/null || exit 4; "
+               f"exec {shlex.quote(conn.remote.python)} -c {shlex.quote(_SERVER)}")
+    channel = conn.open_channel(command)
+    errors: list[BaseException] = []
+    sender = threading.Thread(target=_send, daemon=True, args=(
+        channel, b"".join(f"{d} {o}\n".encode() for d, o in requests), errors))
+    sender.start()
+    restart: list[str] = []
+    try:
+        stream = channel.makefile("rb")
+        for digest, offset in requests:
+            header = stream.readline(200)
+            if not header:
+                status = wait_status(channel, 1.0)
+                if status not in (-1, 0):
+                    raise_for_checks(conn.remote, CommandResult(status, b"", b""))
+                raise conn._lost("the download of blobs")
+            fields = header.split()
+            if len(fields) != 2 or fields[0] != digest.encode():
+                raise RemoteError(f"remote {name!r} answered {header[:80]!r} when asked for blob "
+                                  f"{digest[:12]}... of {where}; stopped, nothing unverified was stored")
+            length = int(fields[1]) if fields[1].lstrip(b"-").isdigit() else -2
+            if length == -1:
+                raise RemoteError(f"remote {name!r} lacks blob {digest[:12]}... of {where} (its store is "
+                                  "incomplete: run `workbench fsck` there); nothing unverified was stored")
+            if length != wanted[digest] - offset:
+                raise RemoteError(f"remote {name!r} offers {length} bytes of blob {digest[:12]}... of {where} "
+                                  f"from byte {offset}, the manifest says {wanted[digest] - offset}: its copy is "
+                                  "damaged; nothing unverified was stored")
+            part = partial / digest
+            hasher = _prefix_digest(part, offset) if offset else hashlib.sha256()
+            result.resumed_bytes += offset
+            fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+            try:
+                left = length
+                while left > 0:
+                    data = stream.read(min(left, _BLOCK))
+                    if not data:
+                        raise conn._lost("the download of blobs")
+                    write_all(fd, data)
+                    hasher.update(data)
+                    left -= len(data)
+                    result.bytes += len(data)
+                    meter.update(len(data))
+            finally:
+                os.close(fd)
+            if hasher.hexdigest() != digest:
+                part.unlink(missing_ok=True)
+                if offset:
+                    restart.append(digest)  # the old partial was not a prefix: fetch it whole
+                    continue
+                raise RemoteError(f"blob {digest[:12]}... of {where} from remote {name!r} does not match its "
+                                  "SHA-256 digest (the remote's copy is corrupt); nothing was stored")
+            blobs.adopt(digest, part)
+            result.blobs += 1
+            meter.file_done()
+    except (OSError, EOFError) as exc:  # socket.timeout included
+        raise conn._lost("the download of blobs", exc) from exc
+    finally:
+        sender.join(conn.remote.timeout)
+        channel.close()
+    if errors:
+        raise conn._lost("the download of blobs", errors[0])
+    return restart
+
+
+def _complete(target: Path, manifest: dict[str, Any]) -> bool:
+    try:
+        return all((target / e["path"]).stat().st_size == e["size"] for e in manifest["files"])
+    except OSError:
+        return False
+
+
+def _place(layout: Layout, settings: Settings, remote: str, manifest: dict[str, Any],
+           dest: str | os.PathLike[str] | None) -> Path:
+    if dest is not None:
+        return materialise(layout, settings, manifest, dest)[0]
+    # remote versions are cached apart from local ones: the same name may mean other content
+    target: Path = layout.root / "cache" / "remote" / remote / str(manifest["name"]) / f"v{manifest['version']}"
+    if target.is_dir() and _complete(target, manifest):
+        return target
+    if os.path.lexists(target):
+        stale = target.parent / f".{target.name}.stale.{os.urandom(4).hex()}"
+        os.rename(target, stale)
+        shutil.rmtree(stale, ignore_errors=True)
+    return materialise(layout, settings, manifest, target)[0]
+
+
+def _note_use(layout: Layout, settings: Settings, run_id: str, remote: str, manifest: dict[str, Any]) -> None:
+    entry = {"name": manifest["name"], "version": manifest["version"], "remote": remote,
+             "type": str(manifest.get("type", "artifact")), "time": time.time()}
+
+    def mutate(record: dict[str, Any]) -> None:
+        record.setdefault("artifacts", {}).setdefault("used", []).append(entry)
+
+    update_record(layout, run_id, mutate, fsync=settings.fsync)
+
+
+def fetch_remote_artifact(settings: Settings, ref: str, dest: str | os.PathLike[str] | None = None, *,
+                          run_id: str | None = None, progress: str | None = None,
+                          callback: ProgressCallback | None = None) -> FetchResult:
+    """Fetch what ``ref`` (``REMOTE:name:selector``) needs, then place it like ``use_artifact``."""
+    started = time.perf_counter()
+    split = split_remote_ref(ref)
+    if split is None:
+        raise ArtifactError(f"{ref!r} is not a remote artifact ref; write it as 'REMOTE:name:v3' or "
+                            "'REMOTE:name:alias' (e.g. 'gpu1:classifier:latest')")
+    name, local_ref = split
+    remote = get_remote(settings, name)
+    mirror = mirror_dir(settings.root, name)
+    try:
+        art, version = _aliases.resolve(mirror, local_ref)
+    except ArtifactNotFound as exc:
+        raise ArtifactNotFound(f"{exc} (as last synced from remote {name!r}); run `workbench sync {name}` to "
+                               "bring its newest artifact manifests, then try again") from exc
+    manifest = read_manifest(mirror, art, version)
+    where = f"{name}:{art}:v{version}"
+    layout = Layout(settings.root)
+    layout.ensure()
+    if run_id is not None:
+        from workbench.store.records import read_record
+
+        read_record(layout, run_id)  # RunNotFound before anything is fetched
+    sizes = _blob_sizes(manifest, where)
+    blobs = Blobs(layout.blobs, fsync=settings.fsync)
+    missing = {d: s for d, s in sizes.items() if not blobs.has(d)}
+    result = FetchResult(ref=where, path=Path(), present=len(sizes) - len(missing))
+    if missing:
+        partial = layout.root / "blobs" / "partial"
+        partial.mkdir(parents=True, exist_ok=True)
+        with file_lock(partial / ".lock", timeout=max(60.0, remote.timeout), what="blob download lock"):
+            missing = {d: s for d, s in missing.items() if not blobs.has(d)}  # another fetch got them
+            meter = _Meter(len(missing), sum(missing.values()), f"fetching {where}",
+                           progress or settings.progress, callback)
+            try:
+                with connect(remote, known_hosts_path(settings.root)) as conn:
+                    again = _download(conn, partial, blobs, missing, where, meter, result)
+                    if again:
+                        _download(conn, partial, blobs, {d: missing[d] for d in again}, where, meter, result)
+            finally:
+                meter.close()
+            blobs.sync()
+    result.path = _place(layout, settings, name, manifest, dest)
+    if run_id is not None:
+        _note_use(layout, settings, run_id, name, manifest)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def fetch_artifact(ref: str, dest: str | os.PathLike[str] | None = None, *,
+                   root: str | os.PathLike[str] | None = None, progress: str | None = None,
+                   callback: ProgressCallback | None = None) -> FetchResult:
+    """Fetch the blobs of remote artifact ``ref`` (``"gpu1:classifier:v3"``) and place its files.
+
+    ``callback(files_done, files_total, bytes_done, bytes_total)`` follows the download.
+    """
+    return fetch_remote_artifact(load_settings(root), ref, dest, progress=progress, callback=callback)
