@@ -233,9 +233,8 @@ def _artifacts(app: WebApp) -> Any:
 
 
 def _jobs(app: WebApp) -> Any:
-    monitor = ui.JobMonitor(root=app.root)
-    form = ui.LaunchForm(root=app.root, monitor=monitor)
-    return pn.Column(pn.pane.Markdown(f"## {tr('Jobs')}"), form.panel(), monitor.panel(), sizing_mode="stretch_width")
+    form = ui.LaunchForm(root=app.root, monitor=True)  # the monitor shows below the form
+    return pn.Column(pn.pane.Markdown(f"## {tr('Jobs')}"), form.panel(), sizing_mode="stretch_width")
 
 
 def _remotes(app: WebApp) -> Any:
