@@ -185,7 +185,9 @@ class MetricCompareModel(ViewModel):
             keys.update(dict.fromkeys(sorted(record.get("metrics") or {})))
         self.available = sorted(keys, key=lambda k: (k.startswith("sys/"), k))
         if self._auto_keys:
-            self.keys = [k for k in self.available if not k.startswith("sys/")][:1]
+            # like W&B's default panel: a loss first when the runs log one
+            plain = [k for k in self.available if not k.startswith("sys/")]
+            self.keys = sorted(plain, key=lambda k: ("loss" not in k.lower(), k))[:1]
         else:
             self.keys = [k for k in self.keys if k in self.available] or self.keys
 
