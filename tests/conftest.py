@@ -6,8 +6,11 @@ import importlib
 import os
 import shutil
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -33,6 +36,19 @@ def require_program(path: str) -> str:
             pytest.fail(f"CI must have {path} installed (see .ci/run)")
         pytest.skip(f"{path} is not installed")
     return found
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "the condition",
+             interval: float = 0.05) -> Any:
+    """Poll ``predicate`` until it returns something truthy, and return that; fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
 
 
 @pytest.fixture

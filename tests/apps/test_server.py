@@ -27,7 +27,8 @@ def _fill(root: Path, n: int = 3) -> None:
 def test_non_loopback_without_token_refuses_to_start(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "workbench", "--root", str(tmp_path), "ui", "--address", "0.0.0.0", "--port", "1"],
-        capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        check=False, capture_output=True, text=True, timeout=60,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
     )
     assert proc.returncode == 1
     assert "without a token" in proc.stderr and "--token auto" in proc.stderr and "WORKBENCH_UI_TOKEN" in proc.stderr

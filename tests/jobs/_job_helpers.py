@@ -11,12 +11,12 @@ import os
 import signal
 import sys
 import textwrap
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import wait_for  # noqa: F401 - re-exported for the job tests
 
 from workbench.config import load_settings
 from workbench.jobs._paths import JobPaths
@@ -32,15 +32,6 @@ def py(code: str) -> list[str]:
     return [PYTHON, "-c", textwrap.dedent(code)]
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "the condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
 
 
 def write_settings(root: Path, **values: Any) -> None:

@@ -13,13 +13,13 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from _sshd import Sshd, configure, free_port, sshd_fixture  # noqa: F401 - fixtures
+from conftest import wait_for
 
 import workbench as wb
 from workbench.config import load_settings
@@ -59,15 +59,6 @@ def group_members(pgid: int) -> list[int]:
     return members
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "the condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
 
 
 @pytest.fixture(name="stores")

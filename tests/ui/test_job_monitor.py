@@ -7,13 +7,13 @@ import contextlib
 import os
 import signal
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import require_module
+from conftest import wait_for as until
 
 import workbench as wb
 from workbench.config import load_settings
@@ -48,15 +48,6 @@ def jobs_root(root: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
                 os.killpg(int(pgid), signal.SIGKILL)
 
 
-def until(predicate: Callable[[], Any], timeout: float = 60.0, what: str = "the condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
 
 
 def polled(model: Any) -> bool:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.conftest import REPO, require_module
-from tests.ui._stores import fill, wait_for
+from tests.conftest import REPO, require_module, wait_for
+from tests.ui._stores import fill
 from workbench.ui import MetricCompare, RunBrowser
 
 TRAINER = textwrap.dedent("""

@@ -18,6 +18,8 @@ class Component(Generic[M]):
     def __init__(self, model: M) -> None:
         self.model = model
         self._widget: Any = None
+        #: the views made so far (each holds a poller and observers that close() stops)
+        self._views: list[Any] = []
 
     def widget(self) -> Any:
         """The ipywidgets view (one per component, made on first use)."""
@@ -29,6 +31,11 @@ class Component(Generic[M]):
         """A new Panel view of the same model (one per browser session)."""
         return self._make_panel()
 
+    def _keep(self, view: Any) -> Any:
+        """Remember a view so :meth:`close` stops it; returns it."""
+        self._views.append(view)
+        return view
+
     def _make_widget(self) -> Any:
         raise NotImplementedError
 
@@ -39,8 +46,11 @@ class Component(Generic[M]):
         return self.widget()._repr_mimebundle_(**kwargs)
 
     def close(self) -> None:
-        """Stop live refreshes and close the widgets."""
-        view = self._widget
-        if view is not None and hasattr(view, "close"):
+        """Stop live refreshes of every view of this component and close its widgets."""
+        for view in self._views:
             view.close()
+        self._views.clear()
+        widget = self._widget
+        if widget is not None and hasattr(widget, "close"):
+            widget.close()
         self._widget = None

@@ -43,28 +43,24 @@ class MetricCompare(Component[MetricCompareModel]):
         super().__init__(MetricCompareModel(source, keys, samples=samples, smoothing=smoothing, x_axis=x_axis,
                                             log_y=log_y, grouped=grouped, root=root))
         self.refresh = refresh
-        self._views: list[Any] = []
 
     def _make_widget(self) -> Any:
         from workbench.ui.compare.ipywidgets_view import MetricCompareWidget
 
         view = MetricCompareWidget(self.model, self.refresh)
-        self._views.append(view)
+        self._keep(view)
         return view.layout
 
     def _make_panel(self) -> Any:
         from workbench.ui.compare.panel_view import MetricComparePanel
 
         view = MetricComparePanel(self.model, self.refresh)
-        self._views.append(view)
+        self._keep(view)
         return view.layout
 
     def close(self) -> None:
-        """Stop live refreshes of every view, close them, and stop following the selection."""
-        for view in self._views:
-            view.close()
-        self._views.clear()
-        self._widget = None
+        """Stop every view, then the model (it unsubscribes from the selection it follows)."""
+        super().close()
         self.model.close()
 
 

@@ -42,7 +42,6 @@ class RunDetail(Component[RunDetailModel]):
     def __init__(self, run: Any = None, *, root: Any = None, tail: int = 200, live: bool = True) -> None:
         super().__init__(RunDetailModel(run, root=root, tail=tail))
         self.live = live
-        self._views: list[Any] = []
 
     @property
     def run_id(self) -> str | None:
@@ -56,22 +55,16 @@ class RunDetail(Component[RunDetailModel]):
         from workbench.ui.detail.ipywidgets_view import DetailWidget
 
         view = DetailWidget(self.model, live=self.live)
-        self._views.append(view)
+        self._keep(view)
         return view.box
 
     def _make_panel(self) -> Any:
         from workbench.ui.detail.panel_view import DetailPanel
 
         view = DetailPanel(self.model, live=self.live)
-        self._views.append(view)
+        self._keep(view)
         return view.layout
 
-    def close(self) -> None:
-        """Stop live refreshes of every view and close the widgets."""
-        for view in self._views:
-            view.close()
-        self._views.clear()
-        self._widget = None
 
 
 add_zh({
@@ -84,4 +77,5 @@ add_zh({
     "Latest": "最新值", "No system metrics": "无系统指标", "produced": "产出", "used": "使用",
     "used by": "被使用于", "made by": "产出自", "No artifacts": "无制品", "step": "步",
     "read-only: synced from {remote}": "只读：同步自 {remote}",
+    "No run selected": "未选择运行",
 })

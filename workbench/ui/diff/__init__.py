@@ -17,20 +17,7 @@ from workbench.ui.diff.model import ConfigDiffModel, ParallelCoordinatesModel
 __all__ = ["ConfigDiff", "ConfigDiffModel", "ParallelCoordinates", "ParallelCoordinatesModel"]
 
 
-class _Views:
-    """Keeps the views a component made, so :meth:`close` can stop them all."""
-
-    _views: list[Any]
-
-    def close(self) -> None:
-        """Stop live refreshes of every view and close the widgets."""
-        for view in self._views:
-            view.close()
-        self._views.clear()
-        self._widget = None
-
-
-class ConfigDiff(_Views, Component[ConfigDiffModel]):
+class ConfigDiff(Component[ConfigDiffModel]):
     """A key x run table of the config (and summary) values that differ between 2+ runs.
 
     Parameters
@@ -51,24 +38,23 @@ class ConfigDiff(_Views, Component[ConfigDiffModel]):
                  show_all: bool = False, live: bool = True) -> None:
         super().__init__(ConfigDiffModel(source, root=root, include_summary=include_summary, show_all=show_all))
         self.live = live
-        self._views = []
 
     def _make_widget(self) -> Any:
         from workbench.ui.diff.ipywidgets_view import DiffWidget
 
         view = DiffWidget(self.model, live=self.live)
-        self._views.append(view)
+        self._keep(view)
         return view.box
 
     def _make_panel(self) -> Any:
         from workbench.ui.diff.panel_view import DiffPanel
 
         view = DiffPanel(self.model, live=self.live)
-        self._views.append(view)
+        self._keep(view)
         return view.layout
 
 
-class ParallelCoordinates(_Views, Component[ParallelCoordinatesModel]):
+class ParallelCoordinates(Component[ParallelCoordinatesModel]):
     """Runs as polylines across config and summary dimensions, coloured by a summary metric.
 
     Parameters
@@ -89,20 +75,19 @@ class ParallelCoordinates(_Views, Component[ParallelCoordinatesModel]):
     def __init__(self, source: Any = None, dims: Sequence[str] | None = None, color: str | None = None, *,
                  project: str | None = None, root: Any = None) -> None:
         super().__init__(ParallelCoordinatesModel(source, dims, color, project=project, root=root))
-        self._views = []
 
     def _make_widget(self) -> Any:
         from workbench.ui.diff.ipywidgets_view import ParallelWidget
 
         view = ParallelWidget(self.model)
-        self._views.append(view)
+        self._keep(view)
         return view.box
 
     def _make_panel(self) -> Any:
         from workbench.ui.diff.panel_view import ParallelPanel
 
         view = ParallelPanel(self.model)
-        self._views.append(view)
+        self._keep(view)
         return view.layout
 
 

@@ -38,7 +38,6 @@ class RunBrowser(Component[RunBrowserModel]):
         super().__init__(RunBrowserModel(project, where, columns=columns, page_size=page_size, order_by=order_by,
                                          descending=descending, selection=selection, root=root))
         self.refresh = refresh
-        self._views: list[Any] = []
 
     @property
     def selection(self) -> Selection:
@@ -54,22 +53,16 @@ class RunBrowser(Component[RunBrowserModel]):
         from workbench.ui.runs.ipywidgets_view import RunBrowserWidget
 
         view = RunBrowserWidget(self.model, self.refresh)
-        self._views.append(view)
+        self._keep(view)
         return view.layout
 
     def _make_panel(self) -> Any:
         from workbench.ui.runs.panel_view import RunBrowserPanel
 
         view = RunBrowserPanel(self.model, self.refresh)
-        self._views.append(view)
+        self._keep(view)
         return view.layout
 
-    def close(self) -> None:
-        """Stop live refreshes of every view of this browser and close them."""
-        for view in self._views:
-            view.close()
-        self._views.clear()
-        self._widget = None
 
 
 add_zh({

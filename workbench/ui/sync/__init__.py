@@ -25,28 +25,21 @@ class SyncPanel(Component[SyncModel]):
     def __init__(self, root: Any = None, *, refresh: float | None = None) -> None:
         super().__init__(SyncModel(root))
         self.refresh = refresh
-        self._views: list[Any] = []
 
     def _make_widget(self) -> Any:
         from workbench.ui.sync.ipywidgets_view import SyncWidget
 
         view = SyncWidget(self.model, self.refresh)
-        self._views.append(view)
+        self._keep(view)
         return view.layout
 
     def _make_panel(self) -> Any:
         from workbench.ui.sync.panel_view import SyncPanelView
 
         view = SyncPanelView(self.model, self.refresh)
-        self._views.append(view)
+        self._keep(view)
         return view.layout
 
-    def close(self) -> None:
-        """Stop live refreshes of every view and close them."""
-        for view in self._views:
-            view.close()
-        self._views.clear()
-        self._widget = None
 
 
 add_zh({
