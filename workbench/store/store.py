@@ -151,22 +151,24 @@ class Store:
                 found += 1
         return found
 
-    def _read_metrics(self, run_ids: Sequence[str], keys: Sequence[str] | None) -> Any:
-        """Arrow table (run_id, key, step, value, time) of ``run_ids``, skipping corrupt files.
+    def _read_metrics(self, run_ids: Sequence[str], keys: Sequence[str] | None) -> tuple[Any, list[str]]:
+        """Points of ``run_ids`` as an Arrow table (run_code, [key,] step, value, time) sorted by run,
+        key, step, and the run ids the codes index; corrupt files are skipped.
 
-        Rows come in file order, each file sorted by key then step (DuckDB keeps insertion
-        order); ``file_index`` names the file of each row without a string per row.
+        Rows carry an integer run code, not a string, so that ``history(samples=)`` can pick the
+        points it keeps before any run-id string is made (:meth:`_finish`). With one key the
+        ``key`` column is left out for the same reason.
         """
         import duckdb
         import numpy as np
         import pyarrow as pa
 
+        single = keys is not None and len(keys) == 1
         for _ in range(_RETRIES):
             good = self._listing(run_ids)  # listed again each time: compaction replaces files
             if not good:
                 break
             params: dict[str, Any] = {"files": [str(p) for _, p in good]}
-            single = keys is not None and len(keys) == 1
             if single:  # one key: no key strings to decode (20% faster)
                 sql = "SELECT file_index, step, value, time FROM read_parquet($files) WHERE key = $key"
                 params["key"] = keys[0]  # type: ignore[index]
@@ -185,36 +187,55 @@ class Store:
                     raise QueryError(f"reading metrics failed: {exc}") from exc
                 continue
             file_runs = [run_id for run_id, _ in good]
-            index = table.column("file_index").to_numpy().astype(np.int64)
-            run_ids = pa.array(file_runs, pa.string()).take(pa.array(index))
-            table = table.drop_columns(["file_index"]).add_column(0, "run_id", run_ids)
-            if single:
-                constant = pa.array([keys[0]], pa.string()).take(  # type: ignore[index]
-                    pa.array(np.zeros(table.num_rows, np.int32)))
-                table = table.add_column(1, "key", constant)
-            if len(set(file_runs)) != len(file_runs):
-                table = self._sort_multi_file(table, index, file_runs)
-            return table
+            runs = list(dict.fromkeys(file_runs))
+            code_of = {run_id: i for i, run_id in enumerate(runs)}
+            file_code = np.array([code_of[r] for r in file_runs], np.int64)
+            run_code = file_code[table.column("file_index").to_numpy().astype(np.int64)]
+            table = table.drop_columns(["file_index"]).add_column(0, "run_code", pa.array(run_code))
+            if len(runs) != len(file_runs):  # a live run's several segments: order by run, key, step
+                table = self._sort_runs(table, run_code)
+            return table, runs
         else:
             raise QueryError(_CHURN)
-        return pa.table({"run_id": pa.array([], pa.string()), "key": pa.array([], pa.string()),
-                         "step": pa.array([], pa.int64()), "value": pa.array([], pa.float64()),
-                         "time": pa.array([], pa.float64())})
+        columns = {"run_code": pa.array([], pa.int64()), "step": pa.array([], pa.int64()),
+                   "value": pa.array([], pa.float64()), "time": pa.array([], pa.float64())}
+        if not single:
+            columns = {"run_code": columns["run_code"], "key": pa.array([], pa.string()),
+                       "step": columns["step"], "value": columns["value"], "time": columns["time"]}
+        return pa.table(columns), []
 
     @staticmethod
-    def _sort_multi_file(table: Any, file_index: Any, file_runs: list[str]) -> Any:
-        """Order rows by run, key, step when a run has several files (a live run's segments)."""
+    def _key_codes(table: Any) -> Any:
+        """Integer codes of the ``key`` column that sort like the keys (zeros with one key)."""
         import numpy as np
         import pyarrow.compute as pc
 
-        order_of_run = {run_id: i for i, run_id in enumerate(dict.fromkeys(file_runs))}
-        run_code = np.array([order_of_run[r] for r in file_runs], np.int64)[file_index]
+        if "key" not in table.column_names:
+            return np.zeros(table.num_rows, np.int64)
         keys = pc.dictionary_encode(table.column("key")).combine_chunks()
         names = keys.dictionary.to_pylist()
         rank = np.argsort(np.argsort(np.array(names, dtype=object)))
-        key_code = rank[keys.indices.to_numpy()]
-        order = np.lexsort((table.column("step").to_numpy(), key_code, run_code))
+        return rank[keys.indices.to_numpy()]
+
+    def _sort_runs(self, table: Any, run_code: Any) -> Any:
+        import numpy as np
+
+        order = np.lexsort((table.column("step").to_numpy(), self._key_codes(table), run_code))
         return table.take(order)
+
+    @staticmethod
+    def _finish(table: Any, runs: list[str], keys: Sequence[str] | None) -> Any:
+        """The public columns (run_id, key, step, value, time): strings made only for kept rows."""
+        import numpy as np
+        import pyarrow as pa
+
+        run_ids = pa.array(runs, pa.string()).take(table.column("run_code"))
+        table = table.drop_columns(["run_code"]).add_column(0, "run_id", run_ids)
+        if "key" not in table.column_names:
+            key = keys[0] if keys else ""
+            constant = pa.array([key], pa.string()).take(pa.array(np.zeros(table.num_rows, np.int32)))
+            table = table.add_column(1, "key", constant)
+        return table
 
     def history(self, run_ids: str | Sequence[str], keys: str | Sequence[str] | None = None,
                 samples: int | None = None) -> pd.DataFrame:
@@ -228,21 +249,19 @@ class Store:
             keys = [keys]
         if samples is not None and (isinstance(samples, bool) or not isinstance(samples, int) or samples < 1):
             raise QueryError(f"samples must be a positive int, not {samples!r}")
-        table = self._read_metrics(ids, keys)
+        table, runs = self._read_metrics(ids, keys)
         if samples is not None and table.num_rows > samples:
-            import pyarrow.compute as pc
-
             steps = table.column("step").to_numpy()
             values = table.column("value").to_numpy()
-            run_codes = pc.dictionary_encode(table.column("run_id")).combine_chunks().indices.to_numpy()
-            key_codes = pc.dictionary_encode(table.column("key")).combine_chunks().indices.to_numpy()
+            run_codes = table.column("run_code").to_numpy()
+            key_codes = self._key_codes(table)
             change = np.r_[True, (run_codes[1:] != run_codes[:-1]) | (key_codes[1:] != key_codes[:-1])]
             starts = np.flatnonzero(change)
             ends = np.r_[starts[1:], len(steps)]
             keep = [start + m4_indices(steps[start:end], values[start:end], samples)
                     for start, end in zip(starts.tolist(), ends.tolist())]
             table = table.take(np.concatenate(keep))
-        return table.to_pandas()
+        return self._finish(table, runs, keys).to_pandas()
 
     # -- sql() -------------------------------------------------------------------------------------
     def sql(self, query: str) -> pd.DataFrame:
