@@ -74,6 +74,7 @@ __all__ = [
     "runs",
     "set_alias",
     "sql",
+    "store_version",
     "sync",
     "update_run",
     "use_artifact",
@@ -152,6 +153,25 @@ def sql(query: str, *, root: PathLike | None = None) -> pd.DataFrame:
 def get_run(run_id: str, *, root: PathLike | None = None) -> dict[str, Any]:
     """The record of one run (an id or a unique prefix), read from its file."""
     return dict(_store(root).get(run_id))
+
+
+def store_version(*, root: PathLike | None = None) -> str:
+    """A token that changes whenever a run record of the store changes (a new run, a status, a
+    summary, tags, a heartbeat, a synced or deleted run); cheap enough to poll (one ``stat``).
+
+    Live views compare it with the last one they saw and re-query only when it moved.
+    """
+    from pathlib import Path
+
+    from workbench.config import default_root
+    from workbench.store._paths import Layout
+
+    root_path = Path(root).expanduser() if root is not None else default_root()
+    try:
+        st = os.stat(Layout(root_path.absolute()).journal)
+    except FileNotFoundError:
+        return "0"
+    return f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
 
 
 def update_run(run_id: str, *, tags: Sequence[str] | None = None, notes: str | None = None,

@@ -62,7 +62,10 @@ def serve_command(root: Path, address: str, port: int, token: str | None, *, pre
     if not is_loopback(address):
         origins = ["*"]  # the token guards the app; the Host a remote browser uses is unknown here
     cmd = [sys.executable, "-m", "panel", "serve", str(APP), "--address", address, "--port", str(port),
-           "--liveness"]
+           "--liveness",
+           # a closed page's session (and its live polling) goes within seconds, not Bokeh's 15 s;
+           # below 1 s Panel 1.9 starts loading its CSS from a CDN on later page loads
+           "--unused-session-lifetime", "3000", "--check-unused-sessions", "1000"]
     for origin in dict.fromkeys(origins):
         cmd += ["--allow-websocket-origin", origin]
     if token:

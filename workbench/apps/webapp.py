@@ -54,6 +54,7 @@ class WebApp:
         self.query = dict(query or {})
         self._pages: dict[str, Any] = {}
         self._browser: Any = None
+        self.language = _i18n.language()
         labels = {tr(label): key for key, label in PAGES}
         start = self.query.get("page", "overview")
         if start not in dict(PAGES):
@@ -78,7 +79,8 @@ class WebApp:
 
     def page(self, key: str) -> Any:
         if key not in self._pages:
-            self._pages[key] = pages.build(key, self)
+            with _i18n.use_language(self.language):
+                self._pages[key] = pages.build(key, self)
         return self._pages[key]
 
     def show(self, key: str) -> None:
@@ -105,8 +107,13 @@ def build_app(root: Path | str | None = None, query: dict[str, str] | None = Non
               accept_language: str | None = None) -> WebApp:
     """The app for one session (tests call this directly; ``panel serve`` runs this module)."""
     root_path = Path(root).expanduser().absolute() if root is not None else default_root()
-    with _i18n.use_language(session_language(root_path, accept_language)):
-        return WebApp(root_path, query)
+    language = session_language(root_path, accept_language)
+    if pn.state.curdoc is not None:  # pages and text made later, in this session's callbacks
+        _i18n.bind_document(pn.state.curdoc, language)
+    with _i18n.use_language(language):
+        app = WebApp(root_path, query)
+    app.language = language
+    return app
 
 
 def _root_from_argv(argv: list[str]) -> Path | None:

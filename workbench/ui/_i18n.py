@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import sys
+import weakref
 from collections.abc import Iterator, Mapping
+from typing import Any
 
 LANGUAGES = ("en", "zh")
 
@@ -24,9 +27,27 @@ def add_zh(texts: Mapping[str, str]) -> None:
     _ZH.update(texts)
 
 
+#: Bokeh documents (one per web-app session) -> their language, for text made in callbacks
+_documents: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+
+
+def bind_document(document: Any, lang: str) -> None:
+    """Make text in every callback of this Panel session (``pn.state.curdoc``) in ``lang``."""
+    _documents[document] = _check(lang)
+
+
 def language() -> str:
-    """The language of text made now: this session's, else the default."""
-    return _session.get() or _default
+    """The language of text made now: the context's (:func:`use_language`), else the Panel
+    session's (:func:`bind_document`; callbacks run with ``pn.state.curdoc`` set), else the default."""
+    lang = _session.get()
+    if lang:
+        return lang
+    panel = sys.modules.get("panel")
+    if panel is not None and _documents:
+        document = panel.state.curdoc
+        if document is not None:
+            return _documents.get(document) or _default
+    return _default
 
 
 def set_language(lang: str) -> None:

@@ -10,6 +10,7 @@ catches every change (new runs, status and summary updates, deleted runs) with n
 from __future__ import annotations
 
 import math
+import time
 from typing import TYPE_CHECKING, Any
 
 import workbench as wb
@@ -27,6 +28,8 @@ _SEARCHED = ["run_id", "name", "tags"]
 _KEYS_FROM = 500
 #: config.* and summary.* columns shown when none are chosen
 _DEFAULT_EXTRA = 3
+#: seconds between re-queries while shown runs are running and nothing else changed
+_RUNNING_EVERY = 5.0
 
 
 class RunBrowserModel(ViewModel):
@@ -68,6 +71,8 @@ class RunBrowserModel(ViewModel):
         self.selection = as_selection(selection) if selection is not None else Selection()
         self._frame: pd.DataFrame = _empty()  # every matching run, sorted
         self._found: pd.DataFrame = _empty()  # after quick search
+        self._version = wb.store_version(root=root)  # the store as the last query saw it
+        self._queried = time.monotonic()
         self.refresh()
 
     # -- derived state -----------------------------------------------------------------------------
@@ -191,9 +196,17 @@ class RunBrowserModel(ViewModel):
         self.selection.set(kept + [r for r in run_ids if r in on_page])
 
     def poll(self) -> bool:
+        """Query again when a run record changed (one ``stat``), or every few seconds while runs
+        shown are running (their duration grows, and a dead one turns ``crashed`` by time alone)."""
         with self._lock:
             if self.error is not None:
                 return False  # an invalid filter stays on screen until the person changes it
+            version = wb.store_version(root=self.root)
+            running = "status" in self._frame and bool((self._frame["status"] == "running").any())
+            if version == self._version and not (running and time.monotonic() - self._queried > _RUNNING_EVERY):
+                return False
+            self._version = version  # read before the query: a change during it shows next time
+            self._queried = time.monotonic()
             return self.refresh()
 
     # -- queries -----------------------------------------------------------------------------------
