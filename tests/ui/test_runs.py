@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+import workbench as wb
 from tests.conftest import require_module
 from tests.ui._stores import fill, make_run
 from workbench.ui import RunBrowser, Selection
@@ -156,5 +157,21 @@ def test_panel_view(store: tuple[Path, list[str]]) -> None:
         assert len(table.value) == 5 and all(n.startswith("run-00") for n in table.value["name"])
         view.columns.value = ["summary.acc"]
         assert "summary.acc" in table.value.columns and "config.lr" not in table.value.columns
+    finally:
+        browser.close()
+
+
+def test_panel_header_click_sorts_every_run(store: tuple[Path, list[str]]) -> None:
+    require_module("panel")
+    root, _ = store
+    browser = RunBrowser(root=root, page_size=5, columns=["config.lr"], refresh=60)
+    browser.panel()
+    view = browser._views[0]
+    try:
+        view.table.sorters = [{"field": "config.lr", "dir": "desc"}]
+        assert (browser.model.sort_column, browser.model.descending) == ("config.lr", True)
+        everything = wb.runs(root=root, order_by="-config.lr")["config.lr"].tolist()
+        assert [float(v) for v in view.table.value["config.lr"]] == everything[:5]  # the top 5 of all runs
+        assert view.sort.value == "config.lr" and view.descending.value is True
     finally:
         browser.close()

@@ -57,6 +57,7 @@ class RunBrowserPanel:
         self.descending.param.watch(self._on_sort, "value")
         self.columns.param.watch(self._on_columns, "value")
         self.table.param.watch(self._on_selection, "selection")
+        self.table.param.watch(self._on_header_sort, "sorters")
         self.previous.on_click(lambda _: model.previous_page())
         self.next.on_click(lambda _: model.next_page())
         self.refresh_button.on_click(self._on_refresh)
@@ -72,6 +73,14 @@ class RunBrowserPanel:
     def _on_sort(self, _: Any) -> None:
         if not self._syncing and self.sort.value:
             self.model.sort_by(self.sort.value, self.descending.value)
+
+    def _on_header_sort(self, event: Any) -> None:
+        """A click on a column header sorts every matching run, not just the page on screen."""
+        if self._syncing or not event.new:
+            return
+        first = event.new[0]
+        if first.get("field"):
+            self.model.sort_by(str(first["field"]), first.get("dir") == "desc")
 
     def _on_columns(self, event: Any) -> None:
         if not self._syncing:
