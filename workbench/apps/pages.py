@@ -51,7 +51,7 @@ _i18n.add_zh(
 
 
 def run_browser(root: Path, query: dict[str, str]) -> Any:
-    browser = ui.RunBrowser(root=root, where=query.get("where") or None)
+    browser = ui.RunBrowser(root=root, where=query.get("where") or "", page_size=25)
     runs = [r for r in query.get("runs", "").split(",") if r]
     if runs:
         browser.selection.set(runs)
