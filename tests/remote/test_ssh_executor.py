@@ -198,3 +198,22 @@ def test_cli_launch_and_a_cancel_with_no_scheduler_running(stores: Path, root: P
     result = cli("jobs", "cancel", job.run_id)  # no scheduler: cancel signals the remote group itself
     assert result.returncode == 0, result.stderr
     assert group_members(pgid) == [] and job.status == "cancelled"
+
+
+def test_a_local_cancel_wins_over_the_remote_end() -> None:
+    """The remote run of a cancelled job ends "failed" (killed by SIGTERM, no cancel flag over
+    there); merging it must not show that before the scheduler records the cancel."""
+    from workbench.jobs.executors.ssh import merge
+
+    local = {"id": "r", "status": "running", "config": {"a": 1},
+             "job": {"cancel_requested": 1.0, "process": {"remote": "gpu", "pid": 7}}}
+    remote = {"id": "r", "status": "failed", "error": {"type": "exit", "message": "SIGTERM"}, "exit_code": -15,
+              "ended": 2.0, "summary": {"loss": 0.5}, "config": {"a": 1, "b": 2},
+              "job": {"exit": {"code": -15, "signal": "SIGTERM", "time": 2.0}}}
+    merge(local, remote, "gpu", now=3.0)
+    assert local["status"] == "running" and "error" not in local and "exit_code" not in local
+    assert local["summary"] == {"loss": 0.5} and local["config"] == {"a": 1, "b": 2}
+    assert local["job"]["remote_run"]["status"] == "failed"  # what the remote said is kept beside
+    del local["job"]["cancel_requested"]
+    merge(local, remote, "gpu", now=4.0)
+    assert local["status"] == "failed" and local["exit_code"] == -15

@@ -153,8 +153,13 @@ def merge(local: Record, remote: Record, name: str, now: float) -> None:
     config keys the script added with ``init(config=...)`` are added, launch keys keep their
     local values. ``pid`` stays out: it names a process on the other host.
     """
+    # a cancel asked for here wins: the remote end of a cancelled job (killed by SIGTERM, so
+    # "failed" over there) must not show, even for a moment, before the scheduler settles it
+    cancelling = bool(local.get("job", {}).get("cancel_requested")) and remote.get("status") in TERMINAL
     if remote.get("status") != "queued":  # not yet claimed by the remote supervisor: nothing to take
         for key in REMOTE_OWNED:
+            if cancelling and key in ("status", "error", "exit_code", "ended"):
+                continue
             if key in remote:
                 local[key] = remote[key]
             elif key in ("error", "exit_code"):
