@@ -43,6 +43,15 @@ def _where(remote: Remote) -> str:
     return f"remote {remote.name!r} ({remote.user + '@' if remote.user else ''}{remote.host}:{remote.port})"
 
 
+
+def close_channel(channel: Any) -> None:
+    """Close ``channel``; on a link that is already gone paramiko raises from close() (EOFError,
+    socket errors, SSHException), which must not replace the error that says the link was lost."""
+    try:
+        channel.close()
+    except Exception:  # noqa: BLE001 - whatever paramiko raises for a dead transport
+        pass
+
 class Connection:
     """An open connection to one remote. Use :func:`connect`; close it (or use ``with``)."""
 
@@ -103,9 +112,9 @@ class Connection:
                 stderr += chunk
             status = wait_status(channel, self.remote.timeout)
         except (OSError, EOFError) as exc:  # socket.timeout is an OSError
-            channel.close()
+            close_channel(channel)
             raise self._lost(what, exc) from exc
-        channel.close()
+        close_channel(channel)
         if status == -1:  # no exit status: the connection went away, the command did not "fail"
             raise self._lost(what)
         return CommandResult(status, bytes(stdout), bytes(stderr))

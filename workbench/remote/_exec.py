@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from workbench.errors import RemoteError
-from workbench.remote._connection import Connection, wait_status
+from workbench.remote._connection import Connection, close_channel, wait_status
 from workbench.store._paths import validate_run_id
 
 __all__ = [
@@ -238,13 +238,13 @@ def fetch_files(conn: Connection, run_id: str, paths: Sequence[str], limits: Map
                 source = archive.extractfile(member)
                 out[member.name] = source.read() if source is not None else b""
     except tarfile.TarError as exc:
-        channel.close()
+        close_channel(channel)
         raise conn._lost(f"the transfer of run {run_id}", exc) from exc
     except (OSError, EOFError) as exc:
-        channel.close()
+        close_channel(channel)
         raise conn._lost(f"the transfer of run {run_id}", exc) from exc
     status = wait_status(channel, conn.remote.timeout)
-    channel.close()
+    close_channel(channel)
     if status == -1:
         raise conn._lost(f"the transfer of run {run_id}")
     return out

@@ -2,11 +2,14 @@
 
 Sync brought the remote's manifests into its mirror (``_mirror``); the blobs they name stay on
 the remote until a version is used. Then one command on the remote (a few lines of stdlib
-Python) streams each missing blob after a header ``<digest> <length>``, starting at an offset:
-a blob arrives in a partial file ``<root>/blobs/partial/<digest>``, hashed as it is written, and
-only a file whose SHA-256 equals its digest is published into ``blobs/`` (read-only, linked into
-place, as the store does with its own). A partial left by a cut connection is continued from its
-length next time; if the continued file does not verify, it is fetched again from the start.
+Python) streams each missing blob after a header ``<digest> <start> <length>``: a blob arrives in a
+partial file ``<root>/blobs/partial/<digest>``, hashed as it is written, and only a file whose
+SHA-256 equals its digest is published into ``blobs/`` (read-only, linked into place, as the store
+does with its own). A partial left by a cut connection is continued next time, from the largest
+of a few prefixes (its length, and the whole MiB before it) whose SHA-256 the remote's copy
+agrees with: the last bytes received before a cut were seen to be out of order (a gap of 32 KiB
+in the last few hundred KiB), so the tail is checked, not trusted. If the continued file still
+does not verify, it is fetched again from the start.
 Digests and sizes come from the (validated) manifest, never from the remote's stream.
 """
 
@@ -25,7 +28,14 @@ from typing import Any
 from workbench.config import Settings, load_settings
 from workbench.errors import ArtifactError, ArtifactNotFound, RemoteError
 from workbench.remote._config import get_remote, validate_name
-from workbench.remote._connection import CommandResult, Connection, connect, raise_for_checks, wait_status
+from workbench.remote._connection import (
+    CommandResult,
+    Connection,
+    close_channel,
+    connect,
+    raise_for_checks,
+    wait_status,
+)
 from workbench.remote._mirror import mirror_dir
 from workbench.remote._sync import ProgressCallback, known_hosts_path
 from workbench.store._atomic import write_all
@@ -42,15 +52,19 @@ __all__ = ["FetchResult", "fetch_artifact", "fetch_remote_artifact", "split_remo
 
 _BLOCK = 1 << 20
 
-# runs on the remote with its own Python (stdlib only): reads "<digest> <offset>" lines, writes
-# "<digest> <length>\n" and the bytes from the offset on ("-1" when the blob is not there)
+# runs on the remote with its own Python (stdlib only). Reads "<digest> <offset> [<at>:<sha256>,...]"
+# lines: the optional checkpoints are the SHA-256 of the local partial's first <at> bytes. It
+# answers "<digest> <start> <length>\n" and the bytes from <start> on, where <start> is the
+# largest checkpoint its own copy agrees with (0 when none does): bytes received just before a
+# cut connection have been seen out of order, so a partial's tail is not trusted blindly.
+# "<digest> -1" when the blob is not there.
 _SERVER = r"""
-import os, re, sys
+import hashlib, os, re, sys
 ok = re.compile(r"[0-9a-f]{64}\Z")
 out = sys.stdout.buffer
 for line in sys.stdin.buffer:
     parts = line.split()
-    if len(parts) != 2:
+    if len(parts) not in (2, 3):
         continue
     digest, offset = parts[0].decode("ascii", "replace"), int(parts[1])
     try:
@@ -61,9 +75,25 @@ for line in sys.stdin.buffer:
         out.write(parts[0][:64] + b" -1\n")
         continue
     with f:
-        left = max(0, os.fstat(f.fileno()).st_size - offset)
-        f.seek(offset)
-        out.write(b"%s %d\n" % (digest.encode(), left))
+        size = os.fstat(f.fileno()).st_size
+        start = 0
+        if len(parts) == 3:
+            points = sorted((int(a), h) for a, h in (p.split(b":") for p in parts[2].split(b",")))
+            hasher, done = hashlib.sha256(), 0
+            for at, expected in points:
+                if at > size:
+                    break
+                while done < at:
+                    data = f.read(min(at - done, 1 << 20))
+                    if not data:
+                        break
+                    hasher.update(data)
+                    done += len(data)
+                if done == at and hasher.hexdigest().encode() == expected:
+                    start = at
+        left = max(0, size - start)
+        f.seek(start)
+        out.write(b"%s %d %d\n" % (digest.encode(), start, left))
         while left > 0:
             data = f.read(min(left, 1 << 20))
             if not data:
@@ -147,13 +177,30 @@ def _send(channel: Any, lines: bytes, errors: list[BaseException]) -> None:
         errors.append(exc)
 
 
-def _prefix_digest(path: Path, length: int) -> Any:
-    digest = hashlib.sha256()
+#: how far back (in 1 MiB steps) a resume may fall back when a partial's tail does not verify
+_CHECKPOINTS = 8
+
+
+def _checkpoints(path: Path, length: int) -> dict[int, Any]:
+    """SHA-256 states of the first ``length`` bytes of ``path`` and of its last few whole MiB before
+    that, in one pass: the remote picks the largest prefix its copy agrees with."""
+    marks = {length} | {k * _BLOCK for k in range(max(1, length // _BLOCK - _CHECKPOINTS + 1), length // _BLOCK + 1)}
+    marks = {m for m in marks if 0 < m <= length}
+    states: dict[int, Any] = {}
+    digest, done = hashlib.sha256(), 0
     with path.open("rb") as handle:
-        while length > 0 and (data := handle.read(min(length, _BLOCK))):
-            digest.update(data)
-            length -= len(data)
-    return digest
+        for mark in sorted(marks):
+            while done < mark and (data := handle.read(min(mark - done, _BLOCK))):
+                digest.update(data)
+                done += len(data)
+            if done == mark:
+                states[mark] = digest.copy()
+    return states
+
+
+def _request(digest: str, offset: int, marks: dict[int, Any]) -> bytes:
+    points = ",".join(f"{at}:{state.hexdigest()}" for at, state in sorted(marks.items()))
+    return f"{digest} {offset} {points}\n".encode() if points else f"{digest} {offset}\n".encode()
 
 
 def _download(conn: Connection, partial: Path, blobs: Blobs, wanted: dict[str, int], where: str,
@@ -170,18 +217,18 @@ def _download(conn: Connection, partial: Path, blobs: Blobs, wanted: dict[str, i
         if offset >= wanted[digest]:  # too long to be a prefix: start again
             part.unlink()
             offset = 0
-        requests.append((digest, offset))
+        requests.append((digest, offset, _checkpoints(part, offset) if offset else {}))
     command = (f"cd {shlex.quote(conn.remote.root)} 2>/dev/null || exit 4; "
                f"exec {shlex.quote(conn.remote.python)} -c {shlex.quote(_SERVER)}")
     channel = conn.open_channel(command)
     errors: list[BaseException] = []
     sender = threading.Thread(target=_send, daemon=True, args=(
-        channel, b"".join(f"{d} {o}\n".encode() for d, o in requests), errors))
+        channel, b"".join(_request(d, o, marks) for d, o, marks in requests), errors))
     sender.start()
     restart: list[str] = []
     try:
         stream = channel.makefile("rb")
-        for digest, offset in requests:
+        for digest, asked, marks in requests:
             header = stream.readline(200)
             if not header:
                 status = wait_status(channel, 1.0)
@@ -189,20 +236,27 @@ def _download(conn: Connection, partial: Path, blobs: Blobs, wanted: dict[str, i
                     raise_for_checks(conn.remote, CommandResult(status, b"", b""))
                 raise conn._lost("the download of blobs")
             fields = header.split()
-            if len(fields) != 2 or fields[0] != digest.encode():
+            if not fields or fields[0] != digest.encode() or len(fields) not in (2, 3):
                 raise RemoteError(f"remote {name!r} answered {header[:80]!r} when asked for blob "
                                   f"{digest[:12]}... of {where}; stopped, nothing unverified was stored")
-            length = int(fields[1]) if fields[1].lstrip(b"-").isdigit() else -2
-            if length == -1:
+            if len(fields) == 2 and fields[1] == b"-1":
                 raise RemoteError(f"remote {name!r} lacks blob {digest[:12]}... of {where} (its store is "
                                   "incomplete: run `workbench fsck` there); nothing unverified was stored")
-            if length != wanted[digest] - offset:
+            start = int(fields[1]) if len(fields) == 3 and fields[1].isdigit() else -1
+            length = int(fields[2]) if len(fields) == 3 and fields[2].isdigit() else -1
+            if not (start == 0 or start in marks) or length != wanted[digest] - start:
                 raise RemoteError(f"remote {name!r} offers {length} bytes of blob {digest[:12]}... of {where} "
-                                  f"from byte {offset}, the manifest says {wanted[digest] - offset}: its copy is "
+                                  f"from byte {start}, the manifest says {wanted[digest] - start}: its copy is "
                                   "damaged; nothing unverified was stored")
             part = partial / digest
-            hasher = _prefix_digest(part, offset) if offset else hashlib.sha256()
-            result.resumed_bytes += offset
+            if start < asked:  # the partial's tail was not what the remote holds: cut it off
+                if start:
+                    os.truncate(part, start)
+                else:
+                    part.unlink(missing_ok=True)
+            hasher = marks[start] if start else hashlib.sha256()
+            offset = start
+            result.resumed_bytes += start
             fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
             try:
                 left = length
@@ -220,7 +274,7 @@ def _download(conn: Connection, partial: Path, blobs: Blobs, wanted: dict[str, i
             if hasher.hexdigest() != digest:
                 part.unlink(missing_ok=True)
                 if offset:
-                    restart.append(digest)  # the old partial was not a prefix: fetch it whole
+                    restart.append(digest)  # the old prefix did not verify after all: fetch it whole
                     continue
                 raise RemoteError(f"blob {digest[:12]}... of {where} from remote {name!r} does not match its "
                                   "SHA-256 digest (the remote's copy is corrupt); nothing was stored")
@@ -231,7 +285,7 @@ def _download(conn: Connection, partial: Path, blobs: Blobs, wanted: dict[str, i
         raise conn._lost("the download of blobs", exc) from exc
     finally:
         sender.join(conn.remote.timeout)
-        channel.close()
+        close_channel(channel)
     if errors:
         raise conn._lost("the download of blobs", errors[0])
     return restart

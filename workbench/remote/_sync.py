@@ -30,7 +30,7 @@ from typing import Any
 from workbench.config import Settings, load_settings
 from workbench.errors import RemoteError, StoreError
 from workbench.remote._config import Remote, get_remote
-from workbench.remote._connection import Connection, connect, raise_for_checks, wait_status
+from workbench.remote._connection import Connection, close_channel, connect, raise_for_checks, wait_status
 from workbench.remote._manifest import (
     Entry,
     artifact_kind,
@@ -328,7 +328,7 @@ def _receive(conn: Connection, paths: list[str], staging: Path, result: SyncResu
             path = getattr(failure, "filename", None) or "a staged file"
             raise _local_failure(staging, str(path), name, failure) from failure
     status = wait_status(channel, conn.remote.timeout)
-    channel.close()
+    close_channel(channel)
     if status == -1 or errors:
         raise conn._lost("the transfer", errors[0] if errors else None)
     if status not in (0, 1):  # 1: a file vanished or changed while tar read it (a live run)
