@@ -3,11 +3,7 @@ and a running one from the Panel row; logs of a chosen job; the live poller."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +12,7 @@ from conftest import require_module
 from conftest import wait_for as until
 
 import workbench as wb
-from workbench.config import load_settings
-from workbench.jobs import list_jobs
-from workbench.jobs.daemon import stop_scheduler
+from tests.jobs._job_helpers import jobs_env  # noqa: F401 - a fixture
 from workbench.ui import JobMonitor
 from workbench.ui.launch.monitor_model import loss_key, sparkline
 
@@ -30,24 +24,6 @@ with wb.init() as run:
         run.log({"train/loss": 1.0 / (step + 1)}, step=step)
         time.sleep(0.02)
 """
-
-
-@pytest.fixture
-def jobs_root(root: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A store whose schedulers and job processes are all stopped after the test."""
-    root.mkdir(parents=True)
-    (root / "workbench.toml").write_text("cancel_grace = 2.0\nscheduler_idle_exit = 30.0\n", encoding="utf-8")
-    monkeypatch.setenv("WORKBENCH_SYSTEM_METRICS", "0")
-    yield root
-    with contextlib.suppress(Exception):
-        stop_scheduler(load_settings(root), timeout=20)
-    for job in list_jobs(root):
-        with contextlib.suppress(Exception):
-            pgid = (job.record["job"].get("process") or {}).get("pgid")
-            if pgid:
-                os.killpg(int(pgid), signal.SIGKILL)
-
-
 
 
 def polled(model: Any) -> bool:
@@ -64,15 +40,16 @@ def test_sparkline_and_loss_key() -> None:
     assert loss_key({"acc": {}}) is None
 
 
-def test_cancel_a_queued_and_a_running_job_from_the_monitor(jobs_root: Path) -> None:
+@pytest.mark.usefixtures("jobs_env")
+def test_cancel_a_queued_and_a_running_job_from_the_monitor(root: Path) -> None:
     require_module("ipywidgets")
     require_module("panel")
     from workbench.ui.launch.panel_view import JobMonitorPanel
 
-    busy = wb.launch("script", config={"command": [sys.executable, "-c", BUSY]}, name="busy", root=jobs_root)
+    busy = wb.launch("script", config={"command": [sys.executable, "-c", BUSY]}, name="busy", root=root)
     waiting = wb.launch("script", config={"command": [sys.executable, "-c", "print('never')"]}, name="waiting",
-                        priority=-1, root=jobs_root)
-    monitor = JobMonitor(jobs_root, live=False)
+                        priority=-1, root=root)
+    monitor = JobMonitor(root, live=False)
     m = monitor.model
     view = monitor.widget()
     panel_view = JobMonitorPanel(m, live=False)
@@ -85,7 +62,7 @@ def test_cancel_a_queued_and_a_running_job_from_the_monitor(jobs_root: Path) -> 
 
     # the queued job, from its ipywidgets row: cancelled at once, never started
     view.row_widgets[waiting.run_id]["cancel"].click()
-    assert m.error is None and wb.Job(waiting.run_id, root=jobs_root).status == "cancelled"
+    assert m.error is None and wb.Job(waiting.run_id, root=root).status == "cancelled"
     assert m.row(waiting.run_id)["status"] == "cancelled" and view.row_widgets[waiting.run_id]["cancel"].disabled
     assert "#7f7f7f" in view.row_widgets[waiting.run_id]["status"].value
 
@@ -100,8 +77,8 @@ def test_cancel_a_queued_and_a_running_job_from_the_monitor(jobs_root: Path) -> 
     assert m.error is None
     until(lambda: polled(m) and (m.row(busy.run_id) or {}).get("status") == "cancelled", what="the cancel")
     assert panel_view.row_widgets[busy.run_id]["cancel"].disabled
-    assert wb.Job(busy.run_id, root=jobs_root).status == "cancelled"
-    assert "never" not in wb.Job(waiting.run_id, root=jobs_root).logs()
+    assert wb.Job(busy.run_id, root=root).status == "cancelled"
+    assert "never" not in wb.Job(waiting.run_id, root=root).logs()
 
     # cancelling an ended job again says so, and a gone one shows an error inline
     view.row_widgets[busy.run_id]["cancel"].click()
@@ -112,14 +89,15 @@ def test_cancel_a_queued_and_a_running_job_from_the_monitor(jobs_root: Path) -> 
     monitor.close()
 
 
-def test_live_monitor_shows_a_new_job_by_itself(jobs_root: Path) -> None:
+@pytest.mark.usefixtures("jobs_env")
+def test_live_monitor_shows_a_new_job_by_itself(root: Path) -> None:
     require_module("ipywidgets")
-    monitor = JobMonitor(jobs_root)
+    monitor = JobMonitor(root)
     view = monitor.widget()
     assert view._poller is not None
     view._poller.interval = 0.05
     assert "No jobs yet" in view.rows.children[0].value
-    job = wb.launch("script", config={"command": [sys.executable, "-c", "print('hello')"]}, root=jobs_root)
+    job = wb.launch("script", config={"command": [sys.executable, "-c", "print('hello')"]}, root=root)
     until(lambda: job.run_id in view.row_widgets, what="the new job's row")
     until(lambda: "#2ca02c" in view.row_widgets[job.run_id]["status"].value, what="completed")
     assert view.row_widgets[job.run_id]["progress"].value == 1.0

@@ -4,21 +4,16 @@ bad dataset uploads inline without launching, and a real ``script`` job launched
 
 from __future__ import annotations
 
-import contextlib
 import datetime
-import os
-import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import require_module
 
 import workbench as wb
-from workbench.config import load_settings
+from tests.jobs._job_helpers import jobs_env  # noqa: F401 - a fixture
 from workbench.jobs import list_jobs
-from workbench.jobs.daemon import stop_scheduler
 from workbench.ui import LaunchForm
 
 TRAIN = """\
@@ -34,22 +29,6 @@ print("trained")
 """
 
 RAGGED = b"text,label\ngood,positive\nonly-one-field\n"
-
-
-@pytest.fixture
-def jobs_root(root: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A store whose schedulers and job processes are all stopped after the test."""
-    root.mkdir(parents=True)
-    (root / "workbench.toml").write_text("cancel_grace = 2.0\nscheduler_idle_exit = 30.0\n", encoding="utf-8")
-    monkeypatch.setenv("WORKBENCH_SYSTEM_METRICS", "0")
-    yield root
-    with contextlib.suppress(Exception):
-        stop_scheduler(load_settings(root), timeout=20)
-    for job in list_jobs(root):
-        with contextlib.suppress(Exception):
-            pgid = (job.record["job"].get("process") or {}).get("pgid")
-            if pgid:
-                os.killpg(int(pgid), signal.SIGKILL)
 
 
 def upload_value(name: str, data: bytes) -> tuple[dict[str, object], ...]:
@@ -74,14 +53,15 @@ def test_form_fields_come_from_the_recipe_schema(root: Path) -> None:
     assert m.config() == {"lora": True, "epochs": 2}
 
 
-def test_a_script_job_launched_from_the_form_completes_in_the_monitor(jobs_root: Path, tmp_path: Path) -> None:
+@pytest.mark.usefixtures("jobs_env")
+def test_a_script_job_launched_from_the_form_completes_in_the_monitor(root: Path, tmp_path: Path) -> None:
     require_module("ipywidgets")
     require_module("panel")
     from workbench.ui.launch.panel_view import JobMonitorPanel
 
     script = tmp_path / "train.py"
     script.write_text(TRAIN, encoding="utf-8")
-    form = LaunchForm(jobs_root, monitor=True, live=False)
+    form = LaunchForm(root, monitor=True, live=False)
     view = form.widget()
     assert form.monitor is not None
     monitor = form.monitor.model
@@ -99,7 +79,7 @@ def test_a_script_job_launched_from_the_form_completes_in_the_monitor(jobs_root:
     run_id = form.model.last_job
     assert run_id is not None and monitor.selected == run_id
     assert monitor.row(run_id) is not None  # listed at once
-    record = wb.get_run(run_id, root=jobs_root)
+    record = wb.get_run(run_id, root=root)
     assert record["name"] == "from-the-form" and record["tags"] == ["ui", "smoke"]
     assert record["job"]["priority"] == 3
 
