@@ -6,6 +6,7 @@ Overview and Settings are the app's own; the others place the components' Panel 
 from __future__ import annotations
 
 import html
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -80,9 +81,19 @@ class Overview:
             pn.pane.Markdown(f"### {tr('Jobs running or queued')}"), self.jobs,
             pn.pane.Markdown(f"### {tr('Recent runs')}"), self.recent, sizing_mode="stretch_width",
         )
+        self._version: str | None = None
+        self._read_at = 0.0
         self.refresh()
 
+    def tick(self) -> None:
+        """The live refresh: re-read when a run record moved (one ``stat``), else every 30 s (a new
+        artifact version leaves no trace in the run journal)."""
+        if wb.store_version(root=self.root) != self._version or time.monotonic() - self._read_at > 30:
+            self.refresh()
+
     def refresh(self) -> None:
+        self._version = wb.store_version(root=self.root)
+        self._read_at = time.monotonic()
         try:
             frame = wb.runs(root=self.root, columns=["run_id", "name", "project", "status", "created"],
                             order_by="-created")
@@ -128,7 +139,7 @@ class Overview:
 
 def _overview(app: WebApp) -> Any:
     view = Overview(app.root)
-    _periodic(view.refresh, app.root)
+    _periodic(view.tick, app.root)
     return view.layout
 
 
