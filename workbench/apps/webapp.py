@@ -49,12 +49,12 @@ _i18n.add_zh(
 class WebApp:
     """One browser session of the app."""
 
-    def __init__(self, root: Path, query: dict[str, str] | None = None) -> None:
+    def __init__(self, root: Path, query: dict[str, str] | None = None, language: str = "en") -> None:
         self.root = root
         self.query = dict(query or {})
         self._pages: dict[str, Any] = {}
         self._browser: Any = None
-        self.language = _i18n.language()
+        self.language = language  # every page of the session is built in it
         labels = {tr(label): key for key, label in PAGES}
         start = self.query.get("page", "overview")
         if start not in dict(PAGES):
@@ -111,9 +111,7 @@ def build_app(root: Path | str | None = None, query: dict[str, str] | None = Non
     if pn.state.curdoc is not None:  # pages and text made later, in this session's callbacks
         _i18n.bind_document(pn.state.curdoc, language)
     with _i18n.use_language(language):
-        app = WebApp(root_path, query)
-    app.language = language
-    return app
+        return WebApp(root_path, query, language)
 
 
 def _root_from_argv(argv: list[str]) -> Path | None:
