@@ -6,6 +6,7 @@ aborted and kept in ``Browser.outside`` so a test can assert the pages are offli
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -82,21 +83,13 @@ def panel_app(root: Path, log_dir: Path, *, token: str | None = None, address: s
         wait_http(f"http://127.0.0.1:{port}/liveness", 60, proc)
         yield Server(f"http://127.0.0.1:{port}/webapp", proc, log)
     finally:
-        with _suppress():
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(10)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(10)
-
-
-@contextmanager
-def _suppress() -> Iterator[None]:
-    try:
-        yield
-    except ProcessLookupError:
-        pass
 
 
 @dataclass
