@@ -143,6 +143,10 @@ def history(
 def sql(query: str, *, root: PathLike | None = None) -> pd.DataFrame:
     """Read-only DuckDB SQL over the views ``runs``, ``params``, ``summaries`` and ``metrics``.
 
+    A query reads those views and the store's files under ``runs/`` and ``catalog/``, nothing
+    else: another path, a URL, an extension or any statement but a query is a ``QueryError``
+    (docs/queries.md).
+
     Examples
     --------
     >>> wb.sql("select status, count(*) n from runs group by status")  # doctest: +SKIP

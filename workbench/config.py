@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from workbench._private import make_dir
 from workbench.errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -242,7 +243,7 @@ def save_settings(root: str | os.PathLike[str] | None = None, **values: Any) -> 
         tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"cannot update {path}: the result would not be valid TOML ({exc}); edit it by hand") from exc
-    root_path.mkdir(parents=True, exist_ok=True)
+    make_dir(root_path)  # a new store is private (workbench/_private.py); mkstemp makes 0600
     fd, tmp = tempfile.mkstemp(prefix=".workbench.toml.", dir=root_path)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

@@ -58,6 +58,11 @@ def jobs_env(root: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")
     yield root
+    stop_everything(root)
+
+
+def stop_everything(root: Path) -> None:
+    """Stop the scheduler of ``root`` and kill every job process it left (a fixture's teardown)."""
     with contextlib.suppress(Exception):
         stop_scheduler(load_settings(root), timeout=20)
     info = scheduler_info(JobPaths(root))

@@ -84,7 +84,7 @@ def test_log_file_and_directory_store_read_only_blobs(root: Path, tmp_path: Path
         assert f.digest == sha256_file(src / f.path)
         blob = _blob(root, f.digest)
         assert blob.read_bytes() == (src / f.path).read_bytes()
-        assert stat.S_IMODE(blob.stat().st_mode) == 0o444
+        assert stat.S_IMODE(blob.stat().st_mode) == 0o400  # read-only, the owner's (the store is private)
     manifest = root / "artifacts" / "classifier" / "v1.json"
     assert manifest.is_file() and (root / "artifacts" / "classifier" / "aliases.json").is_file()
 

@@ -8,6 +8,8 @@ import itertools
 import os
 from pathlib import Path
 
+from workbench._private import make_dir, private_opener
+
 __all__ = ["DATA", "fill_demo_store", "train_logreg"]
 
 #: the sample datasets of the repository (reviews, stories, qa)
@@ -50,7 +52,7 @@ def fill_demo_store(root: str | os.PathLike[str], *, runs: int = 12, steps: int 
 
     grid = [(lr, bs, l2) for bs, l2, lr in itertools.product([64, 16, 256], [0.0, 1e-3], [0.01, 0.05, 0.2, 1.0])]
     ids = []
-    Path(root).mkdir(parents=True, exist_ok=True)
+    make_dir(root)  # a store: private (workbench/_private.py)
     for i, (lr, batch_size, l2) in enumerate(grid[:runs]):
         config = {"lr": lr, "batch_size": batch_size, "l2": l2, "optimizer": "sgd",
                   "model": {"kind": "logreg", "dims": 20}}
@@ -90,8 +92,9 @@ def add_cancelled_job(root: str | os.PathLike[str], *, timeout: float = 120.0) -
     import workbench as wb
 
     script = Path(root) / "demo-scripts" / "endless.py"
-    script.parent.mkdir(parents=True, exist_ok=True)
-    script.write_text(_SLOW_SCRIPT)
+    make_dir(script.parent)
+    with open(script, "w", encoding="utf-8", opener=private_opener) as handle:
+        handle.write(_SLOW_SCRIPT)
     job = wb.launch("script", config={"command": ["python", str(script)]}, name="endless (cancelled)",
                     project="demo-jobs", tags=["demo"], root=root)
     deadline = time.monotonic() + timeout

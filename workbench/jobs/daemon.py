@@ -18,6 +18,7 @@ import sys
 import time
 from typing import Any
 
+from workbench._private import private_opener
 from workbench.config import Settings
 from workbench.errors import JobError
 from workbench.jobs._paths import JobPaths
@@ -65,6 +66,7 @@ def ensure_scheduler(settings: Settings, *, wait: float = 15.0) -> bool:
     paths = JobPaths(settings.root)
     if scheduler_running(paths):
         return False
+    paths.check_private()  # the scheduler would refuse the store: say why now, not after `wait`
     paths.ensure()
     env = {k: v for k, v in os.environ.items() if k != "WORKBENCH_RUN_ID"}
     env["WORKBENCH_ROOT"] = str(settings.root)
@@ -77,7 +79,7 @@ def ensure_scheduler(settings: Settings, *, wait: float = 15.0) -> bool:
         "--idle-exit",
         repr(settings.scheduler_idle_exit),
     ]
-    with open(paths.log, "ab") as log:
+    with open(paths.log, "ab", opener=private_opener) as log:
         helper = subprocess.Popen(
             [sys.executable, "-S", "-c", _FORK_AND_EXEC, *argv],
             stdin=subprocess.DEVNULL,

@@ -51,6 +51,7 @@ def launch(
 ) -> Job:
     """Queue a job and return its :class:`Job`; see :func:`workbench.launch`."""
     settings = load_settings(root)
+    JobPaths(settings.root).check_private()  # no scheduler would run it: refuse before writing anything
     the_recipe = get_recipe(recipe)
     priority = _int(priority, "priority")
     retries = _int(retries, "retries", 0)

@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from workbench._private import open_private
 from workbench.config import Settings, load_settings
 from workbench.errors import JobError, StoreError, WorkbenchError
 from workbench.jobs._paths import JobPaths
@@ -107,6 +108,7 @@ class Scheduler:
         self._stop = False
         self._lock_fd: int | None = None
         self._wake_r: int | None = None
+        self._refusal: JobError | None = None  # the store turned writable by others: stop, then raise
 
     # -- output -----------------------------------------------------------------------------------
     def _say(self, message: str) -> None:
@@ -119,7 +121,7 @@ class Scheduler:
 
     # -- lock -------------------------------------------------------------------------------------
     def _acquire(self) -> bool:
-        fd = os.open(self.paths.lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        fd = open_private(self.paths.lock, os.O_RDWR | os.O_CREAT)
         # a launcher that asks whether a scheduler runs (daemon.scheduler_running) holds the lock
         # for an instant: only a lock held longer than _ACQUIRE_WAIT means another scheduler
         deadline = time.monotonic() + _ACQUIRE_WAIT
@@ -155,7 +157,13 @@ class Scheduler:
 
     # -- the loop ---------------------------------------------------------------------------------
     def run(self) -> int:
-        """Serve the queue until stopped (or idle); 0, or 1 when another scheduler serves it."""
+        """Serve the queue until stopped (or idle); 0, or 1 when another scheduler serves it.
+
+        Raises a JobError, starting nothing, when other users could change the store (see
+        ``JobPaths.check_private``). The same check before each job stops a running scheduler the
+        same way (its running jobs go back to the queue) and leaves that job queued.
+        """
+        self.paths.check_private()
         self.paths.ensure()
         if not self._acquire():
             self._say(f"another scheduler already serves {self.settings.root}; leaving")
@@ -170,6 +178,8 @@ class Scheduler:
             restore()
             self._release()
             self._say("stopped")
+        if self._refusal is not None:
+            raise self._refusal
         return 0
 
     def stop(self) -> None:
@@ -282,7 +292,7 @@ class Scheduler:
         if len(self._running) >= self.slots:
             return
         self._refresh_queue()
-        while len(self._running) < self.slots and self._queued:
+        while len(self._running) < self.slots and self._queued and not self._stop:
             run_id = min(self._queued, key=lambda r: (-self._queued[r][0], self._queued[r][1], r))
             del self._queued[run_id]
             self._start(run_id)
@@ -293,6 +303,11 @@ class Scheduler:
         return self._executors[name]
 
     def _start(self, run_id: str) -> None:
+        try:  # no job starts from a store that others could change; the loop ends, run() raises
+            self.paths.check_private(run_id)
+        except JobError as exc:
+            self._refusal, self._stop = exc, True
+            return
         now = time.time()
 
         claimed: list[bool] = []

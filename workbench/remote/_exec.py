@@ -9,6 +9,9 @@ coreutils); Python only for the job itself.
 A process started by :func:`start_detached` leads its own session and process group
 (``setsid``) and ignores SIGHUP (``nohup``): it outlives the SSH connection that started it, so a
 dropped link never stops a job. Its pid is its process group id.
+
+The remote store is private like a local one (workbench/_private.py): the store's directories
+and the files sent are made under ``umask 077``, with modes 0700 and 0600.
 """
 
 from __future__ import annotations
@@ -58,7 +61,7 @@ def check_host(conn: Connection) -> str:
     result = conn.run(
         f"[ -x {python} ] || exit {_NO_PYTHON}; "
         f"{python} -c 'import sys, workbench; print(sys.version.split()[0])' 2>&1 || exit {_NO_WORKBENCH}; "
-        f"mkdir -p {root}/runs {root}/jobs/ssh || exit {_NO_ROOT}",
+        f"(umask 077 && mkdir -p {root}/runs {root}/jobs/ssh) || exit {_NO_ROOT}",
         what="the check of the remote's python and root",
     )
     where = _where(conn)
@@ -113,17 +116,17 @@ def send_files(conn: Connection, files: Mapping[str, bytes | str]) -> None:
             if isinstance(content, bytes):
                 info = tarfile.TarInfo(relpath)
                 info.size = len(content)
-                info.mode = 0o644
+                info.mode = 0o600
                 archive.addfile(info, io.BytesIO(content))
             else:
                 info = archive.gettarinfo(content, arcname=relpath)
                 info.uid = info.gid = 0
                 info.uname = info.gname = ""
-                info.mode = 0o755 if info.mode & 0o111 else 0o644
+                info.mode = 0o700 if info.mode & 0o111 else 0o600
                 with open(content, "rb") as handle:
                     archive.addfile(info, handle)
     result = conn.run(
-        f"cd {_q(conn.remote.root)} && exec tar -xf - --no-same-owner --no-overwrite-dir",
+        f"cd {_q(conn.remote.root)} && umask 077 && exec tar -xf - --no-same-owner --no-overwrite-dir",
         buffer.getvalue(),
         what="the upload of the job's files",
     )

@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from workbench._private import make_dir, open_private
 from workbench.config import Settings, load_settings
 from workbench.errors import ArtifactError, ArtifactNotFound, RemoteError
 from workbench.remote._config import get_remote, validate_name
@@ -257,7 +258,7 @@ def _download(conn: Connection, partial: Path, blobs: Blobs, wanted: dict[str, i
             hasher = marks[start] if start else hashlib.sha256()
             offset = start
             result.resumed_bytes += start
-            fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+            fd = open_private(part, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
             try:
                 left = length
                 while left > 0:
@@ -354,7 +355,7 @@ def fetch_remote_artifact(settings: Settings, ref: str, dest: str | os.PathLike[
     result = FetchResult(ref=where, path=Path(), present=len(sizes) - len(missing))
     if missing:
         partial = layout.root / "blobs" / "partial"
-        partial.mkdir(parents=True, exist_ok=True)
+        make_dir(partial)
         with file_lock(partial / ".lock", timeout=max(60.0, remote.timeout), what="blob download lock"):
             missing = {d: s for d, s in missing.items() if not blobs.has(d)}  # another fetch got them
             meter = _Meter(len(missing), sum(missing.values()), f"fetching {where}",

@@ -14,19 +14,18 @@ import re
 
 from workbench.errors import ArtifactError
 from workbench.store._paths import is_run_id
+from workbench.store._schema import MAX_MANIFEST_BYTES, MAX_RECORD_BYTES
 from workbench.store.artifacts.names import validate_name
 
 __all__ = ["MAX_RECORD_BYTES", "MAX_SEGMENT_BYTES", "Entry", "Manifest", "artifact_kind", "parse_manifest",
            "wanted_kind"]
 
-#: a run record larger than this is refused (a real one is a few kilobytes)
-MAX_RECORD_BYTES = 16 * 1024 * 1024
 #: a metric segment larger than this is refused
 MAX_SEGMENT_BYTES = 4 * 1024 * 1024 * 1024
 #: a captured log larger than this stays on the remote (the run still comes)
 MAX_LOG_BYTES = 64 * 1024 * 1024
-#: an artifact manifest or alias file larger than this is refused (a real one is kilobytes)
-MAX_ARTIFACT_BYTES = 64 * 1024 * 1024
+#: an artifact manifest or alias file larger than this is refused (the store's own limit)
+MAX_ARTIFACT_BYTES = MAX_MANIFEST_BYTES
 _LOG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}\.log\Z")
 _ARTIFACT_FILE = re.compile(r"(?:v[1-9][0-9]{0,8}\.json|aliases\.json)\Z")
 _SEGMENT = re.compile(r"(?:s-\d{8}|c-\d{8}-\d{8})\.parquet\Z")

@@ -1,9 +1,11 @@
 """The remote's artifact manifests, mirrored under ``<root>/remote/<name>/artifacts/``.
 
 Sync brings each changed artifact's manifests (``v<N>.json``) and alias file in the same archive
-as the runs. Here they are checked (each manifest is read back with the store's own reader, which
-refuses malformed digests and paths that climb out; the alias file is rewritten from the valid
-pairs only) and each artifact directory is swapped into place whole. The mirror has the layout
+as the runs. Here they are checked against the store's schema (``workbench/store/_schema.py``,
+by the store's own readers: malformed digests, paths that climb out, fields of the wrong type,
+deep nesting; the alias file is rewritten without aliases of versions that did not come) and
+each artifact directory is swapped into place whole: one bad file refuses that artifact's new
+copy, and the copy mirrored before stays as it was. The mirror has the layout
 of a local ``artifacts/`` directory, so the store's readers resolve refs in it; it lives beside
 the local one, never in it, so a remote artifact can never replace a local one of the same name.
 Blobs stay on the remote until :mod:`workbench.remote._fetch` brings them.
@@ -11,15 +13,21 @@ Blobs stay on the remote until :mod:`workbench.remote._fetch` brings them.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path
 
-from workbench.errors import ArtifactError
+from workbench._private import make_dir
 from workbench.store._atomic import dumps_json
-from workbench.store.artifacts.manifests import list_versions, read_manifest
-from workbench.store.artifacts.names import validate_alias
+from workbench.store._schema import (
+    MAX_MANIFEST_BYTES,
+    SchemaError,
+    describe,
+    load_aliases,
+    load_manifest,
+    read_bounded,
+)
+from workbench.store.artifacts.manifests import list_versions, manifest_path
 
 __all__ = ["check_staged", "mirror_dir", "place_artifacts"]
 
@@ -30,38 +38,36 @@ def mirror_dir(root: Path, remote: str) -> Path:
 
 
 def _clean_aliases(path: Path, versions: set[int]) -> bytes:
+    """The alias file at ``path`` as the mirror keeps it: checked against the store's schema
+    (SchemaError otherwise), aliases of versions that did not come dropped, ``latest`` set from
+    the manifests."""
     try:
-        data = json.loads(path.read_bytes())
+        data = load_aliases(read_bounded(path, MAX_MANIFEST_BYTES))
     except FileNotFoundError:
         data = {}
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ArtifactError(f"its aliases.json is not valid JSON ({exc})") from exc
-    if not isinstance(data, dict):
-        raise ArtifactError("its aliases.json is not an object of alias -> version")
-    clean: dict[str, int] = {}
-    for alias, version in data.items():
-        if alias == "latest" or isinstance(version, bool) or not isinstance(version, int) or version not in versions:
-            continue
-        try:
-            clean[validate_alias(alias)] = version
-        except ArtifactError:
-            continue
+    clean = {alias: version for alias, version in data.items() if alias != "latest" and version in versions}
     if versions:
         clean["latest"] = max(versions)
     return dumps_json(dict(sorted(clean.items())))
 
 
 def check_staged(staged: Path, name: str) -> str | None:
-    """Validate a staged artifact directory in place; why it is refused, or None when it is sound."""
+    """Validate a staged artifact directory in place; why it is refused, or None when it is sound.
+
+    The reason names the file as the remote has it (``artifacts/<name>/v<N>.json``).
+    """
     versions = list_versions(staged, name)
     if not versions:
         return "no manifest arrived"
+    for version in versions:
+        try:
+            load_manifest(read_bounded(manifest_path(staged, name, version), MAX_MANIFEST_BYTES))
+        except SchemaError as exc:
+            return f"manifest artifacts/{name}/v{version}.json{describe(exc)}"
     try:
-        for version in versions:
-            read_manifest(staged, name, version)
         aliases = _clean_aliases(staged / name / "aliases.json", set(versions))
-    except ArtifactError as exc:
-        return str(exc).replace(str(staged), "<staging>")
+    except SchemaError as exc:
+        return f"alias file artifacts/{name}/aliases.json{describe(exc)}"
     (staged / name / "aliases.json").write_bytes(aliases)
     return None
 
@@ -69,9 +75,9 @@ def check_staged(staged: Path, name: str) -> str | None:
 def place_artifacts(root: Path, remote: str, staged: Path, names: list[str], exchange: object) -> None:
     """Move each staged artifact directory into the mirror, swapping out the previous copy."""
     target_dir = mirror_dir(root, remote)
-    target_dir.mkdir(parents=True, exist_ok=True)
+    make_dir(target_dir)
     trash = staged / ".replaced"
-    trash.mkdir(exist_ok=True)
+    make_dir(trash, parents=False)
     swap = exchange if callable(exchange) else None
     for name in names:
         source, target = staged / name, target_dir / name

@@ -3,7 +3,9 @@
 One command lists the remote's runs and artifacts (a manifest: paths, sizes, mtimes); the run
 records, metric segments and captured logs of every run that changed since the cursor, and the
 manifests and alias file of every artifact that changed, come in one streamed tar archive, each
-member checked (see ``_manifest``) and written into a staging directory under the local root.
+member checked (its path, see ``_manifest``; every record, manifest and alias file against the
+store's schema, see ``workbench/store/_schema.py``) and written into a staging directory under
+the local root.
 Only when the whole archive has arrived does any run move into place, each by one rename (a run
 synced before is swapped with its new copy by ``renameat2(RENAME_EXCHANGE)``): a cut connection
 leaves the store as it was, and a run appears whole or not at all. Artifacts go to the remote's
@@ -27,6 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from workbench._private import make_dir, open_private
 from workbench.config import Settings, load_settings
 from workbench.errors import RemoteError, StoreError
 from workbench.remote._config import Remote, get_remote
@@ -43,7 +46,7 @@ from workbench.remote._mirror import check_staged, place_artifacts
 from workbench.store._atomic import atomic_write_json, dumps_json, sync_filesystem, write_all
 from workbench.store._lock import file_lock
 from workbench.store._paths import Layout
-from workbench.store.records import parse_record
+from workbench.store._schema import MAX_RECORD_BYTES, SchemaError, describe, load_record, read_bounded
 
 __all__ = ["ProgressCallback", "SyncResult", "known_hosts_path", "last_sync", "state_dir", "sync_remote"]
 
@@ -61,7 +64,9 @@ class SyncResult:
     runs: list[str] = dataclasses.field(default_factory=list)
     files: int = 0
     bytes: int = 0
-    #: one message per refused entry or run (a hostile or broken remote); those runs were not copied
+    #: one message per refused entry, run or artifact (a hostile or broken remote: an unsafe path, or
+    #: a record, manifest or alias file that fails the store's schema), naming the path and the
+    #: reason; those runs and artifacts were not copied, and their copies here stay as they were
     refused: list[str] = dataclasses.field(default_factory=list)
     seconds: float = 0.0
     #: artifacts whose manifests (and aliases) were placed in the remote's mirror
@@ -185,8 +190,8 @@ _POOLED_BYTES = 8 * 1024 * 1024
 
 
 def _write_file(path: Path, data: bytes) -> None:
-    os.makedirs(path.parent, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    make_dir(path.parent)
+    fd = open_private(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
     try:
         write_all(fd, data)
     finally:
@@ -194,8 +199,8 @@ def _write_file(path: Path, data: bytes) -> None:
 
 
 def _write_stream(path: Path, source: Any) -> None:
-    os.makedirs(path.parent, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    make_dir(path.parent)
+    fd = open_private(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
     try:
         while True:
             try:
@@ -216,14 +221,15 @@ def _local_failure(staging: Path, path: str, name: str, exc: BaseException) -> S
 
 
 def _marked_record(data: bytes, path: str, name: str) -> bytes | str:
-    """The record with ``remote`` set to ``name``; why it is refused, as a string, if it is not valid."""
+    """The record with ``remote`` set to ``name``; why it is refused, as a string, if it does not
+    pass the store's schema (``workbench/store/_schema.py``) or names another run."""
     run_id = path.split("/", 1)[0]
     try:
-        record = parse_record(data, Path(path))
-    except StoreError as exc:
-        return str(exc)
-    if record.get("id") != run_id:
-        return f"the record names run {record.get('id')!r}, not {run_id!r}"
+        record = load_record(data)
+    except SchemaError as exc:
+        return f"the run record{describe(exc)}"
+    if record["id"] != run_id:
+        return f"the record names run {record['id']!r}, not {run_id!r}"
     record["remote"] = name
     return dumps_json(record)
 
@@ -343,9 +349,9 @@ def _stage_records(layout: Layout, staging: Path, run_ids: list[str], name: str,
     for run_id in run_ids:
         local = layout.record(run_id)
         if local.parent.exists():
-            try:
-                existing = json.loads(local.read_bytes())
-            except (OSError, ValueError):
+            try:  # a record that does not pass is nobody's to replace: refused below
+                existing = load_record(read_bounded(local, MAX_RECORD_BYTES))
+            except (OSError, SchemaError):
                 existing = {}
             if not isinstance(existing, dict) or existing.get("remote") != name:
                 origin = existing.get("remote") if isinstance(existing, dict) else None
@@ -359,7 +365,7 @@ def _stage_records(layout: Layout, staging: Path, run_ids: list[str], name: str,
 
 def _place(layout: Layout, staging: Path, run_ids: list[str]) -> None:
     trash = staging / ".replaced"
-    trash.mkdir(exist_ok=True)
+    make_dir(trash, parents=False)
     for run_id in run_ids:
         staged = staging / run_id
         target = layout.run_dir(run_id)
@@ -406,7 +412,7 @@ def sync_remote(settings: Settings, name: str, *, progress: str | None = None,
     layout = Layout(settings.root)
     layout.ensure()
     state = state_dir(settings.root, name)
-    state.mkdir(parents=True, exist_ok=True)
+    make_dir(state)
     with file_lock(state, what=f"sync of remote {name!r}"):
         for leftover in state.glob("staging-*"):  # from a sync that was killed
             shutil.rmtree(leftover, ignore_errors=True)
@@ -422,7 +428,7 @@ def sync_remote(settings: Settings, name: str, *, progress: str | None = None,
             changed_art = _changed(manifest.artifacts, art_cursor, lambda art: (mirror / art).is_dir())
             if changed or changed_art:
                 staging = state / f"staging-{os.getpid()}-{os.urandom(4).hex()}"
-                staging.mkdir()
+                make_dir(staging, parents=False, exist_ok=False)
                 try:
                     entries = [e for run_id in changed for e in manifest.runs[run_id]]
                     art_entries = [e for art in changed_art for e in manifest.artifacts[art]]

@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from workbench._private import open_private
+
 __all__ = ["atomic_write_bytes", "atomic_write_json", "dumps_json", "sync_filesystem", "write_all"]
 
 
@@ -20,9 +22,12 @@ def write_all(fd: int, data: bytes | memoryview) -> None:
 
 
 def atomic_write_bytes(path: Path, data: bytes, *, fsync: bool = True) -> None:
-    """Replace ``path`` with ``data`` so that readers see the old or the new file, never half."""
+    """Replace ``path`` with ``data`` so that readers see the old or the new file, never half.
+
+    The new file has mode 0600 (workbench/_private.py).
+    """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
     try:
         write_all(fd, data)
         if fsync:

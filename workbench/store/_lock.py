@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from workbench._private import open_private
 from workbench.errors import StoreError
 
 __all__ = ["file_lock", "try_file_lock"]
@@ -26,7 +27,7 @@ def file_lock(
     try:
         fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except (NotADirectoryError, FileNotFoundError):
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        fd = open_private(path, os.O_RDWR | os.O_CREAT)
     operation = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
     try:
         deadline = time.monotonic() + timeout
@@ -52,7 +53,7 @@ def file_lock(
 @contextlib.contextmanager
 def try_file_lock(path: Path) -> Iterator[bool]:
     """Yield True while holding the lock, or False at once if another process holds it."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    fd = open_private(path, os.O_RDWR | os.O_CREAT)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

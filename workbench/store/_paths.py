@@ -8,6 +8,7 @@ import secrets
 import time
 from pathlib import Path
 
+from workbench._private import make_dir, open_private
 from workbench.errors import StoreError
 
 __all__ = [
@@ -87,8 +88,8 @@ class Layout:
 
     def ensure(self) -> None:
         try:
-            self.runs.mkdir(parents=True, exist_ok=True)
-            self.catalog.mkdir(exist_ok=True)
+            make_dir(self.runs)  # the root too, when it is new: private (workbench/_private.py)
+            make_dir(self.catalog)
         except OSError as exc:
             raise StoreError(
                 f"cannot create the store at {self.root}: {exc.strerror}; "
@@ -115,10 +116,10 @@ class Layout:
                 fd = self._journal_fd = None
         if fd is None:
             try:
-                fd = os.open(self.journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+                fd = open_private(self.journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
             except FileNotFoundError:  # someone deleted catalog/: it is derived, make it again
-                self.catalog.mkdir(parents=True, exist_ok=True)
-                fd = os.open(self.journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+                make_dir(self.catalog)
+                fd = open_private(self.journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
             self._journal_fd = fd
         os.write(fd, line)
 

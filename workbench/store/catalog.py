@@ -15,6 +15,7 @@ import json
 import math
 import os
 import shutil
+import stat
 import threading
 import time
 import warnings
@@ -23,11 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workbench._private import make_dir, restrict
 from workbench.config import Settings
 from workbench.errors import CorruptRecord, StoreError
 from workbench.store._atomic import atomic_write_json
+from workbench.store._duckdb import connect
 from workbench.store._lock import try_file_lock
 from workbench.store._paths import Layout, is_run_id
+from workbench.store._schema import MAX_RECORD_BYTES
 from workbench.store.records import is_crashed, parse_record, update_record
 
 __all__ = ["Catalog", "ReindexReport"]
@@ -178,12 +182,10 @@ class Catalog:
     """The in-memory index of one store in this process. Thread-safe; use one per process."""
 
     def __init__(self, layout: Layout, settings: Settings) -> None:
-        import duckdb
-
         self.layout = layout
         self.settings = settings
         self._lock = threading.RLock()
-        self._con = duckdb.connect(":memory:", config={"threads": 2})
+        self._con = connect(layout)  # reads and writes runs/ and catalog/ only; see _duckdb.py
         self._journal: tuple[int, int] | None = None  # (inode, offset) read so far
         self._since_snapshot = 0
         self._loaded = False
@@ -257,30 +259,42 @@ class Catalog:
     def _read(self, run_id: str) -> tuple[dict[str, Any] | None, tuple[int, int, int] | None]:
         """The record and the identity (inode, mtime, size) of exactly the bytes read."""
         path = self.layout.runs / run_id / "run.json"
-        try:
-            fd = os.open(path, os.O_RDONLY)
+        try:  # O_NONBLOCK: a fifo in a record's place must not hang every query
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         except (FileNotFoundError, NotADirectoryError):
             return None, None
+        except OSError as exc:
+            return self._bad(run_id, (0, 0, 0), f"run record {path} cannot be read: {exc.strerror}")
         try:
             st = os.fstat(fd)
             ident = (st.st_ino, st.st_mtime_ns, st.st_size)
-            with os.fdopen(fd, "rb", closefd=False) as handle:
-                data = handle.read()
+            bad = self._bad_records.get(run_id)
+            if bad is not None and bad[0] == ident:
+                return None, ident  # known bad and unchanged: not read again
+            if not stat.S_ISREG(st.st_mode):
+                return self._bad(run_id, ident, f"run record {path} is not a regular file")
+            try:
+                with os.fdopen(fd, "rb", closefd=False) as handle:
+                    data = handle.read(MAX_RECORD_BYTES + 1)  # more is refused unread (parse_record)
+            except OSError as exc:
+                return self._bad(run_id, ident, f"run record {path} cannot be read: {exc.strerror}")
         finally:
             os.close(fd)
-        bad = self._bad_records.get(run_id)
-        if bad is not None and bad[0] == ident:
-            return None, ident
         try:
             record = parse_record(data, path)
             if record.get("id") != run_id:
                 raise CorruptRecord(f"run record {path} names run {record.get('id')!r}, not {run_id!r}")
         except StoreError as exc:
-            self._bad_records[run_id] = (ident, str(exc))
-            warnings.warn(f"skipping run {run_id}: {exc}", stacklevel=4)
-            return None, ident
+            return self._bad(run_id, ident, str(exc))
         self._bad_records.pop(run_id, None)
         return record, ident
+
+    def _bad(self, run_id: str, ident: tuple[int, int, int], why: str) -> tuple[None, tuple[int, int, int]]:
+        """Note a record that cannot be used (until its file changes) and warn once, naming it."""
+        if self._bad_records.get(run_id) != (ident, why):
+            warnings.warn(f"skipping run {run_id}: {why}", stacklevel=5)
+        self._bad_records[run_id] = (ident, why)
+        return None, ident
 
     def _load_ids(self, run_ids: Iterable[str]) -> tuple[_Rows, list[str], list[dict[str, Any]]]:
         rows, gone, crashed = _Rows(), [], []
@@ -369,7 +383,7 @@ class Catalog:
                 self._check_liveness()
 
     def _cold_load(self) -> None:
-        self.layout.catalog.mkdir(parents=True, exist_ok=True)
+        make_dir(self.layout.catalog)
         journal = self._journal_stat()
         used_snapshot = self._load_snapshot()
         # validate the snapshot (or build from nothing) against the files themselves
@@ -414,7 +428,7 @@ class Catalog:
             self._full_scan()
             self._journal = (journal[0], 0) if journal else None
             if journal is None:
-                self.layout.catalog.mkdir(parents=True, exist_ok=True)
+                make_dir(self.layout.catalog)
                 return
         assert self._journal is not None
         if journal[1] > self._journal[1]:
@@ -463,16 +477,17 @@ class Catalog:
             return
         catalog = self.layout.catalog
         try:
-            catalog.mkdir(parents=True, exist_ok=True)
+            make_dir(catalog)
             with try_file_lock(catalog / "lock") as locked:
                 if not locked:
                     return
                 name = f"snapshot-{time.time_ns():x}-{os.getpid()}"
                 tmp = catalog / f".{name}.tmp"
-                tmp.mkdir()
+                make_dir(tmp, parents=False, exist_ok=False)
                 for table in _TABLES:
                     self._con.execute(f"COPY {table} TO '{_sql_path(tmp / (table[1:] + '.parquet'))}' "
                                       "(FORMAT parquet, COMPRESSION zstd)")
+                    restrict(tmp / (table[1:] + ".parquet"))  # DuckDB creates files 0666 less the umask
                 os.rename(tmp, catalog / name)
                 previous = None
                 try:

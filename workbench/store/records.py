@@ -7,23 +7,25 @@ summary, a notebook may edit tags and notes): each writes only the fields it cha
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from workbench._private import make_dir
 from workbench.errors import CorruptRecord, ReadOnlyRun, RunNotFound, StoreError
-from workbench.store._atomic import atomic_write_json
+from workbench.store._atomic import atomic_write_bytes, dumps_json
 from workbench.store._lock import file_lock
-from workbench.store._paths import FORMAT, Layout
+from workbench.store._paths import Layout
+from workbench.store._schema import MAX_RECORD_BYTES, SchemaError, describe, load_record, read_bounded
 
 __all__ = [
     "STATUSES",
     "TERMINAL",
     "create_record",
     "normalize_tags",
+    "parse_record",
     "process_alive",
     "process_start_time",
     "read_record",
@@ -37,32 +39,31 @@ Record = dict[str, Any]
 
 
 def parse_record(data: bytes, path: Path) -> Record:
+    """The run record in ``data`` (read from ``path``), checked against the store's schema.
+
+    :class:`CorruptRecord` names the path and what is wrong (the field and why); a record of a
+    newer format is a :class:`StoreError` that says to upgrade. See ``_schema`` for the checks.
+    """
     try:
-        record = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise CorruptRecord(
-            f"run record {path} is not valid JSON ({exc}); it was probably cut short by a full disk "
-            "or a copy: restore it from a backup, or delete the run's directory"
-        ) from exc
-    if not isinstance(record, dict) or "id" not in record:
-        raise CorruptRecord(f"run record {path} is not a workbench run record (no 'id')")
-    fmt = record.get("format", 1)
-    if isinstance(fmt, bool) or not isinstance(fmt, int):
-        raise CorruptRecord(f"run record {path} has format {fmt!r}, not a number; restore it from a backup")
-    if fmt > FORMAT:
-        raise StoreError(
-            f"run record {path} has format {record.get('format')}, newer than this workbench "
-            f"understands ({FORMAT}); upgrade workbench to read it"
-        )
-    return record
+        return load_record(data)
+    except SchemaError as exc:
+        if exc.newer:
+            raise StoreError(f"run record {path}{describe(exc)}") from None
+        fix = ("it was probably cut short by a full disk or a copy: " if exc.not_json else "")
+        raise CorruptRecord(f"run record {path}{describe(exc)}; {fix}restore it from a backup, or move "
+                            "the run's directory out of the store") from None
 
 
 def read_record(layout: Layout, run_id: str) -> Record:
     path = layout.record(run_id)
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
+        data = read_bounded(path, MAX_RECORD_BYTES)
+    except (FileNotFoundError, NotADirectoryError):
         raise RunNotFound(f"no run {run_id!r} in {layout.root}") from None
+    except OSError as exc:
+        raise CorruptRecord(f"cannot read run record {path}: {exc.strerror}") from exc
+    except SchemaError as exc:
+        raise CorruptRecord(f"run record {path}{describe(exc)}; move it out of the store") from None
     record = parse_record(data, path)
     if record["id"] != run_id:  # a run directory copied or renamed by hand
         raise CorruptRecord(f"run record {path} names run {record['id']!r}, not {run_id!r}; give the "
@@ -70,13 +71,28 @@ def read_record(layout: Layout, run_id: str) -> Record:
     return record
 
 
+def _serialize(record: Record, run_id: str) -> bytes:
+    """``record`` as it will be written, checked as a reader will check it: a record this
+    workbench writes is always one it can read back (StoreError, naming the field, otherwise)."""
+    try:
+        data = dumps_json(record)
+        load_record(data)
+    except SchemaError as exc:
+        raise StoreError(f"run {run_id!r}: not written, the record would not be readable ({exc}); "
+                         "change that value (docs/store.md lists the limits)") from None
+    except (ValueError, RecursionError, UnicodeEncodeError) as exc:  # circular, too deep, lone surrogates
+        raise StoreError(f"run {run_id!r}: not written, the record cannot be JSON: {exc}") from None
+    return data
+
+
 def create_record(layout: Layout, record: Record, *, fsync: bool = True) -> None:
     run_dir = layout.run_dir(record["id"])
+    data = _serialize(record, record["id"])  # before the directory: a refused record makes no run
     try:
-        run_dir.mkdir(parents=True)
+        make_dir(run_dir, exist_ok=False)
     except FileExistsError:
         raise StoreError(f"run {record['id']!r} already exists in {layout.root}") from None
-    atomic_write_json(run_dir / "run.json", record, fsync=fsync)
+    atomic_write_bytes(run_dir / "run.json", data, fsync=fsync)
     layout.note_change(record["id"])
 
 
@@ -105,7 +121,7 @@ def update_record(
             )
         if mutate(record) is False:
             return record
-        atomic_write_json(run_dir / "run.json", record, fsync=fsync)
+        atomic_write_bytes(run_dir / "run.json", _serialize(record, run_id), fsync=fsync)
     layout.note_change(run_id)
     return record
 

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from workbench._private import make_dir
 from workbench.store._arrow import dictionary_array, numeric_array, to_numpy
 from workbench.store._atomic import atomic_write_bytes
 
@@ -147,7 +148,7 @@ def _to_bytes(table: pa.Table) -> bytes:
 
 def write_segment(metrics_dir: Path, seq: int, table: pa.Table, *, fsync: bool = True) -> Path:
     """Write one segment (a table from :func:`make_table`, sorted so readers can skip keys)."""
-    metrics_dir.mkdir(exist_ok=True)
+    make_dir(metrics_dir)
     path = metrics_dir / f"s-{seq:08d}.parquet"
     atomic_write_bytes(path, _to_bytes(table), fsync=fsync)
     return path

@@ -15,6 +15,7 @@ from workbench.errors import QueryError, RunNotFound
 from workbench.store import segments
 from workbench.store._downsample import m4_indices
 from workbench.store._paths import Layout, is_run_id, validate_run_id
+from workbench.store._sql_check import check_read_only
 from workbench.store._where import RUN_FIELDS, compile_query, parse_field
 from workbench.store.catalog import Catalog, ReindexReport
 from workbench.store.records import read_record
@@ -27,7 +28,6 @@ __all__ = ["Store", "open_store"]
 _BASE_COLUMNS = ["run_id", "project", "name", "status", "created", "started", "ended", "duration",
                  "tags", "notes", "host", "user", "remote", "git_commit", "notebook", "error"]
 _TIME_COLUMNS = ("created", "started", "ended")
-_ALLOWED_SQL = {"SELECT", "EXPLAIN"}
 _RETRIES = 5  # listings of metric files, while compaction replaces files under a query
 _CHURN = "the run's metric files kept changing while they were read (compaction); try again"
 
@@ -269,7 +269,8 @@ class Store:
 
         if not isinstance(query, str) or not query.strip():
             raise QueryError("sql() needs a query, e.g. \"select status, count(*) from runs group by 1\"")
-        _check_read_only(query)
+        with self.catalog._lock:
+            check_read_only(self.catalog.connection, query)
         self.catalog.refresh()
         with self.catalog._lock:
             con = self.catalog.connection
@@ -279,6 +280,11 @@ class Store:
                 try:  # defining the view reads the files' footers already
                     self._define_metrics_view(con, files)
                     return con.execute(query).df()
+                except duckdb.PermissionException as exc:  # the connection's own limit (_duckdb.py)
+                    raise QueryError(
+                        "sql() reads only the views and the store's files under "
+                        f"{self.layout.runs} and {self.layout.catalog}: no other file, no URL, no "
+                        f"extension ({exc})") from exc
                 except duckdb.Error as exc:
                     if not all(path.exists() for _, path in files):
                         continue  # a file was compacted away meanwhile: list again
@@ -375,39 +381,6 @@ def _frame_columns(entries: list[Any], labels: list[str]) -> pd.DataFrame:
             column = [None] * count
         data[label] = column
     return pd.DataFrame(data)
-
-
-def _check_read_only(query: str) -> None:
-    """Refuse every statement but SELECT, and EXPLAIN of a SELECT (EXPLAIN ANALYZE runs its statement)."""
-    import duckdb
-
-    try:
-        statements = duckdb.extract_statements(query)
-    except duckdb.Error as exc:
-        raise QueryError(f"the SQL does not parse: {exc}") from exc
-    for statement in statements:
-        kind = str(statement.type).rsplit(".", 1)[-1]
-        if kind == "EXPLAIN":
-            _check_read_only(_explained(statement.query))
-        elif kind not in _ALLOWED_SQL:
-            raise QueryError(f"sql() is read-only: a {kind} statement is not allowed; use SELECT "
-                             "over the views runs, params, summaries and metrics")
-
-
-def _explained(text: str) -> str:
-    """The statement an ``EXPLAIN [ANALYZE] [(options)] ...`` statement explains."""
-    import duckdb
-
-    tokens = [start for start, kind in duckdb.tokenize(text) if kind != duckdb.token_type.comment]
-    ends = [*tokens[1:], len(text)]
-    depth = 0
-    for start, end in zip(tokens[1:], ends[1:], strict=True):  # tokens[0] is EXPLAIN
-        word = text[start:end].strip()
-        depth += word.count("(") - word.count(")")
-        if depth > 0 or word.upper() in ("ANALYZE", "ANALYSE") or word.endswith(")"):
-            continue
-        return text[start:]
-    raise QueryError(f"sql() cannot tell what this EXPLAIN explains: {text!r}")
 
 
 def _arrow(con: Any, sql: str, params: dict[str, Any]) -> Any:

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from workbench._private import make_dir
 from workbench.config import load_settings
 from workbench.errors import StoreError
 from workbench.store import segments
@@ -38,7 +39,9 @@ _last_diff: tuple[bytes, Path] | None = None
 
 def _save_diff(path: Path, diff: bytes) -> None:
     global _last_diff
-    if _last_diff is not None and _last_diff[0] == diff:
+    # a run of the same store may share the file (a hard link); one of another store may not: its
+    # modes and owner are that store's
+    if _last_diff is not None and _last_diff[0] == diff and _last_diff[1].parents[2] == path.parents[2]:
         try:
             os.link(_last_diff[1], path)
             return
@@ -182,6 +185,6 @@ def init(
         diff = git_diff()
         if diff:
             files = layout.files_dir(run_id)
-            files.mkdir(exist_ok=True)
+            make_dir(files)
             _save_diff(files / "diff.patch", diff)
     return Run(layout, resolved, record)

@@ -23,6 +23,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from workbench._private import make_dir, private_opener
 from workbench.config import Settings
 from workbench.errors import WorkbenchError
 from workbench.store import segments
@@ -435,9 +436,11 @@ class Run:
     # -- capture ------------------------------------------------------------------------------
     def _start_capture(self) -> None:
         logs = self._layout.logs_dir(self.id)
-        logs.mkdir(exist_ok=True)
+        make_dir(logs)
         for name in ("stdout", "stderr"):
-            file = open(logs / f"{name}.log", "a", encoding="utf-8", errors="replace")  # noqa: SIM115
+            file = open(  # noqa: SIM115 - the tee holds it until _stop_capture
+                logs / f"{name}.log", "a", encoding="utf-8", errors="replace", opener=private_opener
+            )
             self._tees.append((name, _capture.install(name, file)))
 
     def _stop_capture(self) -> None:

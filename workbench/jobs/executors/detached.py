@@ -22,8 +22,10 @@ import sys
 import time
 from typing import Any
 
+from workbench._private import make_dir, private_opener
 from workbench.config import load_settings
 from workbench.errors import JobError, WorkbenchError
+from workbench.jobs._paths import JobPaths
 from workbench.jobs.executors import ExitStatus
 from workbench.jobs.outcome import settle, stderr_tail
 from workbench.jobs.registry import get_recipe
@@ -77,14 +79,18 @@ def main(argv: list[str] | None = None) -> int:
     record = update_record(layout, run_id, claim, fsync=settings.fsync)
     spec = record["job"]
     logs = layout.logs_dir(run_id)
-    logs.mkdir(parents=True, exist_ok=True)
+    make_dir(logs)
     start_error: str | None = None
     code: int | None = None
     try:
+        JobPaths(settings.root).check_private(run_id)  # the job fails, saying why, rather than run
         command = _argv(record)
         cwd = str(spec.get("cwd") or settings.root)
         os.makedirs(cwd, exist_ok=True)
-        with open(logs / "stdout.log", "ab") as out, open(logs / "stderr.log", "ab") as err:
+        with (
+            open(logs / "stdout.log", "ab", opener=private_opener) as out,
+            open(logs / "stderr.log", "ab", opener=private_opener) as err,
+        ):
             process = subprocess.Popen(command, cwd=cwd, env=_env(run_id, str(settings.root), spec),
                                        stdin=subprocess.DEVNULL, stdout=out, stderr=err, close_fds=True)
         code = process.wait()

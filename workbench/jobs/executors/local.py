@@ -15,6 +15,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 
+from workbench._private import make_dir, private_opener
 from workbench.jobs.executors import ExitStatus, Launch, signal_group
 from workbench.store.records import process_start_time
 
@@ -67,8 +68,11 @@ class LocalExecutor:
         self._hook = _die_with_parent_hook()
 
     def start(self, launch: Launch) -> LocalExecution:
-        launch.stdout.parent.mkdir(parents=True, exist_ok=True)
-        with open(launch.stdout, "ab") as out, open(launch.stderr, "ab") as err:
+        make_dir(launch.stdout.parent)
+        with (
+            open(launch.stdout, "ab", opener=private_opener) as out,
+            open(launch.stderr, "ab", opener=private_opener) as err,
+        ):
             process = subprocess.Popen(
                 list(launch.argv),
                 cwd=launch.cwd,

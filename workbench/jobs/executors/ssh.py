@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from workbench._private import make_dir
 from workbench.config import Settings, load_settings
 from workbench.errors import JobError, RemoteError, StoreError
 from workbench.jobs.executors import SIGNALS, ExitStatus, Launch
@@ -278,10 +279,10 @@ class SSHExecution:
         data = fetch_files(conn, self.run_id, wanted, limits)
         for path, content in data.items():
             if path.startswith("metrics/"):
-                metrics.mkdir(parents=True, exist_ok=True)
+                make_dir(metrics)
                 atomic_write_bytes(metrics / path.split("/", 1)[1], content, fsync=False)
             elif path in _LOGS:
-                logs.mkdir(parents=True, exist_ok=True)
+                make_dir(logs)
                 atomic_write_bytes(logs / path.split("/", 1)[1], content, fsync=False)
         # segments compacted away over there go here too (readers skip covered ones meanwhile)
         keep = {p.split("/", 1)[1] for p in segments}

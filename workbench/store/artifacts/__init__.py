@@ -9,11 +9,13 @@ One verb per module: ``digest`` (streamed SHA-256), ``blobs`` (the content-addre
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from workbench.config import Settings, load_settings
+from workbench.errors import ArtifactError, ArtifactNotFound
 from workbench.store._paths import Layout
 from workbench.store.artifacts import aliases as _aliases
 from workbench.store.artifacts import lineage as _lineage
@@ -95,8 +97,6 @@ class ArtifactStore:
 
     def remove_alias(self, name: str, alias: str) -> None:
         """Remove ``alias`` from ``name``; ArtifactNotFound if it has no such alias."""
-        from workbench.errors import ArtifactNotFound
-
         validate_alias(alias)
         with name_lock(self.layout.artifacts, name):
             current = _aliases.read_aliases(self.layout.artifacts, name)
@@ -128,21 +128,39 @@ class ArtifactStore:
     def get(self, ref: str) -> Artifact:
         """The version ``ref`` names (``name``, ``name:v3`` or ``name:alias``)."""
         manifest = self.manifest(ref)
-        current = _aliases.read_aliases(self.layout.artifacts, manifest["name"])
-        return Artifact.from_manifest(manifest, current, self.root)
+        return Artifact.from_manifest(manifest, self._shown_aliases(manifest["name"]), self.root)
 
     def names(self) -> list[str]:
         return _manifests.list_names(self.layout.artifacts)
 
     def versions(self, name: str) -> list[Artifact]:
-        """Every version of ``name``, oldest first."""
-        current = _aliases.read_aliases(self.layout.artifacts, name)
-        return [
-            Artifact.from_manifest(
-                _manifests.read_manifest(self.layout.artifacts, name, v), current, self.root
-            )
-            for v in _manifests.list_versions(self.layout.artifacts, name)
-        ]
+        """Every version of ``name``, oldest first.
+
+        A manifest that fails the store's checks is skipped with a warning naming it (as
+        ``runs()`` skips a bad run record), so one bad file never hides the other versions.
+        """
+        current = self._shown_aliases(name)
+        out = []
+        for version in _manifests.list_versions(self.layout.artifacts, name):
+            try:
+                manifest = _manifests.read_manifest(self.layout.artifacts, name, version)
+            except ArtifactNotFound:
+                continue  # deleted since the listing
+            except ArtifactError as exc:
+                warnings.warn(f"skipping artifact version {name}:v{version}: {exc}", stacklevel=2)
+                continue
+            out.append(Artifact.from_manifest(manifest, current, self.root))
+        return out
+
+    def _shown_aliases(self, name: str) -> dict[str, int]:
+        """The aliases to show with versions of ``name``: only ``latest``, with a warning naming
+        the file, when its alias file fails the store's checks."""
+        try:
+            return _aliases.read_aliases(self.layout.artifacts, name)
+        except ArtifactError as exc:
+            warnings.warn(f"showing artifact {name!r} without its aliases: {exc}", stacklevel=3)
+            versions = _manifests.list_versions(self.layout.artifacts, name)
+            return {"latest": versions[-1]} if versions else {}
 
     def find(self, name: str | None = None, type: str | None = None) -> list[Artifact]:
         """Versions of every artifact (or of ``name``), optionally of one ``type``."""

@@ -8,12 +8,12 @@ version and moves when it is set again. A ref is ``name`` (the newest), ``name:v
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 from workbench.errors import ArtifactError, ArtifactNotFound
-from workbench.store._atomic import atomic_write_json
+from workbench.store._atomic import atomic_write_bytes, dumps_json
+from workbench.store._schema import MAX_MANIFEST_BYTES, SchemaError, describe, load_aliases, read_bounded
 from workbench.store.artifacts.manifests import list_versions
 from workbench.store.artifacts.names import validate_alias, validate_name
 
@@ -27,18 +27,21 @@ def aliases_path(artifacts: Path, name: str) -> Path:
 
 
 def read_aliases(artifacts: Path, name: str) -> dict[str, int]:
-    """Alias -> version of ``name`` (``latest`` included when the artifact has versions)."""
+    """Alias -> version of ``name`` (``latest`` included when the artifact has versions).
+
+    The file is checked against the store's schema (``workbench/store/_schema.py``: an object of
+    valid aliases, each naming a version number): :class:`ArtifactError` names the file and what
+    is wrong.
+    """
+    path = aliases_path(artifacts, name)
     try:
-        data = json.loads(aliases_path(artifacts, name).read_bytes())
-    except FileNotFoundError:
-        data = {}
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ArtifactError(
-            f"{aliases_path(artifacts, name)} is not valid JSON ({exc}); delete it and set the aliases again"
-        ) from exc
-    aliases = (
-        {str(k): int(v) for k, v in data.items() if isinstance(v, int)} if isinstance(data, dict) else {}
-    )
+        aliases = load_aliases(read_bounded(path, MAX_MANIFEST_BYTES))
+    except (FileNotFoundError, NotADirectoryError):
+        aliases = {}
+    except OSError as exc:
+        raise ArtifactError(f"alias file {path} cannot be read: {exc.strerror}") from exc
+    except SchemaError as exc:
+        raise ArtifactError(f"alias file {path}{describe(exc)}; delete it and set the aliases again") from None
     versions = list_versions(artifacts, name)
     if versions:
         aliases["latest"] = versions[-1]
@@ -53,7 +56,12 @@ def write_aliases(artifacts: Path, name: str, aliases: dict[str, int], *, fsync:
     clean = {k: v for k, v in sorted(aliases.items()) if v in versions}
     if versions:
         clean["latest"] = max(versions)
-    atomic_write_json(aliases_path(artifacts, name), clean, fsync=fsync)
+    data = dumps_json(clean)
+    try:
+        load_aliases(data)
+    except SchemaError as exc:
+        raise ArtifactError(f"artifact {name!r}: aliases not written, they would not be readable ({exc})") from None
+    atomic_write_bytes(aliases_path(artifacts, name), data, fsync=fsync)
 
 
 def parse_ref(ref: str) -> tuple[str, int | str | None]:

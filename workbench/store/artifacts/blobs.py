@@ -1,4 +1,5 @@
-"""Content-addressed blobs: ``blobs/sha256/<ab>/<digest>``, written once, read-only (0444).
+"""Content-addressed blobs: ``blobs/sha256/<ab>/<digest>``, written once, read-only (0400: the
+store's owner reads it, nobody writes it).
 
 A blob is written to a temp file beside its final name, fsynced, made read-only, then hard-linked
 to its name (``link`` fails if another writer got there first, which keeps the first inode), so
@@ -13,6 +14,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from workbench._private import READ_ONLY_MODE, make_dir, restrict
 from workbench.errors import ArtifactError
 from workbench.store._atomic import sync_filesystem, write_all
 
@@ -59,9 +61,9 @@ class Blobs:
             return False
         final = self.path(digest)
         folder = final.parent
-        folder.mkdir(parents=True, exist_ok=True)
+        make_dir(folder)
         tmp = folder / f".{digest}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, READ_ONLY_MODE)
         try:
             try:
                 write_all(fd, data)
@@ -81,9 +83,9 @@ class Blobs:
         blob): made read-only, linked (or renamed) to its name, the source removed. True when
         this call placed it; False when the store had it already."""
         final = self.path(digest)
-        final.parent.mkdir(parents=True, exist_ok=True)
+        make_dir(final.parent)
         try:
-            os.chmod(verified, 0o444)
+            restrict(verified, READ_ONLY_MODE)
             wrote = self._publish(verified, final)
         finally:
             verified.unlink(missing_ok=True)

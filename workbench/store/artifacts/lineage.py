@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from workbench._private import open_private
 from workbench.errors import ArtifactNotFound
 from workbench.store._paths import Layout
 from workbench.store.records import Record, read_record, update_record
@@ -45,8 +46,7 @@ def record_used(layout: Layout, run_id: str, name: str, version: int, kind: str,
     now = time.time()
     line = json.dumps({"version": version, "run": run_id, "time": now}) + "\n"
     try:
-        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
-        fd = os.open(layout.artifacts / name / "usage.jsonl", flags, 0o644)
+        fd = open_private(layout.artifacts / name / "usage.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT)
     except FileNotFoundError:
         raise ArtifactNotFound(f"artifact {name!r} was deleted while it was being used") from None
     try:

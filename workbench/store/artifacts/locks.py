@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
+from workbench._private import make_dir
 from workbench.errors import StoreError
 from workbench.store._lock import file_lock
 
@@ -24,7 +25,7 @@ _TIMEOUT = 600.0
 def _locks_dir(artifacts: Path) -> Path:
     path = artifacts / ".locks"
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        make_dir(path)
     except OSError as exc:
         raise StoreError(f"cannot create {path}: {exc.strerror}; is the store writable?") from exc
     return path

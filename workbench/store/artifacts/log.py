@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from workbench._private import make_dir
 from workbench.config import Settings
 from workbench.errors import ArtifactError
 from workbench.store._paths import Layout
@@ -148,7 +149,7 @@ def log_artifact(
                 }
                 new = True
                 try:
-                    (artifacts / name).mkdir(parents=True, exist_ok=True)
+                    make_dir(artifacts / name)
                     write_manifest(artifacts, manifest, fsync=settings.fsync)
                 except BaseException:
                     if created_dir:

@@ -8,16 +8,15 @@ its chunk size and chunk digests), its metadata, type, producing run and creatio
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 from collections.abc import Iterable, Iterator
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from workbench.errors import ArtifactError, ArtifactNotFound
-from workbench.store._atomic import atomic_write_json
-from workbench.store.artifacts.blobs import is_digest
+from workbench.store._atomic import atomic_write_bytes, dumps_json
+from workbench.store._schema import MAX_MANIFEST_BYTES, SchemaError, describe, load_manifest, read_bounded
 from workbench.store.artifacts.names import validate_name
 
 __all__ = [
@@ -72,61 +71,42 @@ def content_digest(files: Iterable[dict[str, Any]]) -> str:
     return hashlib.sha256("\n".join(lines).encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _check_file(entry: Any, where: Path) -> None:
-    bad = not isinstance(entry, dict) or not is_digest(entry.get("digest"))
-    if not bad:
-        path = entry.get("path")
-        parts = PurePosixPath(path).parts if isinstance(path, str) else ()
-        bad = (
-            not parts
-            or path.startswith("/")
-            or any(p in ("..", ".") for p in parts)
-            or not isinstance(entry.get("size"), int)
-        )
-        chunks = entry.get("chunks")
-        if chunks is not None:
-            bad = bad or not isinstance(chunks, list) or not all(map(is_digest, chunks))
-    if bad:
-        raise ArtifactError(
-            f"manifest {where} lists a malformed file entry {str(entry)[:120]!r}; the manifest is "
-            "corrupt: delete that version (`workbench artifacts rm`) or restore the file"
-        )
-
-
 def read_manifest(artifacts: Path, name: str, version: int) -> Manifest:
-    """The manifest of ``name:v<version>``; :class:`ArtifactNotFound` when there is none."""
+    """The manifest of ``name:v<version>``; :class:`ArtifactNotFound` when there is none.
+
+    The manifest is checked against the store's schema (``workbench/store/_schema.py``: every
+    field's type, every file entry a relative path without ``..`` with a SHA-256 digest, sizes
+    and nesting within limits): :class:`ArtifactError` names the file and what is wrong.
+    """
     validate_name(name)
     path = manifest_path(artifacts, name, version)
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
+        manifest = load_manifest(read_bounded(path, MAX_MANIFEST_BYTES))
+    except (FileNotFoundError, NotADirectoryError):
         raise ArtifactNotFound(
             f"artifact {name!r} has no version v{version} in {artifacts.parent}; list versions "
             f"with `workbench artifacts ls {name}`"
         ) from None
-    try:
-        manifest = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ArtifactError(f"manifest {path} is not valid JSON ({exc}); restore it or delete it") from exc
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), list):
-        raise ArtifactError(f"manifest {path} is not a workbench manifest (no 'files' list)")
-    fmt = manifest.get("format", 1)
-    if isinstance(fmt, bool) or not isinstance(fmt, int):
-        raise ArtifactError(f"manifest {path} has format {fmt!r}, not a number; restore it or delete it")
-    if fmt > MANIFEST_FORMAT:
-        raise ArtifactError(
-            f"manifest {path} has format {manifest.get('format')}, newer than this workbench "
-            f"understands ({MANIFEST_FORMAT}); upgrade workbench to read it"
-        )
-    for entry in manifest["files"]:
-        _check_file(entry, path)
+    except OSError as exc:
+        raise ArtifactError(f"manifest {path} cannot be read: {exc.strerror}") from exc
+    except SchemaError as exc:
+        fix = "" if exc.newer else ("; the manifest is corrupt: delete that version (`workbench artifacts rm`) "
+                                    "or restore the file")
+        raise ArtifactError(f"manifest {path}{describe(exc)}{fix}") from None
     manifest["name"], manifest["version"] = name, version  # the file's place is the truth
     return manifest
 
 
 def write_manifest(artifacts: Path, manifest: Manifest, *, fsync: bool) -> Path:
+    """Write ``manifest`` after checking it as :func:`read_manifest` will (ArtifactError if not)."""
     path = manifest_path(artifacts, manifest["name"], manifest["version"])
-    atomic_write_json(path, manifest, fsync=fsync)
+    data = dumps_json(manifest)
+    try:
+        load_manifest(data)
+    except SchemaError as exc:
+        raise ArtifactError(f"artifact {manifest['name']!r}: not written, the manifest would not be "
+                            f"readable ({exc}); change that value (docs/store.md lists the limits)") from None
+    atomic_write_bytes(path, data, fsync=fsync)
     return path
 
 

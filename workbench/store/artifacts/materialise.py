@@ -2,7 +2,8 @@
 
 A file stored whole is hard-linked to its blob (read-only, no bytes copied); where a link is
 impossible (another filesystem: EXDEV, too many links, a filesystem without links) or the
-``link_mode`` setting is ``copy``, it is copied (and writable). A chunked file is reassembled
+``link_mode`` setting is ``copy``, it is copied (and writable: 0644 at a ``dest``, 0600 in the
+store's caches, which are private like the rest of the store). A chunked file is reassembled
 from its chunks (a copy). The directory is built beside its destination under a temp name and
 renamed into place, so it is either complete or absent.
 
@@ -18,6 +19,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from workbench._private import DIR_MODE, FILE_MODE, make_dir, private_opener
 from workbench.config import Settings
 from workbench.errors import ArtifactError
 from workbench.store._atomic import write_all
@@ -48,9 +50,9 @@ def _complete(dest: Path, manifest: Manifest) -> bool:
     return True
 
 
-def _copy(src: Path, target: Path) -> None:
+def _copy(src: Path, target: Path, mode: int) -> None:
     shutil.copyfile(src, target)
-    os.chmod(target, 0o644)
+    os.chmod(target, mode)
 
 
 def _append(src: int, dst: int, kernel_copy: bool) -> bool:
@@ -75,10 +77,18 @@ def _append(src: int, dst: int, kernel_copy: bool) -> bool:
 
 
 def _place(
-    blobs: Blobs, entry: dict[str, Any], target: Path, *, link: bool, where: str, bar: Progress
+    blobs: Blobs, entry: dict[str, Any], target: Path, *, link: bool, where: str, bar: Progress, private: bool
 ) -> str:
-    """Put one file at ``target``; "link" or "copy", what it did."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    """Put one file at ``target``; "link" or "copy", what it did.
+
+    ``private``: inside the store (its caches), where copies are 0600 and directories 0700 like the
+    rest of the store; at a ``dest`` of the user's, copies are 0644 and directories get the
+    default mode.
+    """
+    if private:
+        make_dir(target.parent)
+    else:
+        target.parent.mkdir(parents=True, exist_ok=True)
     chunks = entry.get("chunks")
     if chunks is None:
         blob = blobs.path(entry["digest"])
@@ -92,10 +102,10 @@ def _place(
             except OSError as exc:
                 if exc.errno not in LINK_ERRORS:
                     raise
-        _copy(blob, target)
+        _copy(blob, target, FILE_MODE if private else 0o644)
         bar.update(entry["size"])
         return "copy"
-    with open(target, "wb", buffering=0) as out:
+    with open(target, "wb", buffering=0, opener=private_opener if private else None) as out:
         kernel_copy = True
         for digest in chunks:
             try:
@@ -139,7 +149,11 @@ def materialise(
             f"{target} already exists and is not empty; pass a new or empty directory as dest "
             "(workbench never overwrites files it did not place)"
         )
-    target.parent.mkdir(parents=True, exist_ok=True)
+    private = target.is_relative_to(layout.root)  # the cache, or a dest inside the store: private
+    if private:
+        make_dir(target.parent)
+    else:
+        target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.parent / f".{target.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
     counts = {"link": 0, "copy": 0}
     blobs = Blobs(layout.blobs)
@@ -149,9 +163,10 @@ def materialise(
             store_lock(layout.artifacts),
             Progress(int(manifest.get("size", 0)), f"placing {where}", settings.progress) as bar,
         ):
-            tmp.mkdir()
+            tmp.mkdir(mode=DIR_MODE if private else 0o777)
             for entry in manifest["files"]:
-                counts[_place(blobs, entry, tmp / entry["path"], link=link, where=where, bar=bar)] += 1
+                place = _place(blobs, entry, tmp / entry["path"], link=link, where=where, bar=bar, private=private)
+                counts[place] += 1
             # still under the store lock: gc removes cache entries it does not know, temp
             # directories included, and must not take this one before it is in place
             try:
