@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
+
+from workbench.cli._terminal import echo, visible
 
 __all__ = ["register"]
 
@@ -22,8 +23,12 @@ def register(sub: Any) -> None:
     a.add_argument("--root", dest="remote_root", required=True, help="absolute path of the store on the remote")
     a.add_argument("--python", required=True, help="absolute path of Python on the remote")
     a.add_argument("--timeout", type=float, default=10.0, help="seconds for connect, commands, transfers")
-    a.add_argument("--trust-new-host", action="store_true",
-                   help="connect now and record the host's key if it is unknown (trust on first use)")
+    trust = a.add_mutually_exclusive_group()
+    trust.add_argument("--trust-new-host", action="store_true",
+                       help="connect now and record the host's key if it is unknown (trust on first use)")
+    trust.add_argument("--fingerprint", metavar="SHA256:...",
+                       help="pin the host's key: the fingerprint `ssh-keygen -lf` prints for it on the host; "
+                            "the first connection records the key only if it matches")
     a.set_defaults(handler=cmd_add)
 
     ls = rsub.add_parser("ls", help="list the remotes")
@@ -35,7 +40,11 @@ def register(sub: Any) -> None:
 
     t = rsub.add_parser("test", help="connect, check the remote root and Python, report the round-trip time")
     t.add_argument("name")
-    t.add_argument("--trust-new-host", action="store_true", help="record the host's key if it is unknown")
+    trust = t.add_mutually_exclusive_group()
+    trust.add_argument("--trust-new-host", action="store_true", help="record the host's key if it is unknown")
+    trust.add_argument("--fingerprint", metavar="SHA256:...",
+                       help="record the host's key if it is unknown and has this fingerprint "
+                            "(what `ssh-keygen -lf` prints for it on the host)")
     t.set_defaults(handler=cmd_test)
 
     s = sub.add_parser("sync", help="copy the runs that changed on a remote into this store")
@@ -56,15 +65,16 @@ def _settings(args: argparse.Namespace) -> Any:
     return load_settings(args.root)
 
 
-def _test(settings: Any, name: str, trust_new_host: bool) -> None:
+def _test(settings: Any, name: str, trust_new_host: bool, fingerprint: str | None = None) -> None:
     from workbench.remote import get_remote, known_hosts_path
     from workbench.remote._connection import check, connect
 
     remote = get_remote(settings, name)
-    with connect(remote, known_hosts_path(settings.root), trust_new_host=trust_new_host) as conn:
+    with connect(remote, known_hosts_path(settings.root), trust_new_host=trust_new_host,
+                 fingerprint=fingerprint) as conn:
         info = check(conn)
-    print(f"{name}: ok, Python {info['python_version']} at {remote.python}, store {remote.root}, "
-          f"round trip {info['rtt'] * 1000:.1f} ms")
+    echo(f"{visible(name)}: ok, Python {visible(info['python_version'])} at {visible(remote.python)}, "
+         f"store {visible(remote.root)}, round trip {info['rtt'] * 1000:.1f} ms")
 
 
 def cmd_add(args: argparse.Namespace) -> int:
@@ -72,19 +82,24 @@ def cmd_add(args: argparse.Namespace) -> int:
     from workbench.remote import Remote, add_remote
 
     settings = _settings(args)
+    if args.fingerprint is not None:
+        from workbench.remote._hostkeys import parse_fingerprint
+
+        parse_fingerprint(args.fingerprint, "--fingerprint")
     remote = Remote(name=args.name, host=args.host, port=args.port, user=args.user, key=args.key,
-                    root=args.remote_root, python=args.python, timeout=args.timeout)
+                    root=args.remote_root, python=args.python, timeout=args.timeout,
+                    fingerprint=args.fingerprint)
     if args.trust_new_host:  # check before writing: a remote that cannot be reached is not added
         from workbench.remote import known_hosts_path
-        from workbench.remote._config import validate_name
+        from workbench.remote._config import validate_remote
         from workbench.remote._connection import check, connect
 
-        validate_name(args.name)
+        validate_remote(remote)  # before its host goes into known_hosts
         with connect(remote, known_hosts_path(settings.root), trust_new_host=True) as conn:
             check(conn)
     add_remote(settings.root, remote)
     load_settings(settings.root)  # the file must still load
-    print(f"added remote {args.name!r} ({remote.host}:{remote.port})")
+    echo(f"added remote {args.name!r} ({visible(remote.host)}:{remote.port})")
     return 0
 
 
@@ -92,7 +107,8 @@ def cmd_ls(args: argparse.Namespace) -> int:
     from workbench.remote import list_remotes
 
     for r in list_remotes(_settings(args)):
-        print(f"{r.name}\t{(r.user + '@') if r.user else ''}{r.host}:{r.port}\t{r.root}\t{r.python}")
+        user = f"{visible(r.user)}@" if r.user else ""
+        echo(f"{visible(r.name)}\t{user}{visible(r.host)}:{visible(r.port)}\t{visible(r.root)}\t{visible(r.python)}")
     return 0
 
 
@@ -100,12 +116,12 @@ def cmd_rm(args: argparse.Namespace) -> int:
     from workbench.remote import remove_remote
 
     remove_remote(_settings(args).root, args.name)
-    print(f"removed remote {args.name!r}")
+    echo(f"removed remote {args.name!r}")
     return 0
 
 
 def cmd_test(args: argparse.Namespace) -> int:
-    _test(_settings(args), args.name, args.trust_new_host)
+    _test(_settings(args), args.name, args.trust_new_host, args.fingerprint)
     return 0
 
 
@@ -113,13 +129,14 @@ def cmd_sync(args: argparse.Namespace) -> int:
     from workbench.remote import sync_remote
 
     result = sync_remote(_settings(args), args.name, progress=args.progress)
-    print(f"synced {len(result.runs)} runs from {args.name!r} ({result.files} files, {result.bytes} bytes) "
-          f"in {result.seconds:.2f} s")
+    echo(f"synced {len(result.runs)} runs from {args.name!r} ({result.files} files, {result.bytes} bytes) "
+         f"in {result.seconds:.2f} s")
     if result.artifacts:
-        print(f"updated the manifests of {len(result.artifacts)} artifacts from {args.name!r}: "
-              f"{', '.join(result.artifacts)} (fetch one with `workbench fetch {args.name}:NAME:latest`)")
+        echo(f"updated the manifests of {len(result.artifacts)} artifacts from {args.name!r}: "
+             f"{', '.join(visible(name) for name in result.artifacts)} "
+             f"(fetch one with `workbench fetch {args.name}:NAME:latest`)")
     for message in result.refused:
-        print(f"workbench: refused: {message}", file=sys.stderr)
+        echo(f"workbench: refused: {visible(message)}", err=True)
     return 1 if result.refused else 0
 
 
@@ -127,7 +144,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     from workbench.remote._fetch import fetch_remote_artifact
 
     result = fetch_remote_artifact(_settings(args), args.ref, args.dest, progress=args.progress)
-    print(f"fetched {result.blobs} blobs of {result.ref} ({result.bytes} bytes, {result.present} already here) "
-          f"in {result.seconds:.2f} s", file=sys.stderr)
-    print(result.path)
+    echo(f"fetched {result.blobs} blobs of {visible(result.ref)} ({result.bytes} bytes, {result.present} already "
+         f"here) in {result.seconds:.2f} s", err=True)
+    echo(visible(result.path))
     return 0

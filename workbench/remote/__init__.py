@@ -30,19 +30,26 @@ __all__ = [
 ]
 
 
-def check_remote(name: str, *, root: str | os.PathLike[str] | None = None,
-                 trust_new_host: bool = False) -> dict[str, Any]:
+def check_remote(name: str, *, root: str | os.PathLike[str] | None = None, trust_new_host: bool = False,
+                 fingerprint: str | None = None) -> dict[str, Any]:
     """Connect to remote ``name``, check its root and Python; ``{"rtt": seconds, "python_version"}``.
 
+    A host whose key is not in the store's known_hosts is refused, with the key's ``SHA256:``
+    fingerprint, unless its key has the pinned fingerprint (``fingerprint``, as ``ssh-keygen -lf``
+    prints it, or the remote's ``fingerprint`` setting) or ``trust_new_host`` is set (without a
+    pin): then its key is recorded.
+
     Raises :class:`~workbench.errors.RemoteError` with what to do (unreachable, unknown or changed
-    host key, refused login, no Python, no store).
+    host key, a key that is not the pinned one, refused login, no Python, no store), and
+    :class:`~workbench.errors.ConfigError` for a malformed ``fingerprint`` (before connecting).
     """
     from workbench.config import load_settings
     from workbench.remote._connection import check, connect
 
     settings = load_settings(root)
     remote = get_remote(settings, name)
-    with connect(remote, known_hosts_path(settings.root), trust_new_host=trust_new_host) as conn:
+    with connect(remote, known_hosts_path(settings.root), trust_new_host=trust_new_host,
+                 fingerprint=fingerprint) as conn:
         return check(conn)
 
 

@@ -13,8 +13,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from workbench._private import make_dir
 from workbench.config import SETTINGS_FILE, Settings
 from workbench.errors import ConfigError, RemoteError
+from workbench.remote._hostkeys import parse_fingerprint
 from workbench.store._atomic import atomic_write_bytes
 
 if sys.version_info >= (3, 11):
@@ -22,9 +24,13 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
-__all__ = ["Remote", "add_remote", "get_remote", "list_remotes", "remove_remote", "validate_name"]
+__all__ = ["Remote", "add_remote", "get_remote", "list_remotes", "remove_remote", "validate_name",
+           "validate_remote"]
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}\Z")
+# a host name or IP address: no spaces, commas or wildcards, which would make the known_hosts line
+# for it name other hosts too
+_HOST = re.compile(r"[A-Za-z0-9_.:%][A-Za-z0-9_.:%-]{0,252}\Z")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,6 +46,9 @@ class Remote:
     key: str | None = None
     #: seconds allowed to open the connection, and for each command or transfer to make progress
     timeout: float = 10.0
+    #: the host key's fingerprint (``SHA256:...``, as ``ssh-keygen -lf`` prints it): the only key the
+    #: host may offer; the first connection records it in known_hosts
+    fingerprint: str | None = None
 
     def to_toml(self) -> str:
         lines = [f"[remotes.{self.name}]"]
@@ -82,6 +91,9 @@ def _remote_from(name: str, table: Any, source: str) -> Remote:
         if not isinstance(table.get(required), str) or not table[required]:
             raise ConfigError(f"remotes.{name} in {source} needs {required!r}; "
                               f"set it with `workbench remote add {name} --{required} ...`")
+    if not _HOST.match(table["host"]):
+        raise ConfigError(f"remotes.{name} in {source}: host {table['host']!r} is not a host name or IP address "
+                          "(letters, digits and . - _ : % only)")
     port = table.get("port", 22)
     if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
         raise ConfigError(f"remotes.{name} in {source}: port {port!r} is not a TCP port")
@@ -92,8 +104,12 @@ def _remote_from(name: str, table: Any, source: str) -> Remote:
         if not table[absolute].startswith("/"):
             raise ConfigError(f"remotes.{name} in {source}: {absolute} {table[absolute]!r} must be an "
                               "absolute path (the remote shell's rc files are not read)")
+    fingerprint = table.get("fingerprint")
+    if fingerprint is not None:
+        parse_fingerprint(fingerprint, f"remotes.{name} in {source}: fingerprint")
     return Remote(name=validate_name(name), host=table["host"], root=table["root"], python=table["python"],
-                  port=port, user=table.get("user"), key=table.get("key"), timeout=float(timeout))
+                  port=port, user=table.get("user"), key=table.get("key"), timeout=float(timeout),
+                  fingerprint=fingerprint)
 
 
 def list_remotes(settings: Settings) -> list[Remote]:
@@ -138,7 +154,7 @@ def _write(path: Path, text: str) -> None:
         raise ConfigError(f"cannot update {path}: the result would not be valid TOML ({exc}); "
                           "edit its remotes by hand") from exc
     del data
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_dir(path.parent)
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
@@ -149,10 +165,15 @@ def _read(path: Path) -> str:
         return ""
 
 
+def validate_remote(remote: Remote) -> Remote:
+    """``remote`` if ``add_remote`` would write it (name, host, paths, port, pin); ConfigError otherwise."""
+    return _remote_from(validate_name(remote.name), {k: v for k, v in dataclasses.asdict(remote).items()
+                                                     if k != "name" and v is not None}, "the arguments")
+
+
 def add_remote(root: Path, remote: Remote) -> None:
     """Write ``[remotes.NAME]`` into ``<root>/workbench.toml``, replacing an existing table."""
-    _remote_from(remote.name, {k: v for k, v in dataclasses.asdict(remote).items()
-                               if k != "name" and v is not None}, "the arguments")
+    validate_remote(remote)
     path = root / SETTINGS_FILE
     text, _ = _without_table(_read(path), remote.name)
     if text and not text.endswith("\n"):

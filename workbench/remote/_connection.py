@@ -1,9 +1,10 @@
 """One SSH connection per remote (Fabric over paramiko), with host keys checked and timeouts.
 
 Fabric trusts every host key by default: here the client loads the store's known_hosts file and
-refuses unknown hosts (paramiko's ``RejectPolicy``) unless the caller asks to trust a new host once,
-which records its key. The TCP socket is ours, with ``TCP_NODELAY`` (paramiko leaves Nagle on,
-about 40 ms per command). Every failure leaves as a :class:`~workbench.errors.RemoteError`.
+refuses an unknown host, showing its ``SHA256:`` fingerprint, unless its key has the pinned fingerprint
+or the caller asks to trust a new host once; either records its key (see ``_hostkeys``). The TCP
+socket is ours, with ``TCP_NODELAY`` (paramiko leaves Nagle on, about 40 ms per command). Every
+failure leaves as a :class:`~workbench.errors.RemoteError` (a malformed pin: a ConfigError).
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from workbench.errors import RemoteError
+from workbench.errors import ConfigError, RemoteError
 from workbench.remote._config import Remote
+from workbench.remote._hostkeys import HostKeyPolicy, changed_message, check_pin, parse_fingerprint, same_fingerprint
 
 __all__ = ["CommandResult", "Connection", "connect"]
 
@@ -127,33 +129,35 @@ def wait_status(channel: Any, timeout: float) -> int:
     return int(channel.exit_status)
 
 
-class _TrustOnce:
-    """Missing-host-key policy that records the key: used only when the user asks for it."""
-
-    def __init__(self, paramiko: Any, known_hosts: Path) -> None:
-        self._paramiko = paramiko
-        self._known_hosts = known_hosts
-        self.added: str | None = None
-
-    def missing_host_key(self, client: Any, hostname: str, key: Any) -> None:
-        host_keys = self._paramiko.HostKeys()
-        if self._known_hosts.exists():
-            host_keys.load(str(self._known_hosts))
-        host_keys.add(hostname, key.get_name(), key)
-        self._known_hosts.parent.mkdir(parents=True, exist_ok=True)
-        host_keys.save(str(self._known_hosts))
-        client.get_host_keys().add(hostname, key.get_name(), key)
-        self.added = f"{key.get_name()} {key.get_fingerprint().hex()}"
-
-
 def known_hosts_name(remote: Remote) -> str:
     return remote.host if remote.port == 22 else f"[{remote.host}]:{remote.port}"
 
 
-def connect(remote: Remote, known_hosts: Path, *, trust_new_host: bool = False) -> Connection:
-    """Open the connection to ``remote``, checking its host key against ``known_hosts``."""
+def _pin(remote: Remote, fingerprint: str | None) -> tuple[str | None, str]:
+    """The fingerprint the host's key must have (None: any recorded key), and where it comes from."""
+    stored = f"the fingerprint pinned in workbench.toml (remotes.{remote.name})"
+    if fingerprint is None:
+        return remote.fingerprint, stored
+    given = parse_fingerprint(fingerprint, "--fingerprint")
+    if remote.fingerprint is not None and not same_fingerprint(given, remote.fingerprint):
+        raise ConfigError(f"remote {remote.name!r} pins {remote.fingerprint} in workbench.toml, not {given}; "
+                          f"to pin another key, run `workbench remote add {remote.name} ... --fingerprint {given}`")
+    return given, "the fingerprint given (--fingerprint)"
+
+
+def connect(remote: Remote, known_hosts: Path, *, trust_new_host: bool = False,
+            fingerprint: str | None = None) -> Connection:
+    """Open the connection to ``remote``, checking its host key against ``known_hosts``.
+
+    A host not in ``known_hosts`` is refused with its ``SHA256:`` fingerprint, unless its key has the
+    pinned fingerprint (``fingerprint``, else ``remote.fingerprint``) or ``trust_new_host`` is set
+    (without a pin): then its key is recorded. A malformed or conflicting pin is a ConfigError,
+    raised before connecting.
+    """
+    pin, pin_source = _pin(remote, fingerprint)
     fabric, paramiko = _import_ssh()
     where = _where(remote)
+    host_name = known_hosts_name(remote)
     if remote.key and not Path(remote.key).expanduser().is_file():
         raise RemoteError(f"the key file {remote.key} of {where} does not exist; fix it with "
                           f"`workbench remote add {remote.name} ... --key /path/to/private_key`")
@@ -180,14 +184,17 @@ def connect(remote: Remote, known_hosts: Path, *, trust_new_host: bool = False) 
     if known_hosts.exists():
         try:
             client.load_host_keys(str(known_hosts))
-        except OSError as exc:
-            sock.close()
-            raise RemoteError(f"cannot read the known hosts file {known_hosts}: {exc}") from exc
-    if trust_new_host:
-        client.set_missing_host_key_policy(_TrustOnce(paramiko, known_hosts))
-    else:
-        client.set_missing_host_key_policy(paramiko.RejectPolicy())
-    host_name = known_hosts_name(remote)
+        except (OSError, ValueError, paramiko.SSHException, paramiko.hostkeys.InvalidHostKey) as exc:
+            sock.close()  # ValueError: not UTF-8; InvalidHostKey: a key that is not base64
+            raise RemoteError(f"cannot read the known hosts file {known_hosts}: {exc}; fix or remove the "
+                              "line it names (each line is `HOST KEYTYPE BASE64`)") from exc
+    try:
+        check_pin(client.get_host_keys().lookup(host_name), pin, pin_source, where, host_name, known_hosts)
+    except RemoteError:
+        sock.close()
+        raise
+    client.set_missing_host_key_policy(HostKeyPolicy(remote.name, where, known_hosts, pin=pin,
+                                                     pin_source=pin_source, trust_new_host=trust_new_host))
 
     def abort() -> None:
         client.close()  # stops paramiko's transport thread before the socket goes
@@ -195,15 +202,13 @@ def connect(remote: Remote, known_hosts: Path, *, trust_new_host: bool = False) 
 
     try:
         conn.open()
+    except RemoteError:  # the host key policy refused the key
+        abort()
+        raise
     except paramiko.BadHostKeyException as exc:
         abort()
-        raise RemoteError(
-            f"the host key of {where} CHANGED (it is now {exc.key.get_name()} "
-            f"{exc.key.get_fingerprint().hex()}): someone may be intercepting the connection, or the "
-            f"host was reinstalled. If you know it was reinstalled, remove its old key with "
-            f"`ssh-keygen -R {shlex.quote(host_name)} -f {shlex.quote(str(known_hosts))}` and run "
-            f"`workbench remote test {remote.name} --trust-new-host`"
-        ) from exc
+        raise RemoteError(changed_message(where, remote.name, pin is not None, exc.key, exc.expected_key,
+                                          host_name, known_hosts)) from exc
     except paramiko.AuthenticationException as exc:
         abort()
         raise RemoteError(f"{where} refused the login of user {remote.user or '(default)'} with key "
@@ -211,11 +216,6 @@ def connect(remote: Remote, known_hosts: Path, *, trust_new_host: bool = False) 
                           "and that the key's .pub is in the remote's authorized_keys") from exc
     except paramiko.SSHException as exc:
         abort()
-        if "not found in known_hosts" in str(exc):
-            raise RemoteError(
-                f"{where} is an unknown host: its key is not in {known_hosts}. Check its fingerprint, "
-                f"then trust it once with `workbench remote test {remote.name} --trust-new-host` "
-                "(or `remote add ... --trust-new-host`)") from exc
         raise RemoteError(f"cannot open an SSH session with {where}: {exc}; is sshd running on that "
                           "port?") from exc
     except (OSError, EOFError) as exc:
