@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import sys
 from typing import Any
+
+from workbench.cli._terminal import confirm, dumps, echo, table, visible
 
 __all__ = ["register"]
 
@@ -110,15 +111,6 @@ def _when(value: float) -> str:
     return dt.datetime.fromtimestamp(value).strftime("%Y-%m-%d %H:%M:%S") if value else "-"
 
 
-def _table(rows: list[list[str]], header: list[str]) -> None:
-    if not rows:
-        print("(none)")
-        return
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
-        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
-
-
 def _row(a: Any) -> dict[str, Any]:
     return {
         "ref": a.ref,
@@ -140,9 +132,9 @@ def cmd_ls(args: argparse.Namespace) -> int:
         versions = store.find(args.name, args.type)
         if args.json:
             for a in versions:
-                print(json.dumps(_row(a)))
+                echo(dumps(_row(a)))
             return 0
-        _table(
+        table(
             [
                 [
                     a.ref,
@@ -165,7 +157,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
             continue
         newest = versions[-1]
         if args.json:
-            print(json.dumps({**_row(newest), "versions": len(versions)}))
+            echo(dumps({**_row(newest), "versions": len(versions)}))
             continue
         aliases = sorted({f"{al}:v{a.version}" for a in versions for al in a.aliases if al != "latest"})
         rows.append(
@@ -180,7 +172,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
             ]
         )
     if not args.json:
-        _table(rows, ["NAME", "TYPE", "VERSIONS", "LATEST", "SIZE", "ALIASES", "UPDATED"])
+        table(rows, ["NAME", "TYPE", "VERSIONS", "LATEST", "SIZE", "ALIASES", "UPDATED"])
     return 0
 
 
@@ -192,37 +184,36 @@ def cmd_show(args: argparse.Namespace) -> int:
         manifest = store.manifest(art.ref)
         manifest["aliases"] = list(art.aliases)
         manifest["used_by"] = users
-        print(json.dumps(manifest, indent=1, ensure_ascii=False, default=str))
+        echo(dumps(manifest, indent=1))
         return 0
+    v = visible  # every stored value below goes through it
     lines = [
-        f"artifact {art.ref}  ({art.type})",
-        f"aliases  {', '.join(art.aliases) or '-'}",
+        f"artifact {v(art.ref)}  ({v(art.type)})",
+        f"aliases  {', '.join(v(alias) for alias in art.aliases) or '-'}",
         f"created  {_when(art.created)}",
         f"size     {human_bytes(art.size)} in {len(art.files)} file(s)",
-        f"digest   {art.digest}",
-        f"made by  {art.producer or '-'}",
-        f"used by  {', '.join(u['run'] for u in users) or '-'}",
+        f"digest   {v(art.digest)}",
+        f"made by  {v(art.producer or '-')}",
+        f"used by  {', '.join(v(u['run']) for u in users) or '-'}",
     ]
-    meta = {k: v for k, v in art.metadata.items() if k != "dataset"}
+    meta = {k: value for k, value in art.metadata.items() if k != "dataset"}
     if meta:
         lines.append("metadata")
-        lines += [
-            f"  {k} = {json.dumps(v, default=str, ensure_ascii=False)}" for k, v in sorted(meta.items())
-        ]
+        lines += [f"  {v(k)} = {dumps(value)}" for k, value in sorted(meta.items())]
     lines.append("files")
     for f in art.files[:50]:
         stored = f"{f.chunks} chunks" if f.chunks else "whole"
-        lines.append(f"  {f.path:<40} {human_bytes(f.size):>10}  {f.digest[:12]}  {stored}")
+        lines.append(f"  {v(f.path):<40} {human_bytes(f.size):>10}  {v(f.digest[:12])}  {stored}")
     if len(art.files) > 50:
         lines.append(f"  ... and {len(art.files) - 50} more (--json lists all)")
-    print("\n".join(lines))
+    echo("\n".join(lines))
     if "dataset" in art.metadata:
         _print_dataset(art.metadata["dataset"])
     return 0
 
 
 def cmd_get(args: argparse.Namespace) -> int:
-    print(_store(args).use(args.ref, args.dest, run_id=args.run))
+    echo(visible(_store(args).use(args.ref, args.dest, run_id=args.run)))
     return 0
 
 
@@ -231,17 +222,11 @@ def cmd_alias(args: argparse.Namespace) -> int:
     if args.delete:
         name = args.ref.partition(":")[0]
         store.remove_alias(name, args.alias)
-        print(f"removed alias {args.alias!r} of {name}")
+        echo(f"removed alias {args.alias!r} of {visible(name)}")
         return 0
     art = store.set_alias(args.ref, args.alias)
-    print(f"{art.name}:{args.alias} -> {art.ref}")
+    echo(f"{visible(art.name)}:{visible(args.alias)} -> {visible(art.ref)}")
     return 0
-
-
-def _confirm(question: str) -> bool:
-    if not sys.stdin.isatty():
-        return False
-    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
 
 
 def cmd_rm(args: argparse.Namespace) -> int:
@@ -249,24 +234,24 @@ def cmd_rm(args: argparse.Namespace) -> int:
     whole = ":" not in args.ref
     if whole and not args.yes:
         count = len(store.versions(args.ref)) if args.ref in store.names() else 0
-        if not _confirm(f"delete artifact {args.ref!r} and all {count} of its versions?"):
-            print(
+        if not confirm(f"delete artifact {args.ref!r} and all {count} of its versions?"):
+            echo(
                 f"not deleted: pass --yes to delete every version of {args.ref!r} "
-                f"(or name one version, e.g. {args.ref}:v1)",
-                file=sys.stderr,
+                f"(or name one version, e.g. {visible(args.ref)}:v1)",
+                err=True,
             )
             return 1
     deleted = store.delete(args.ref)
-    print(f"deleted {', '.join(deleted)}")
+    echo(f"deleted {', '.join(visible(ref) for ref in deleted)}")
     report = store.gc(dry_run=True)
     if not report.blobs:
         return 0
-    if args.gc or _confirm(
+    if args.gc or confirm(
         f"remove {report.blobs} blob(s) no version references now ({human_bytes(report.bytes)})?"
     ):
         _print_gc(store.gc())
     else:
-        print(
+        echo(
             f"{report.blobs} blob(s), {human_bytes(report.bytes)}, are no longer referenced: "
             "run `workbench gc` to free them"
         )
@@ -287,13 +272,13 @@ def cmd_add(args: argparse.Namespace) -> int:
     art = _store(args).log(
         args.path, args.name, kind, aliases=args.alias, metadata=metadata, run_id=args.run, required=required
     )
-    print(
-        f"{art.ref}  {human_bytes(art.size)} in {len(art.files)} file(s)"
-        f"{'  aliases ' + ','.join(art.aliases) if art.aliases else ''}"
+    echo(
+        f"{visible(art.ref)}  {human_bytes(art.size)} in {len(art.files)} file(s)"
+        f"{'  aliases ' + ','.join(visible(alias) for alias in art.aliases) if art.aliases else ''}"
     )
     if kind == "dataset":
         info = art.metadata["dataset"]
-        print(f"{info['rows']:,} rows, columns: {', '.join(info['columns'])}")
+        echo(f"{info['rows']:,} rows, columns: {', '.join(visible(c) for c in info['columns'])}")
     return 0
 
 
@@ -307,8 +292,8 @@ def cmd_datasets_ls(args: argparse.Namespace) -> int:
         newest = versions[-1]
         info = newest.metadata.get("dataset", {})
         if args.json:
-            print(
-                json.dumps(
+            echo(
+                dumps(
                     {
                         **_row(newest),
                         "versions": len(versions),
@@ -325,27 +310,28 @@ def cmd_datasets_ls(args: argparse.Namespace) -> int:
                 str(len(versions)),
                 info.get("format", "-"),
                 f"{info.get('rows', 0):,}",
-                ", ".join(info.get("columns", []))[:60],
+                visible(", ".join(str(c) for c in info.get("columns", []))[:60]),
                 human_bytes(newest.size),
             ]
         )
     if not args.json:
-        _table(rows, ["NAME", "LATEST", "VERSIONS", "FORMAT", "ROWS", "COLUMNS", "SIZE"])
+        table(rows, ["NAME", "LATEST", "VERSIONS", "FORMAT", "ROWS", "COLUMNS", "SIZE"])
     return 0
 
 
 def _print_dataset(info: dict[str, Any]) -> None:
-    print(f"dataset  {info.get('format')}  {info.get('rows', 0):,} rows")
-    print("schema")
+    v = visible  # a dataset's column names and cells come from the file that was logged
+    echo(f"dataset  {v(info.get('format'))}  {info.get('rows', 0):,} rows")
+    echo("schema")
     for column, kind in (info.get("schema") or {}).items():
-        print(f"  {column:<30} {kind}")
-    for rel, table in (info.get("tables") or {}).items():
-        print(f"table    {rel}: {table.get('rows', 0):,} rows, {', '.join(table.get('columns', []))}")
+        echo(f"  {v(column):<30} {v(kind)}")
+    for rel, part in (info.get("tables") or {}).items():
+        echo(f"table    {v(rel)}: {part.get('rows', 0):,} rows, {', '.join(v(c) for c in part.get('columns', []))}")
     preview = info.get("preview") or []
     if preview:
-        print("preview")
+        echo("preview")
         columns = list(info.get("columns") or preview[0])
-        _table([[str(row.get(c, ""))[:40] for c in columns] for row in preview], columns)
+        table([[v(str(row.get(c, ""))[:40]) for c in columns] for row in preview], columns)
 
 
 def cmd_datasets_show(args: argparse.Namespace) -> int:
@@ -358,16 +344,17 @@ def cmd_datasets_show(args: argparse.Namespace) -> int:
             f"{art.ref} is a {art.type}, not a dataset; use `workbench artifacts show {art.ref}`"
         )
     if args.json:
-        print(json.dumps({"ref": art.ref, **info}, indent=1, ensure_ascii=False, default=str))
+        echo(dumps({"ref": art.ref, **info}, indent=1))
         return 0
-    print(f"dataset  {art.ref}  aliases {', '.join(art.aliases) or '-'}  made by {art.producer or '-'}")
+    echo(f"dataset  {visible(art.ref)}  aliases {', '.join(visible(a) for a in art.aliases) or '-'}  "
+         f"made by {visible(art.producer or '-')}")
     _print_dataset(info)
     return 0
 
 
 def _print_gc(report: Any) -> None:
     verb = "would remove" if report.dry_run else "removed"
-    print(
+    echo(
         f"{verb} {report.blobs} blob(s), {human_bytes(report.bytes)}; kept {report.kept}"
         + (f"; {report.temp_files} stale temp file(s)" if report.temp_files else "")
         + (f"; {report.cache_dirs} cached placement(s) of deleted versions" if report.cache_dirs else "")
@@ -382,8 +369,8 @@ def cmd_gc(args: argparse.Namespace) -> int:
 def cmd_fsck(args: argparse.Namespace) -> int:
     report = _store(args).fsck()
     if args.json:
-        print(
-            json.dumps(
+        echo(
+            dumps(
                 {
                     "ok": report.ok,
                     "blobs": report.blobs,
@@ -397,25 +384,27 @@ def cmd_fsck(args: argparse.Namespace) -> int:
             )
         )
         return 0 if report.ok else 1
-    print(f"checked {report.blobs} blob(s), {human_bytes(report.bytes)}; {report.unreferenced} unreferenced")
+    echo(f"checked {report.blobs} blob(s), {human_bytes(report.bytes)}; {report.unreferenced} unreferenced")
+    v = visible
     for item in report.corrupt:
-        print(
-            f"corrupt blob {item['digest']} ({item['path']}): content hashes to {item['actual'][:16]}..., "
-            f"used by {'; '.join(item['used_by']) or 'nothing'}",
-            file=sys.stderr,
+        echo(
+            f"corrupt blob {v(item['digest'])} ({v(item['path'])}): content hashes to {v(item['actual'][:16])}..., "
+            f"used by {'; '.join(v(user) for user in item['used_by']) or 'nothing'}",
+            err=True,
         )
     for item in report.missing:
-        print(f"missing blob {item['digest']}, needed by {'; '.join(item['used_by'])}", file=sys.stderr)
+        echo(f"missing blob {v(item['digest'])}, needed by {'; '.join(v(user) for user in item['used_by'])}",
+             err=True)
     for item in report.bad_manifests:
-        print(f"unreadable manifest {item['path']}: {item['error']}", file=sys.stderr)
+        echo(f"unreadable manifest {v(item['path'])}: {v(item['error'])}", err=True)
     if not report.ok:
-        print(
+        echo(
             "fix: delete the affected versions (`workbench artifacts rm NAME:vN`) and log them again, or "
             "restore the blobs from a backup or a remote",
-            file=sys.stderr,
+            err=True,
         )
         return 1
-    print("ok")
+    echo("ok")
     return 0
 
 
@@ -436,16 +425,16 @@ def cmd_du(args: argparse.Namespace) -> int:
             )
         }
         data.update(on_disk=report.on_disk, saved=report.saved, per_artifact=report.per_artifact)
-        print(json.dumps(data, indent=1))
+        echo(dumps(data, indent=1))
         return 0
     ratio = report.logical / report.on_disk if report.on_disk else 1.0
-    print(f"{report.artifacts} artifact(s), {report.versions} version(s), {report.files} file(s)")
-    print(f"logical size    {human_bytes(report.logical):>12}   every version's files at full size")
-    print(f"unique content  {human_bytes(report.unique):>12}   distinct blobs referenced")
-    print(f"on disk         {human_bytes(report.on_disk):>12}   blobs and manifests, each inode once")
-    print(f"saved by dedup  {human_bytes(report.saved):>12}   ({ratio:.1f}x)")
+    echo(f"{report.artifacts} artifact(s), {report.versions} version(s), {report.files} file(s)")
+    echo(f"logical size    {human_bytes(report.logical):>12}   every version's files at full size")
+    echo(f"unique content  {human_bytes(report.unique):>12}   distinct blobs referenced")
+    echo(f"on disk         {human_bytes(report.on_disk):>12}   blobs and manifests, each inode once")
+    echo(f"saved by dedup  {human_bytes(report.saved):>12}   ({ratio:.1f}x)")
     if report.cache_on_disk:
-        print(
+        echo(
             f"placed copies   {human_bytes(report.cache_on_disk):>12}   under cache/ (not shared with blobs)"
         )
     return 0

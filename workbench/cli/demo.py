@@ -22,28 +22,29 @@ def register(sub: Any) -> None:
 def cmd_demo(args: argparse.Namespace) -> int:
     import workbench as wb
     from workbench.apps import demo
+    from workbench.cli._terminal import echo
     from workbench.cli.runs import _print_frame
 
     root = Path(args.root).expanduser().absolute() if args.root else Path.home() / ".workbench-demo"
     if len(wb.runs(project="demo-sweep", root=root)) if (root / "runs").is_dir() else 0:
-        print(f"{root} already holds the demo; delete it to start over")
+        echo(f"{root} already holds the demo; delete it to start over")
     else:
-        print(f"logging a sweep of {args.runs} runs into {root} ...", flush=True)
+        echo(f"logging a sweep of {args.runs} runs into {root} ...", flush=True)
         sweep = demo.fill_demo_store(root, runs=args.runs, steps=args.steps)
-        print("adding artifacts with versions and aliases ...", flush=True)
+        echo("adding artifacts with versions and aliases ...", flush=True)
         demo.add_artifacts(root, sweep)
-        print("launching a job and cancelling it ...", flush=True)
+        echo("launching a job and cancelling it ...", flush=True)
         demo.add_cancelled_job(root)
         if not args.no_finetune:
-            print("fine-tuning a LoRA classifier on the sample reviews (about a minute on CPU) ...", flush=True)
+            echo("fine-tuning a LoRA classifier on the sample reviews (about a minute on CPU) ...", flush=True)
             if demo.add_finetune(root) is None:
-                print("  skipped: torch is not installed (pip install 'workbench[finetune]')")
+                echo("  skipped: torch is not installed (pip install 'workbench[finetune]')")
     frame = wb.runs(root=root, order_by="-summary.val_acc",
                     columns=["name", "project", "status", "config.lr", "config.batch_size",
                              "summary.train_loss", "summary.val_acc", "duration"])
     _print_frame(frame, as_json=False)
     if args.no_serve:
-        print(f"\nbrowse it: workbench --root {root} ui")
+        echo(f"\nbrowse it: workbench --root {root} ui")
         return 0
     from workbench.apps.server import serve
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import codecs
-import json
 import sys
 import time
 from typing import Any
+
+from workbench.cli._terminal import dumps, echo, table, visible
 
 __all__ = ["register"]
 
@@ -65,7 +66,14 @@ def register(sub: Any) -> None:
     p.add_argument("--no-wait", action="store_true", help="do not wait for running jobs to end")
     p.set_defaults(handler=cmd_cancel)
 
-    p = jsub.add_parser("logs", help="a job's output")
+    p = jsub.add_parser(
+        "logs",
+        help="a job's output, as the job wrote it",
+        description="Print a job's output as the job wrote it: unlike every other command, which shows "
+        "control characters and escape sequences of stored text escaped (\\x1b), this passes the job's "
+        "own bytes to the terminal, colours and progress bars included. Pipe it through `cat -v` "
+        "(or `less`) to see a log you do not trust.",
+    )
     p.add_argument("job", help="job id or unique prefix")
     stream = p.add_mutually_exclusive_group()
     stream.add_argument("--stdout", dest="stream", action="store_const", const="stdout", help="stdout only")
@@ -155,18 +163,18 @@ def cmd_launch(args: argparse.Namespace) -> int:
     )
     record = job.record
     spec = record["job"]
-    print(
-        f"queued {job.run_id} ({args.recipe}, priority {spec['priority']}"
-        f"{', dataset ' + spec['dataset']['ref'] if spec.get('dataset') else ''})"
+    echo(
+        f"queued {job.run_id} ({visible(args.recipe)}, priority {visible(spec['priority'])}"
+        f"{', dataset ' + visible(spec['dataset']['ref']) if spec.get('dataset') else ''})"
     )
     if not args.wait:
-        print(f"follow it: workbench jobs logs {job.run_id} -f")
+        echo(f"follow it: workbench jobs logs {job.run_id} -f")
         return 0
     status = job.wait()
-    print(f"{job.run_id} {status}")
+    echo(f"{job.run_id} {visible(status)}")
     error = job.error
     if error and status != "completed":
-        print(f"error: {error.get('message')}", file=sys.stderr)
+        echo(f"error: {visible(error.get('message'))}", err=True)
     return 0 if status == "completed" else 1
 
 
@@ -204,27 +212,30 @@ def cmd_ls(args: argparse.Namespace) -> int:
             break
     if args.json:
         for row in rows:
-            print(json.dumps(row))
+            echo(dumps(row))
         return 0
     info = scheduler_info(JobPaths(settings.root))
-    print(
-        f"scheduler: pid {info.get('pid')}, {info.get('slots')} slot(s)"
+    echo(
+        f"scheduler: pid {visible(info.get('pid'))}, {visible(info.get('slots'))} slot(s)"
         if info is not None
         else "scheduler: not running (launch starts one; or run `workbench scheduler`)"
     )
-    if not rows:
-        print("(no jobs)")
-        return 0
-    header = (
-        f"{'run_id':<15} {'recipe':<20} {'status':<10} {'prio':>4} {'progress':>8}  {'created':<19}  name"
+    table(
+        [
+            [
+                row["run_id"],
+                visible(str(row["recipe"])[:20]),
+                row["status"],
+                row["priority"],
+                "" if not isinstance(row["progress"], (int, float)) else f"{row['progress']:.0%}",
+                _when(row["created"]),
+                row["name"],
+            ]
+            for row in rows
+        ],
+        ["run_id", "recipe", "status", "prio", "progress", "created", "name"],
+        empty="(no jobs)",
     )
-    print(header)
-    for row in rows:
-        shown = "" if row["progress"] is None else f"{row['progress']:.0%}"
-        print(
-            f"{row['run_id']:<15} {str(row['recipe'])[:20]:<20} {row['status']:<10} {row['priority']:>4} "
-            f"{shown:>8}  {_when(row['created']):<19}  {row['name']}"
-        )
     return 0
 
 
@@ -235,63 +246,65 @@ def cmd_show(args: argparse.Namespace) -> int:
     job = Job(args.job, root=args.root)
     record = job.record
     if args.json:
-        print(json.dumps(record, indent=1, ensure_ascii=False, default=str))
+        echo(dumps(record, indent=1))
         return 0
     spec = record["job"]
     progress = job_progress(record)
+    v = visible  # every stored value below goes through it
     lines = [
-        f"job       {job.run_id}  {record.get('project')}/{record.get('name')}",
-        f"recipe    {spec.get('recipe')}   executor {spec.get('executor')}   priority {spec.get('priority')}"
-        f"   attempts {spec.get('attempts', 0)} (retries {spec.get('retries', 0)})",
-        f"status    {_view_status(record, job._settings)}"
+        f"job       {job.run_id}  {v(record.get('project'))}/{v(record.get('name'))}",
+        f"recipe    {v(spec.get('recipe'))}   executor {v(spec.get('executor'))}   priority "
+        f"{v(spec.get('priority'))}   attempts {v(spec.get('attempts', 0))} (retries {v(spec.get('retries', 0))})",
+        f"status    {v(_view_status(record, job._settings))}"
         + (
-            f"   progress {progress:.0%} of {spec.get('planned_steps')} steps" if progress is not None else ""
+            f"   progress {progress:.0%} of {v(spec.get('planned_steps'))} steps" if progress is not None else ""
         ),
         f"created   {_when(record.get('created'))}   started {_when(record.get('started'))}   "
         f"ended {_when(record.get('ended'))}",
     ]
     if spec.get("dataset"):
         lines.append(
-            f"dataset   {spec['dataset']['ref']}  ({spec['dataset'].get('rows')} rows; given "
-            f"{spec['dataset'].get('given')})"
+            f"dataset   {v(spec['dataset']['ref'])}  ({v(spec['dataset'].get('rows'))} rows; given "
+            f"{v(spec['dataset'].get('given'))})"
         )
     if spec.get("base_model"):
         base = spec["base_model"]
         lines.append(
-            f"base      {base.get('path') or base.get('ref') or base.get('id')} ({base.get('kind')})"
+            f"base      {v(base.get('path') or base.get('ref') or base.get('id'))} ({v(base.get('kind'))})"
         )
     process = spec.get("process") or {}
     if process:
-        argv = " ".join(process.get("argv") or [])
-        lines.append(f"process   pid {process.get('pid')} on {process.get('host')}: {argv}"[:300])
+        argv = " ".join(v(word) for word in process.get("argv") or [])
+        lines.append(f"process   pid {v(process.get('pid'))} on {v(process.get('host'))}: {argv}"[:300])
     exit_info = spec.get("exit") or {}
     if exit_info:
         lines.append(
-            f"exit      code {exit_info.get('code')}"
-            + (f" ({exit_info['signal']})" if exit_info.get("signal") else "")
+            f"exit      code {v(exit_info.get('code'))}"
+            + (f" ({v(exit_info['signal'])})" if exit_info.get("signal") else "")
         )
     config = record.get("config") or {}
     if config:
         lines.append(
-            "config    " + ", ".join(f"{k}={json.dumps(v)}" for k, v in sorted(config.items()))[:2000]
+            "config    " + ", ".join(f"{v(k)}={dumps(value)}" for k, value in sorted(config.items()))[:2000]
         )
     summary = {k: v for k, v in (record.get("summary") or {}).items() if not k.startswith("sys/")}
     if summary:
         lines.append(
             "summary   "
             + ", ".join(
-                f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(summary.items())
+                f"{v(k)}={value:.6g}" if isinstance(value, float) else f"{v(k)}={v(value)}"
+                for k, value in sorted(summary.items())
             )
         )
     error = record.get("error")
     if error:
-        lines.append(f"error     {error.get('type')}: {error.get('message')}")
+        lines.append(f"error     {v(error.get('type'))}: {v(error.get('message'))}")
         if error.get("exit"):
-            lines.append(f"          {error['exit']}")
+            lines.append(f"          {v(error['exit'])}")
         if error.get("stderr"):
-            lines.append("stderr (tail)")
-            lines += ["  " + line for line in str(error["stderr"]).splitlines()[-20:]]
-    print("\n".join(lines))
+            lines.append("stderr (tail; `workbench jobs logs` prints it as the job wrote it)")
+            lines += ["  " + v(line) for line in str(error["stderr"]).splitlines()[-20:]]
+    echo("\n".join(lines))
     return 0
 
 
@@ -300,7 +313,7 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
     for ident in args.jobs:
         job = Job(ident, root=args.root)
-        print(f"{job.run_id} {job.cancel(wait=not args.no_wait)}")
+        echo(f"{job.run_id} {visible(job.cancel(wait=not args.no_wait))}")
     return 0
 
 
@@ -309,6 +322,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
     from workbench.store.records import TERMINAL
 
     job = Job(args.job, root=args.root)
+    # the job's own output, raw on purpose (see the command's help): the one print not through echo()
     if not args.follow:
         sys.stdout.write(job.logs(args.stream, tail=args.tail))
         return 0
@@ -347,23 +361,23 @@ def cmd_recipes(args: argparse.Namespace) -> int:
 
     if args.name:
         recipe = get_recipe(args.name)
-        print(f"{recipe.name}: {recipe.description}")
+        echo(f"{recipe.name}: {recipe.description}")
         if recipe.columns is not None:
             defaults = {f.name: f.default for f in recipe.fields}
             columns = " or ".join("(" + ", ".join(c) + ")" for c in recipe.columns(defaults))
-            print(f"dataset: columns {columns}{' (required)' if recipe.dataset_required else ''}")
+            echo(f"dataset: columns {columns}{' (required)' if recipe.dataset_required else ''}")
         if recipe.base_model != "none":
             default = recipe.default_base_model() if recipe.default_base_model else None
-            print(f"base model: {recipe.base_model}" + (f" (default {default})" if default else ""))
-        print("config:")
+            echo(f"base model: {recipe.base_model}" + (f" (default {default})" if default else ""))
+        echo("config:")
         for field in recipe.fields:
-            print(f"  {field.describe()}")
+            echo(f"  {field.describe()}")
         return 0
     for name in recipe_names():
         try:
-            print(f"{name:<22} {get_recipe(name).description}")
+            echo(f"{visible(name):<22} {get_recipe(name).description}")
         except Exception as exc:  # noqa: BLE001 - a broken plug-in must not hide the others
-            print(f"{name:<22} (cannot load: {exc})")
+            echo(f"{visible(name):<22} (cannot load: {exc})")
     return 0
 
 
@@ -374,6 +388,6 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if args.stop:
         stopped = stop_scheduler(settings)
-        print("scheduler stopped" if stopped else "no scheduler was running")
+        echo("scheduler stopped" if stopped else "no scheduler was running")
         return 0
     return Scheduler(settings, slots=args.slots, idle_exit=args.idle_exit).run()

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import sys
 from typing import Any
+
+from workbench.cli._terminal import confirm, dumps, echo, visible
 
 __all__ = ["register"]
 
@@ -54,22 +54,37 @@ def _store(args: argparse.Namespace) -> Any:
 def _print_frame(frame: Any, as_json: bool) -> None:
     if as_json:
         for row in frame.to_dict(orient="records"):
-            print(json.dumps(row, default=_json_default, ensure_ascii=False))
+            echo(dumps(row, default=_json_default))
         return
     if frame.empty:
-        print("(no rows)")
+        echo("(no rows)")
         return
     import pandas as pd
 
     frame = frame.copy()
-    for column in frame.columns:
-        if isinstance(frame[column].dtype, pd.DatetimeTZDtype):
-            frame[column] = frame[column].dt.tz_convert(None).dt.strftime("%Y-%m-%d %H:%M:%S")
-    if "duration" in frame.columns:
-        frame["duration"] = frame["duration"].map(_human_seconds)
+    for i in range(frame.shape[1]):  # by position: a SQL result may repeat a column name
+        column = frame.iloc[:, i]
+        if isinstance(column.dtype, pd.DatetimeTZDtype):
+            frame.isetitem(i, column.dt.tz_convert(None).dt.strftime("%Y-%m-%d %H:%M:%S"))
+        elif frame.columns[i] == "duration" and column.dtype.kind == "f":
+            frame.isetitem(i, column.map(_human_seconds))
+        elif column.dtype.kind not in "biufcmM":  # text, lists, structs: stored values
+            frame.isetitem(i, column.map(_cell))
+    frame.columns = [visible(name) for name in frame.columns]
     with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 200,
                            "display.max_colwidth", 40):
-        print(frame.to_string(index=False))
+        echo(frame.to_string(index=False))
+
+
+def _cell(value: Any) -> Any:
+    """A table cell with every unprintable character of its text made visible; numbers unchanged."""
+    if isinstance(value, str):
+        return visible(value)
+    if isinstance(value, (list, tuple)) or getattr(value, "ndim", 0) == 1:  # DuckDB lists: numpy arrays
+        return "[" + ", ".join(visible(item) for item in list(value)) + "]"
+    if isinstance(value, (dict, bytes)):
+        return visible(str(value))
+    return value
 
 
 def _human_seconds(value: Any) -> str:
@@ -107,52 +122,64 @@ def cmd_runs(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     record = _store(args).get(args.run)
     if args.json:
-        print(json.dumps(record, indent=1, ensure_ascii=False, default=str))
+        echo(dumps(record, indent=1))
         return 0
     import datetime as dt
 
     def when(value: Any) -> str:
         return dt.datetime.fromtimestamp(value).strftime("%Y-%m-%d %H:%M:%S") if value else "-"
 
+    v = visible  # every stored value below goes through it: one line each, nothing a terminal obeys
     git = record.get("git") or {}
     lines = [
-        f"run      {record['id']}  {record.get('project')}/{record.get('name')}",
-        f"status   {record.get('status')}",
+        f"run      {v(record['id'])}  {v(record.get('project'))}/{v(record.get('name'))}",
+        f"status   {v(record.get('status'))}",
         f"created  {when(record.get('created'))}   ended {when(record.get('ended'))}",
-        f"host     {record.get('host')}  pid {record.get('pid')}  python {record.get('python')}",
-        f"command  {' '.join(record.get('command') or [])}",
+        f"host     {v(record.get('host'))}  pid {v(record.get('pid'))}  python {v(record.get('python'))}",
+        f"command  {' '.join(v(word) for word in _items(record.get('command')))}",
     ]
     if git:
-        lines.append(f"git      {git.get('commit', '')[:12]} {git.get('branch') or ''}"
+        lines.append(f"git      {v(str(git.get('commit') or '')[:12])} {v(git.get('branch') or '')}"
                      f"{' (dirty)' if git.get('dirty') else ''}")
     if record.get("tags"):
-        lines.append(f"tags     {', '.join(record['tags'])}")
+        lines.append(f"tags     {', '.join(v(tag) for tag in _items(record['tags']))}")
     if record.get("notes"):
-        lines.append(f"notes    {record['notes']}")
-    if record.get("error"):
-        lines.append(f"error    {record['error'].get('type')}: {record['error'].get('message')}")
+        lines.append(f"notes    {v(record['notes'])}")
+    error = record.get("error")
+    if error:
+        if isinstance(error, dict):
+            lines.append(f"error    {v(error.get('type'))}: {v(error.get('message'))}")
+        else:
+            lines.append(f"error    {v(error)}")
     from workbench.store.catalog import flatten
 
     config = flatten(record.get("config") or {})
     if config:
         lines.append("config")
-        lines += [f"  {k} = {json.dumps(v, default=str)}" for k, v in sorted(config.items())]
+        lines += [f"  {v(k)} = {dumps(value)}" for k, value in sorted(config.items())]
     stats = record.get("metrics") or {}
     summary = record.get("summary") or {}
     if summary:
         lines.append("summary                      last          min          max    count")
         for key in sorted(summary):
             s = stats.get(key) or {}
-            lines.append(f"  {key:<24} {_num(summary[key]):>12} {_num(s.get('min')):>12} "
-                         f"{_num(s.get('max')):>12} {s.get('count', ''):>8}")
-    print("\n".join(lines))
+            lines.append(f"  {v(key):<24} {_num(summary[key]):>12} {_num(s.get('min')):>12} "
+                         f"{_num(s.get('max')):>12} {v(s.get('count', '')):>8}")
+    echo("\n".join(lines))
     return 0
+
+
+def _items(value: Any) -> list[Any]:
+    """A stored list as a list; anything else (a hostile record) as one item."""
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
 
 
 def _num(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.6g}"
-    return "" if value is None else str(value)
+    return "" if value is None else visible(value)
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
@@ -162,20 +189,20 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
 def cmd_reindex(args: argparse.Namespace) -> int:
     report = _store(args).reindex()
-    print(f"indexed {report.runs} runs in {report.seconds:.2f} s")
+    echo(f"indexed {report.runs} runs in {report.seconds:.2f} s")
     for run_id, message in sorted(report.corrupt_records.items()):
-        print(f"corrupt run record: {run_id}: {message}", file=sys.stderr)
+        echo(f"corrupt run record: {visible(run_id)}: {visible(message)}", err=True)
     for path, message in sorted(report.corrupt_segments.items()):
-        print(f"corrupt metric segment: {path}: {message}", file=sys.stderr)
+        echo(f"corrupt metric segment: {visible(path)}: {visible(message)}", err=True)
     if report.corrupt_records or report.corrupt_segments:
-        print("move corrupt files out of the store (or restore them from a backup); "
-              "everything else is indexed", file=sys.stderr)
+        echo("move corrupt files out of the store (or restore them from a backup); "
+             "everything else is indexed", err=True)
         return 1
     return 0
 
 
 def cmd_rm(args: argparse.Namespace) -> int:
-    from workbench.cli.artifacts import _confirm, _print_gc, human_bytes
+    from workbench.cli.artifacts import _print_gc, human_bytes
     from workbench.store._delete import delete_run
     from workbench.store.artifacts import open_artifacts
 
@@ -192,25 +219,26 @@ def cmd_rm(args: argparse.Namespace) -> int:
             continue  # deleted already
         if not users - {run_id}:
             only_here.append(ref)
-    label = f"run {run_id} ({record.get('project')}/{record.get('name')}, {record.get('status')})"
-    if not args.yes and not _confirm(f"delete {label}?"):
-        print(f"not deleted: pass --yes to delete {label}", file=sys.stderr)
+    label = (f"run {visible(run_id)} ({visible(record.get('project'))}/{visible(record.get('name'))}, "
+             f"{visible(record.get('status'))})")
+    if not args.yes and not confirm(f"delete {label}?"):
+        echo(f"not deleted: pass --yes to delete {label}", err=True)
         return 1
     delete_run(store.layout, store.settings, run_id)
-    print(f"deleted {label}")
+    echo(f"deleted {label}")
     if only_here:
-        refs = ", ".join(sorted(set(only_here)))
-        if args.artifacts or _confirm(f"delete the artifact versions only this run made ({refs})?"):
+        refs = ", ".join(visible(ref) for ref in sorted(set(only_here)))
+        if args.artifacts or confirm(f"delete the artifact versions only this run made ({refs})?"):
             for ref in sorted(set(only_here)):
                 artifacts.delete(ref)
-            print(f"deleted {refs}")
+            echo(f"deleted {refs}")
         else:
-            print(f"kept {refs} (pass --artifacts to delete them with the run)")
+            echo(f"kept {refs} (pass --artifacts to delete them with the run)")
     report = artifacts.gc(dry_run=True)
     if report.blobs:
-        if args.gc or _confirm(f"remove {report.blobs} blob(s) nothing references now ({human_bytes(report.bytes)})?"):
+        if args.gc or confirm(f"remove {report.blobs} blob(s) nothing references now ({human_bytes(report.bytes)})?"):
             _print_gc(artifacts.gc())
         else:
-            print(f"{report.blobs} blob(s), {human_bytes(report.bytes)}, are no longer referenced: "
-                  "run `workbench gc` to free them")
+            echo(f"{report.blobs} blob(s), {human_bytes(report.bytes)}, are no longer referenced: "
+                 "run `workbench gc` to free them")
     return 0
