@@ -58,16 +58,16 @@ def serve(root: Path, logs: Path, *, reap: bool) -> Iterator[str]:
     under a second made Panel link its CSS from the CDN on later loads)."""
     from _browser import free_port, wait_http
 
-    from workbench.apps.server import serve_command
+    from workbench.apps.server import serve_command, server_env
 
     port = free_port()
     extra = ["--check-unused-sessions", "1000", "--unused-session-lifetime", "3000"] if reap else []
     with open(logs / f"panel-{port}.log", "wb") as out:
-        proc = subprocess.Popen(serve_command(root, "127.0.0.1", port, None, extra=extra), stdout=out,
-                                stderr=subprocess.STDOUT, env=dict(os.environ, WORKBENCH_ROOT=str(root)),
-                                start_new_session=True)
+        # no token (as --no-token): the app is read-only, which is all a load-time measure needs
+        proc = subprocess.Popen(serve_command(root, "127.0.0.1", port, extra=extra), stdout=out,
+                                stderr=subprocess.STDOUT, env=server_env(root, None), start_new_session=True)
     try:
-        wait_http(f"http://127.0.0.1:{port}/liveness", 60, proc)
+        wait_http(f"http://127.0.0.1:{port}/favicon.ico", 60, proc)
         yield f"http://127.0.0.1:{port}/webapp"
     finally:
         os.killpg(proc.pid, signal.SIGTERM)

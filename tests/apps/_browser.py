@@ -1,5 +1,8 @@
 """A real ``panel serve`` of the web app, and headless Debian Chromium driven by Playwright.
 
+The server needs a token, as ``workbench ui``'s does: each gets its own, and a test opens
+``server.link(...)`` (the address with ``?token=``) first; the page then holds the cookie.
+
 Every request a page makes is recorded; anything not to 127.0.0.1/localhost (or data:/blob:) is
 aborted and kept in ``Browser.outside`` so a test can assert the pages are offline.
 """
@@ -8,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -59,29 +63,38 @@ def wait_http(url: str, timeout: float, proc: subprocess.Popen[Any] | None = Non
 
 @dataclass
 class Server:
-    url: str
+    url: str  #: the app's address, without the token
     proc: subprocess.Popen[Any]
     log: Path
+    token: str | None  #: None: started like ``--no-token`` (read-only)
+
+    def link(self, query: str = "") -> str:
+        """The app's address with ``query`` (``page=runs&...``) and the token, as ``workbench ui`` prints it."""
+        params = [part for part in (query, f"token={self.token}" if self.token else "") if part]
+        return self.url + ("?" + "&".join(params) if params else "")
 
 
 @contextmanager
-def panel_app(root: Path, log_dir: Path, *, token: str | None = None, address: str = "127.0.0.1",
-              extra_env: dict[str, str] | None = None) -> Iterator[Server]:
-    """``workbench ui`` (through its own serve_command) on a free port; killed on exit."""
-    require_module("panel")
-    from workbench.apps.server import TOKEN_ENV, serve_command
+def panel_app(root: Path, log_dir: Path, *, token: str | None = None, no_token: bool = False,
+              address: str = "127.0.0.1", extra_env: dict[str, str] | None = None) -> Iterator[Server]:
+    """``workbench ui`` (its own serve_command and environment) on a free port; killed on exit.
 
+    A token is made for the server unless ``token`` is given or ``no_token`` is set.
+    """
+    require_module("panel")
+    from workbench.apps.server import serve_command, server_env
+
+    if not no_token:
+        token = token or secrets.token_urlsafe(24)
     port = free_port()
-    env = dict(os.environ, WORKBENCH_ROOT=str(root), **(extra_env or {}))
-    if token:
-        env[TOKEN_ENV] = token
+    env = dict(server_env(root, None if no_token else token), **(extra_env or {}))
     log = log_dir / f"panel-{port}.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen(serve_command(root, address, port, token), env=env, stdout=out,
+        proc = subprocess.Popen(serve_command(root, address, port), env=env, stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        wait_http(f"http://127.0.0.1:{port}/liveness", 60, proc)
-        yield Server(f"http://127.0.0.1:{port}/webapp", proc, log)
+        wait_http(f"http://127.0.0.1:{port}/favicon.ico", 60, proc)  # open: it carries no data
+        yield Server(f"http://127.0.0.1:{port}/webapp", proc, log, None if no_token else token)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)

@@ -52,7 +52,7 @@ def test_filter_select_compare_detail(root: Path, tmp_path: Path, shots: Path) -
     ids = _store(root)
     with panel_app(root, tmp_path) as server, chromium(shots) as b:
         page = b.page
-        page.goto(server.url + "?page=runs")
+        page.goto(server.link("page=runs"))
         page.wait_for_selector(".tabulator-row")
         assert _rows(b) == 5
         b.shot("runs")
@@ -106,7 +106,7 @@ def test_filter_select_compare_detail(root: Path, tmp_path: Path, shots: Path) -
         page.wait_for_selector("text=completed")
         b.shot("detail")
         # a deep link selects runs and opens a page
-        page.goto(server.url + f"?page=compare&runs={ids[0]},{ids[4]}")
+        page.goto(server.link(f"page=compare&runs={ids[0]},{ids[4]}"))
         page.wait_for_function(
             """() => { let n = 0; for (const d of (window.Bokeh ? Bokeh.documents : []))
                          for (const m of d._all_models.values())
@@ -135,7 +135,7 @@ def test_launch_completes_and_cancel(root: Path, tmp_path: Path, shots: Path) ->
     try:
         with panel_app(root, tmp_path) as server, chromium(shots) as b:
             page = b.page
-            page.goto(server.url + "?page=jobs")
+            page.goto(server.link("page=jobs"))
             page.wait_for_selector("text=Recipe")
             _launch(page, counting, "e2e-counting", steps=40)
             page.wait_for_selector("text=e2e-counting", timeout=30_000)
@@ -184,7 +184,7 @@ def test_set_alias_on_an_artifact(root: Path, tmp_path: Path, shots: Path) -> No
     _store(root)
     with panel_app(root, tmp_path) as server, chromium(shots) as b:
         page = b.page
-        page.goto(server.url + "?page=artifacts")
+        page.goto(server.link("page=artifacts"))
         page.wait_for_selector(".tabulator-row")
         page.locator(".tabulator-row").filter(has_text="reviews").first.click()
         page.wait_for_selector("text=v1")
@@ -205,19 +205,21 @@ def test_set_alias_on_an_artifact(root: Path, tmp_path: Path, shots: Path) -> No
 
 
 def test_voila_dashboard_responds_to_a_click(root: Path, tmp_path: Path, shots: Path) -> None:  # noqa: F811
-    from workbench.apps.dashboard import find_notebook, voila_command, voila_env
+    from workbench.apps.dashboard import dashboard_token, find_notebook, voila_command, voila_env
 
     _store(root)
     port = free_port()
     log = tmp_path / "voila.log"
+    token = dashboard_token()
     with open(log, "wb") as out:
-        proc = subprocess.Popen(voila_command(find_notebook("dashboard"), port, cull=True), env=voila_env(root),
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=tmp_path)
+        proc = subprocess.Popen(voila_command(find_notebook("dashboard"), port, cull=True),
+                                env=voila_env(root, token), stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True, cwd=tmp_path)
     try:
-        wait_http(f"http://127.0.0.1:{port}/", 120, proc)
+        wait_http(f"http://127.0.0.1:{port}/?token={token}", 120, proc)
         with chromium(shots) as b:
             page = b.page
-            page.goto(f"http://127.0.0.1:{port}/", timeout=120_000)
+            page.goto(f"http://127.0.0.1:{port}/?token={token}", timeout=120_000)
             status = page.locator("text=/Runs 1-5 of 5 matching/")
             status.first.wait_for(timeout=120_000)
             b.shot("voila-dashboard")

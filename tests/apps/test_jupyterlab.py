@@ -2,7 +2,8 @@
 
 A real ``jupyter lab`` on a free port, with its settings and runtime directories under tmp_path and
 the test store as WORKBENCH_ROOT; the proxy starts ``panel serve`` on the first request to
-``/workbench/``. Every process (lab, the proxied server) is killed with its process group at the end.
+``/workbench/``, with a token of its own that the proxy adds to what it forwards. Every process
+(lab, the proxied server) is killed with its process group at the end.
 """
 
 from __future__ import annotations
@@ -36,7 +37,11 @@ class Lab:
 
 
 def _get(url: str, timeout: float = 90) -> tuple[int, str]:
-    request = urllib.request.Request(url, headers={"Authorization": f"token {TOKEN}"})
+    return _get_as(url, {"Authorization": f"token {TOKEN}"}, timeout)
+
+
+def _get_as(url: str, headers: dict[str, str], timeout: float = 90) -> tuple[int, str]:
+    request = urllib.request.Request(url, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, response.read().decode("utf-8", "replace")
@@ -153,6 +158,12 @@ def test_proxy_serves_the_app(lab: Lab, root: Path, shots: Path) -> None:  # noq
     panels = [pid for pid in _descendants(lab.proc.pid) if "panel" in _cmdline(pid)]
     assert panels, "the proxy started no panel serve"
     assert str(root) in _cmdline(panels[0]), "panel serve does not serve the lab's WORKBENCH_ROOT"
+    # panel serve's own port, which any local user can reach, refuses what did not come through the lab
+    argv = _cmdline(panels[0]).split()
+    direct = f"http://127.0.0.1:{argv[argv.index('--port') + 1]}/workbench/webapp"
+    for headers in ({}, {"Authorization": f"token {TOKEN}"}, {"Authorization": f"Bearer {TOKEN}"}):
+        code, body = _get_as(direct, headers)
+        assert code == 401 and "needs a token" in body, (headers, code)
 
     # in a browser, through the proxy (HTTP and the websocket): the overview shows the store's runs
     with chromium(shots) as b:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -24,24 +22,21 @@ def _fill(root: Path, n: int = 3) -> None:
         run.finish()
 
 
-def test_non_loopback_without_token_refuses_to_start(tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "workbench", "--root", str(tmp_path), "ui", "--address", "0.0.0.0", "--port", "1"],
-        check=False, capture_output=True, text=True, timeout=60,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
-    )
-    assert proc.returncode == 1
-    assert "without a token" in proc.stderr and "--token auto" in proc.stderr and "WORKBENCH_UI_TOKEN" in proc.stderr
-
-
-def test_short_token_is_refused(tmp_path: Path) -> None:
-    from workbench.apps.server import resolve_token
+def test_resolve_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    from workbench.apps.server import TOKEN_ENV, resolve_token
     from workbench.errors import ConfigError
+
+    monkeypatch.delenv(TOKEN_ENV, raising=False)
 
     with pytest.raises(ConfigError, match="at least 16"):
         resolve_token("127.0.0.1", "short")
-    assert resolve_token("0.0.0.0", "auto")  # auto makes one
-    assert resolve_token("127.0.0.1", None) is None
+    made = resolve_token("127.0.0.1", None)  # loopback too: a token is made when none is given
+    assert made and len(made) >= 32 and made != resolve_token("127.0.0.1", None)
+    assert resolve_token("0.0.0.0", "auto")  # auto makes one too
+    assert resolve_token("127.0.0.1", TOKEN) == TOKEN
+    assert resolve_token("127.0.0.1", None, no_token=True) is None
+    with pytest.raises(ConfigError, match=r"127\.0\.0\.1 only"):
+        resolve_token("0.0.0.0", None, no_token=True)
 
 
 def _status(url: str, headers: dict[str, str] | None = None) -> tuple[int, str]:
@@ -69,7 +64,7 @@ def test_with_a_token_requests_without_it_are_refused(root: Path, tmp_path: Path
 def test_app_opens_offline_in_a_browser(root: Path, tmp_path: Path, shots: Path) -> None:  # noqa: F811
     _fill(root)
     with panel_app(root, tmp_path) as server, chromium(shots) as b:
-        b.page.goto(server.url)
+        b.page.goto(server.link())
         b.page.wait_for_selector("text=3 runs", timeout=60_000)
         b.shot("overview")
         b.page.get_by_role("button", name="Settings").click()

@@ -3,11 +3,16 @@
 Voila runs the notebook top to bottom in a fresh kernel for each visitor and shows only the
 widgets. It binds 127.0.0.1 and uses the ``workbench`` template (``extensions/``): the lab
 template without its links to a CDN, so the page loads nothing from outside the machine.
+
+A dashboard can start jobs (``launch``), so, like ``workbench ui``, it needs a token: Voila's own
+(Jupyter's) token check, with the token made here (or ``JUPYTER_TOKEN``) and handed to Voila in
+its environment; the printed link carries it, then Jupyter's login cookie does.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -31,17 +36,26 @@ def find_notebook(name: str) -> Path:
     raise ConfigError(f"no notebook {name!r}: give a path to an .ipynb file or one of {', '.join(DASHBOARDS)}")
 
 
-def voila_env(root: Path) -> dict[str, str]:
-    """The environment for Voila: the store, and the template found from a source checkout too."""
-    env = dict(os.environ, WORKBENCH_ROOT=str(root))
+TOKEN_ENV = "JUPYTER_TOKEN"
+
+
+def dashboard_token() -> str:
+    """The token Voila will require: ``JUPYTER_TOKEN`` when set, else a new one."""
+    return os.environ.get(TOKEN_ENV) or secrets.token_urlsafe(32)
+
+
+def voila_env(root: Path, token: str) -> dict[str, str]:
+    """The environment for Voila: the store, the token, and the template found from a source checkout too."""
+    env = dict(os.environ, WORKBENCH_ROOT=str(root), **{TOKEN_ENV: token})
     if EXTENSIONS.is_dir():  # an editable install does not place data files; point Jupyter at them
         env["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(EXTENSIONS), env.get("JUPYTER_PATH", "")) if p)
     return env
 
 
 def voila_command(notebook: Path, port: int, *, cull: bool = False) -> list[str]:
+    """Voila on 127.0.0.1 with its token check on (``--token``: the token is the environment's)."""
     cmd = [sys.executable, "-m", "voila", str(notebook), "--no-browser", f"--port={port}",
-           "--Voila.ip=127.0.0.1", "--template=workbench", "--show_tracebacks=False",
+           "--Voila.ip=127.0.0.1", "--token", "--template=workbench", "--show_tracebacks=False",
            "--preheat_kernel=False"]
     if cull:  # tests: kernels of pages nobody holds go away
         cmd += ["--MappingKernelManager.cull_idle_timeout=60", "--MappingKernelManager.cull_interval=10"]
@@ -50,8 +64,9 @@ def voila_command(notebook: Path, port: int, *, cull: bool = False) -> list[str]
 
 def serve_dashboard(name: str, root: Path, *, port: int = 8866) -> int:
     notebook = find_notebook(name)
-    print(f"workbench: {notebook.name} at http://127.0.0.1:{port}/ (store {root})", flush=True)
+    token = dashboard_token()
+    print(f"workbench: {notebook.name} at http://127.0.0.1:{port}/?token={token} (store {root})", flush=True)
     try:
-        return subprocess.call(voila_command(notebook, port), env=voila_env(root))
+        return subprocess.call(voila_command(notebook, port), env=voila_env(root, token))
     except KeyboardInterrupt:
         return 130

@@ -1,26 +1,37 @@
 """``workbench ui``: the web app under ``panel serve``, on 127.0.0.1 unless told otherwise.
 
-Bound beyond loopback, the app holds the whole store (runs, artifacts, the power to launch jobs),
-so it refuses to start without a token; with one, every page and websocket needs it (see
-:mod:`workbench.apps._auth`).
+The app holds the whole store (runs, artifacts, the power to launch jobs as the user who started
+it), so, as Jupyter has done since 2016, it needs a token on loopback too: one is made when none is
+given, the link printed at start carries it (``?token=``, then a cookie), and every page,
+Bokeh endpoint and websocket refuses a request without it (see :mod:`workbench.apps._auth`).
+``--no-token`` lets any local user of the machine in, on loopback only, and the app is then
+read-only (:func:`auth_required`). Websockets are accepted only from the origins this machine's
+own pages have (plus ``--allow-origin``), so a page on another site cannot drive the app.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import secrets
 import socket
 import subprocess
 import sys
-from collections.abc import Sequence
+import time
+import webbrowser
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from workbench.errors import ConfigError
 
 APP = Path(__file__).with_name("webapp.py")
 AUTH = Path(__file__).with_name("_auth.py")
+#: the token, handed to the server process in its environment (never on its command line)
 TOKEN_ENV = "WORKBENCH_UI_TOKEN"
+MIN_TOKEN_LENGTH = 16
+_WILDCARDS = ("0.0.0.0", "::", "")
+_ORIGIN = re.compile(r"^[A-Za-z0-9*][A-Za-z0-9.*-]*(:\d{1,5})?$")
 
 
 def is_loopback(address: str) -> bool:
@@ -36,40 +47,90 @@ def is_loopback(address: str) -> bool:
             return False
 
 
-def resolve_token(address: str, token: str | None) -> str | None:
-    """The token the server will require: ``token`` (``auto`` makes one), else the environment's.
+def auth_required() -> bool:
+    """True in a server process whose every request was authenticated (a token is in force).
 
-    On a non-loopback address a token is required; without one this raises, saying how to set it.
+    False when the app was started with ``--no-token``: any local user could have opened the page,
+    so the app must not change anything (launch, cancel, settings, remotes, aliases, tags and
+    notes, uploads, deletes).
     """
+    return bool(os.environ.get(TOKEN_ENV))
+
+
+def resolve_token(address: str, token: str | None, *, no_token: bool = False) -> str | None:
+    """The token the server will require: ``token``, else ``WORKBENCH_UI_TOKEN``, else a new one.
+
+    ``auto`` also makes a new one. ``no_token`` returns None (no token, a read-only app) and is
+    refused on an address other than loopback, and together with ``token``.
+    """
+    if no_token:
+        if token:
+            raise ConfigError("--token and --no-token contradict each other: give one of them")
+        if not is_loopback(address):
+            raise ConfigError(
+                f"--no-token is for 127.0.0.1 only: on {address} anyone who can reach the machine could read "
+                f"every run. Drop --no-token (a token is made and printed), or bind 127.0.0.1"
+            )
+        return None
     if token == "auto":
-        token = secrets.token_urlsafe(24)
-    token = token or os.environ.get(TOKEN_ENV) or None
-    if token is not None and len(token) < 16:
-        raise ConfigError("the UI token is too short: use at least 16 characters, or --token auto to make one")
-    if token is None and not is_loopback(address):
+        token = None
+    token = token or os.environ.get(TOKEN_ENV) or secrets.token_urlsafe(32)
+    if len(token) < MIN_TOKEN_LENGTH:
         raise ConfigError(
-            f"refusing to serve the store on {address} without a token: anyone who can reach it could read "
-            f"every run and launch jobs. Start it with --token auto (a token is made and printed), "
-            f"--token YOUR_TOKEN, or set {TOKEN_ENV}; or bind 127.0.0.1 (the default)"
+            f"the UI token is too short: use at least {MIN_TOKEN_LENGTH} characters, or give no --token "
+            f"(one is made and printed)"
         )
     return token
 
 
-def serve_command(root: Path, address: str, port: int, token: str | None, *, prefix: str | None = None,
-                  extra: Sequence[str] = ()) -> list[str]:
-    """The ``panel serve`` command line (no secrets in it: the token travels in the environment)."""
-    origins = [f"{address}:{port}", f"127.0.0.1:{port}", f"localhost:{port}"]
+def _machine_names(address: str) -> list[str]:
+    """This machine's names and IPv4 addresses a browser elsewhere may use to reach ``address``."""
+    hostname, fqdn = socket.gethostname(), socket.getfqdn()
+    names = [address, hostname, fqdn]
+    for name in (hostname, fqdn):
+        try:
+            names += [str(info[4][0]) for info in socket.getaddrinfo(name, None, socket.AF_INET)]
+        except OSError:
+            continue
+    return names
+
+
+def websocket_origins(address: str, port: int, allow: Iterable[str] = ()) -> list[str]:
+    """The ``host:port`` origins whose pages may open the app's websocket; never ``*``.
+
+    Loopback names always; on another address, this machine's names and IPv4 addresses too; plus
+    each of ``allow`` (``HOST`` or ``HOST:PORT``; the port defaults to ``port``). Bokeh cannot
+    express IPv6 literals: a browser reaching the app by one needs a host name.
+    """
+    names = ["127.0.0.1", "localhost", address]
     if not is_loopback(address):
-        origins = ["*"]  # the token guards the app; the Host a remote browser uses is unknown here
+        names += _machine_names(address)
+    origins = [f"{name.lower()}:{port}" for name in names if name and ":" not in name and name != "0.0.0.0"]
+    for origin in allow:
+        if not _ORIGIN.match(origin) or not origin.split(":")[0].replace("*", "").replace(".", ""):
+            raise ConfigError(
+                f"--allow-origin {origin!r} is not HOST or HOST:PORT as a browser shows it (no http://, "
+                f"no path, not '*', no IPv6 literal): for example --allow-origin workbench.example.org:443"
+            )
+        origins.append(origin.lower() if ":" in origin else f"{origin.lower()}:{port}")
+    return list(dict.fromkeys(origins))
+
+
+def serve_command(root: Path, address: str, port: int, *, prefix: str | None = None,
+                  allow_origins: Iterable[str] = (), extra: Sequence[str] = ()) -> list[str]:
+    """The ``panel serve`` command line; no secret is in it.
+
+    The token goes in the server's environment (``WORKBENCH_UI_TOKEN``): with it, every request
+    needs it; without it (``--no-token``), only requests to a loopback name are let in. The auth
+    module is always loaded.
+    """
     cmd = [sys.executable, "-m", "panel", "serve", str(APP), "--address", address, "--port", str(port),
-           "--liveness",
+           "--auth-module", str(AUTH),
            # a closed page's session (and its live polling) goes within seconds, not Bokeh's 15 s;
            # below 1 s Panel 1.9 starts loading its CSS from a CDN on later page loads
            "--unused-session-lifetime", "3000", "--check-unused-sessions", "1000"]
-    for origin in dict.fromkeys(origins):
+    for origin in websocket_origins(address, port, allow_origins):
         cmd += ["--allow-websocket-origin", origin]
-    if token:
-        cmd += ["--auth-module", str(AUTH), "--cookie-secret", secrets.token_urlsafe(32)]
     if prefix:
         cmd += ["--prefix", prefix]
     cmd += list(extra)
@@ -77,18 +138,50 @@ def serve_command(root: Path, address: str, port: int, token: str | None, *, pre
     return cmd
 
 
-def serve(root: Path, *, address: str = "127.0.0.1", port: int = 5006, token: str | None = None,
-          show: bool = False) -> int:
-    """Run the web app in the foreground until interrupted; returns panel's exit code."""
-    token = resolve_token(address, token)
+def server_env(root: Path, token: str | None) -> dict[str, str]:
+    """The server process's environment: the store, and the token (removed with ``--no-token``)."""
     env = dict(os.environ, WORKBENCH_ROOT=str(root), BOKEH_PY_LOG_LEVEL="warning")
+    env.pop(TOKEN_ENV, None)
     if token:
         env[TOKEN_ENV] = token
-    cmd = serve_command(root, address, port, token, extra=["--show"] if show else [])
-    host = "127.0.0.1" if address in ("0.0.0.0", "::") else address
-    url = f"http://{host}:{port}/webapp" + (f"?token={token}" if token else "")
+    return env
+
+
+def app_url(address: str, port: int, token: str | None) -> str:
+    """The link to print: the app on ``address`` (127.0.0.1 for a wildcard), with ``?token=``."""
+    host = "127.0.0.1" if address in _WILDCARDS else f"[{address}]" if ":" in address else address
+    return f"http://{host}:{port}/webapp" + (f"?token={token}" if token else "")
+
+
+def _wait_listening(address: str, port: int, proc: subprocess.Popen[bytes], timeout: float = 60) -> bool:
+    host = "127.0.0.1" if address in _WILDCARDS else address
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with socket.create_connection((host, port), timeout=1):
+                return True
+        except OSError:
+            time.sleep(0.2)
+    return False
+
+
+def serve(root: Path, *, address: str = "127.0.0.1", port: int = 5006, token: str | None = None,
+          no_token: bool = False, allow_origins: Sequence[str] = (), show: bool = False) -> int:
+    """Run the web app in the foreground until interrupted; returns panel's exit code."""
+    token = resolve_token(address, token, no_token=no_token)
+    cmd = serve_command(root, address, port, allow_origins=allow_origins)
+    url = app_url(address, port, token)
     print(f"workbench: serving {root} at {url}", flush=True)
-    try:
-        return subprocess.call(cmd, env=env)
-    except KeyboardInterrupt:
-        return 130
+    if token is None:
+        print("workbench: --no-token: any local user of this machine can open the app (no token is asked); "
+              "it is read-only: launching, cancelling, settings, remotes, aliases, tags, notes, uploads and "
+              "deletes are off. Start without --no-token to use them.", flush=True)
+    with subprocess.Popen(cmd, env=server_env(root, token)) as proc:
+        try:
+            if show and _wait_listening(address, port, proc):
+                webbrowser.open(url)
+            return proc.wait()
+        except KeyboardInterrupt:
+            proc.terminate()
+            proc.wait()
+            return 130

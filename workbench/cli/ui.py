@@ -10,15 +10,24 @@ __all__ = ["register"]
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("ui", help="serve the web app (runs, compare, artifacts, jobs, remotes) on 127.0.0.1")
+    p = sub.add_parser("ui", help="serve the web app (runs, compare, artifacts, jobs, remotes) on 127.0.0.1",
+                       description="Serve the web app. Every request needs a token (made and printed in the "
+                                   "link when none is given), on 127.0.0.1 too.")
     p.add_argument("--port", type=int, default=5006, help="port (default 5006)")
-    p.add_argument("--address", default="127.0.0.1",
-                   help="address to bind (default 127.0.0.1; any other needs --token or WORKBENCH_UI_TOKEN)")
-    p.add_argument("--token", help="require this token (16+ characters) on every request; 'auto' makes one")
-    p.add_argument("--show", action="store_true", help="open a browser on the app")
+    p.add_argument("--address", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--token", help="require this token (16+ characters; default: WORKBENCH_UI_TOKEN, else a "
+                                   "new one); it is printed in the link")
+    p.add_argument("--no-token", action="store_true",
+                   help="127.0.0.1 only: no token, so any local user of this machine can open the app; "
+                        "the app is then read-only")
+    p.add_argument("--allow-origin", action="append", default=[], metavar="HOST[:PORT]",
+                   help="also accept the app's websocket from pages at HOST[:PORT] (a reverse proxy's "
+                        "name; repeatable; the port defaults to --port)")
+    p.add_argument("--show", action="store_true", help="open a browser on the app (with the token)")
     p.set_defaults(handler=cmd_ui)
 
-    d = sub.add_parser("dashboard", help="serve a notebook of notebooks/ as an app with Voila, on 127.0.0.1")
+    d = sub.add_parser("dashboard", help="serve a notebook of notebooks/ as an app with Voila, on 127.0.0.1 "
+                                         "(with a token, printed in the link)")
     d.add_argument("notebook", help="dashboard, compare, launch, sync, quickstart, or a path to an .ipynb")
     d.add_argument("--port", type=int, default=8866, help="port (default 8866)")
     d.set_defaults(handler=cmd_dashboard)
@@ -29,7 +38,8 @@ def cmd_ui(args: argparse.Namespace) -> int:
     from workbench.config import default_root
 
     root = Path(args.root).expanduser().absolute() if args.root else default_root()
-    return serve(root, address=args.address, port=args.port, token=args.token, show=args.show)
+    return serve(root, address=args.address, port=args.port, token=args.token, no_token=args.no_token,
+                 allow_origins=args.allow_origin, show=args.show)
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
