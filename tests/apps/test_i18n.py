@@ -159,7 +159,7 @@ def test_browser_language_picks_the_text(root: Path, tmp_path: Path, shots: Path
     _fill(root)
     with panel_app(root, tmp_path) as server:
         with chromium(shots, locale="zh-CN") as b:
-            b.page.goto(server.url)
+            b.page.goto(server.link())
             b.page.wait_for_selector("text=3 个运行", timeout=60_000)
             nav = _nav(b.page)
             assert nav[:2] == ["概览", "运行"] and "设置" in nav and "Runs" not in nav
@@ -167,7 +167,7 @@ def test_browser_language_picks_the_text(root: Path, tmp_path: Path, shots: Path
             b.shot("overview-zh")
             assert b.outside == []
         with chromium(shots, locale="en-US") as b:
-            b.page.goto(server.url)
+            b.page.goto(server.link())
             b.page.wait_for_selector("text=3 runs", timeout=60_000)
             nav = _nav(b.page)
             assert nav[:2] == ["Overview", "Runs"] and "运行" not in nav
@@ -181,7 +181,7 @@ def test_ui_language_setting_forces_chinese(root: Path, tmp_path: Path, shots: P
     save_settings(root, ui_language="zh")
     assert load_settings(root).ui_language == "zh"
     with panel_app(root, tmp_path) as server, chromium(shots, locale="en-US") as b:
-        b.page.goto(server.url + "?page=runs")
+        b.page.goto(server.link("page=runs"))
         b.page.wait_for_selector(".tabulator-row", timeout=60_000)
         nav = _nav(b.page)
         assert "运行" in nav and "Runs" not in nav
@@ -191,7 +191,7 @@ def test_ui_language_setting_forces_chinese(root: Path, tmp_path: Path, shots: P
 def test_pages_opened_later_keep_the_language(root: Path, tmp_path: Path, shots: Path) -> None:  # noqa: F811
     _fill(root)
     with panel_app(root, tmp_path) as server, chromium(shots, locale="zh-CN") as b:
-        b.page.goto(server.url)
+        b.page.goto(server.link())
         b.page.wait_for_selector("text=3 个运行", timeout=60_000)
         b.page.get_by_role("button", name="设置").click()
         b.page.wait_for_selector("text=任务槽位", timeout=15_000)

@@ -3,6 +3,7 @@ a worker thread; both renderings are driven in Python (ipywidgets ``click()``, P
 
 from __future__ import annotations
 
+import html
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -109,7 +110,7 @@ def test_ipywidgets_view_syncs_and_shows_an_unreachable_remote(sshd: Sshd, remot
         view.remote.value = "dead"
         view.test_button.click()
         assert component.model.wait(30)
-        assert "color:#c62828" in view.error.value and "cannot reach remote &#x27;dead&#x27;" in view.error.value
+        assert "color:#d62728" in view.error.value and "cannot reach remote &#x27;dead&#x27;" in view.error.value
 
         view.remote.value = "gpu"
         view.ref.value = "gpu:model:v1"
@@ -144,7 +145,7 @@ def test_panel_view_syncs_fetches_and_shows_errors_inline(sshd: Sshd, remote_roo
         view.ref.value = "gpu:nothing:v1"
         view.fetch_button.clicks += 1
         assert component.model.wait(60)
-        assert view.error.visible and "no artifact named 'nothing'" in view.error.object
+        assert view.error.visible and "no artifact named 'nothing'" in html.unescape(view.error.object)
 
         form = view.form
         form["name"].value, form["host"].value, form["port"].value = "dead", "127.0.0.1", free_port()
@@ -153,7 +154,7 @@ def test_panel_view_syncs_fetches_and_shows_errors_inline(sshd: Sshd, remote_roo
         view.remote.value = "dead"
         view.test_button.clicks += 1
         assert component.model.wait(30)
-        assert view.error.visible and "cannot reach remote 'dead'" in view.error.object
+        assert view.error.visible and "cannot reach remote 'dead'" in html.unescape(view.error.object)
         assert list(view.table.value["name"]) == ["dead", "gpu"]
     finally:
         component.close()

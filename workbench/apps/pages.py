@@ -5,7 +5,6 @@ Overview and Settings are the app's own; the others place the components' Panel 
 
 from __future__ import annotations
 
-import html
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +16,7 @@ import workbench as wb
 from workbench import ui
 from workbench.config import load_settings, save_settings
 from workbench.errors import WorkbenchError
-from workbench.ui import _format, _i18n
+from workbench.ui import _format, _html, _i18n, _safe
 from workbench.ui._i18n import tr
 
 if TYPE_CHECKING:
@@ -63,23 +62,19 @@ def build(key: str, app: WebApp) -> Any:
     return _BUILDERS[key](app)
 
 
-def _error(text: str) -> Any:
-    return pn.pane.Alert(text, alert_type="danger")
-
-
 # ---------------------------------------------------------------- overview
 class Overview:
     """Counts, recent activity and running jobs; refreshed every ``ui_refresh`` seconds."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.counts = pn.pane.HTML(sizing_mode="stretch_width")
-        self.recent = pn.pane.HTML(sizing_mode="stretch_width")
+        self.counts = _safe.html_pane(sizing_mode="stretch_width")
+        self.recent = _safe.html_pane(sizing_mode="stretch_width")
         self.jobs = pn.Column(sizing_mode="stretch_width")
         self.layout = pn.Column(
-            pn.pane.Markdown(f"## {tr('Overview')}"), self.counts,
-            pn.pane.Markdown(f"### {tr('Jobs running or queued')}"), self.jobs,
-            pn.pane.Markdown(f"### {tr('Recent runs')}"), self.recent, sizing_mode="stretch_width",
+            _safe.heading(tr("Overview")), self.counts,
+            _safe.heading(tr("Jobs running or queued"), 3), self.jobs,
+            _safe.heading(tr("Recent runs"), 3), self.recent, sizing_mode="stretch_width",
         )
         self._version: str | None = None
         self._read_at = 0.0
@@ -102,35 +97,33 @@ class Overview:
 
             jobs = [j for j in list_jobs(self.root) if j.status in ("queued", "running")]
         except WorkbenchError as exc:
-            self.counts.object = f"<div class='wb-error' style='color:#b00'>{html.escape(str(exc))}</div>"
+            _safe.set_html(self.counts, _safe.markup("<div class='wb-error' style='color:#b00'>{}</div>", exc))
             return
         by_status = frame["status"].value_counts().to_dict() if len(frame) else {}
-        badges = " ".join(
-            f"<span style='background:{_format.status_color(s)};color:white;border-radius:8px;padding:2px 8px;"
-            f"margin-right:6px'>{html.escape(tr(s))}: {n}</span>" for s, n in sorted(by_status.items())
-        )
-        self.counts.object = (
-            f"<div class='wb-counts'>{len(frame)} {tr('runs')} · <b>{versions}</b> {tr('artifact versions')}"
-            f"<div style='margin-top:6px'>{badges}</div></div>"
-        )
-        rows = "".join(
-            f"<tr><td><code>{html.escape(str(r.run_id))}</code></td><td>{html.escape(str(r.name))}</td>"
-            f"<td>{html.escape(str(r.project))}</td>"
-            f"<td style='color:{_format.status_color(r.status)}'>{html.escape(tr(str(r.status)))}</td>"
-            f"<td>{_format.when(r.created)}</td></tr>"
+        badges = _safe.join((
+            _safe.markup("<span style='background:{};color:white;border-radius:8px;padding:2px 8px;"
+                         "margin-right:6px'>{}: {}</span>", _format.status_color(s), tr(s), n)
+            for s, n in sorted(by_status.items())), " ")
+        _safe.set_html(self.counts, _safe.markup(
+            "<div class='wb-counts'>{} {} · <b>{}</b> {}<div style='margin-top:6px'>{}</div></div>",
+            len(frame), tr("runs"), versions, tr("artifact versions"), badges))
+        rows = _safe.join(
+            _safe.markup("<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td style='color:{}'>{}</td>"
+                         "<td>{}</td></tr>", r.run_id, r.name, r.project, _format.status_color(r.status),
+                         tr(str(r.status)), _format.when(r.created))
             for r in frame.head(10).itertuples()
         )
-        self.recent.object = f"<table class='wb-recent'>{rows}</table>"
+        _safe.set_html(self.recent, _safe.markup("<table class='wb-recent'>{}</table>", rows))
         if not jobs:
-            self.jobs.objects = [pn.pane.HTML(f"<i>{tr('No jobs running or queued.')}</i>")]
+            self.jobs.objects = [_safe.html_pane(_html.note(tr("No jobs running or queued.")))]
         else:
             items = []
             for job in jobs:
                 progress = job.progress
                 items.append(pn.Row(
-                    pn.pane.HTML(f"{html.escape(str(job.record.get('name') or job.run_id))} "
-                                 f"<span style='color:{_format.status_color(job.status)}'>{tr(job.status)}</span>",
-                                 width=320),
+                    _safe.html_pane(_safe.markup("{} <span style='color:{}'>{}</span>",
+                                                 job.record.get("name") or job.run_id,
+                                                 _format.status_color(job.status), tr(job.status)), width=320),
                     pn.indicators.Progress(value=int(progress * 100) if progress is not None else -1, max=100,
                                            width=240),
                 ))
@@ -152,36 +145,32 @@ def _periodic(callback: Callable[[], None], root: Path) -> None:
 class SettingsPage:
     """The store's settings that people change from the app, saved to workbench.toml."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, locked: str | None = None) -> None:
         self.root = root
+        self.locked = locked  # why saving is refused (the app runs without a token), or None
         settings = load_settings(root)
         self.slots = pn.widgets.IntInput(name=tr("Worker slots"), value=settings.job_slots, start=1, end=1024)
         self.language = pn.widgets.Select(name=tr("Language"), options=["auto", "en", "zh"],
                                           value=settings.ui_language)
         self.refresh = pn.widgets.FloatInput(name=tr("Refresh every (s)"), value=settings.ui_refresh, start=0.1)
         self.save = pn.widgets.Button(name=tr("Save"), button_type="primary")
-        self.message = pn.pane.HTML("")
+        self.message = _safe.html_pane()
         self.save.on_click(lambda _event: self.on_save())
         remotes = settings.extra.get("remotes") or {}
-        remote_rows = "".join(
-            f"<tr><td>{html.escape(name)}</td><td>{html.escape(str(t.get('user') or ''))}@"
-            f"{html.escape(str(t.get('host')))}:{html.escape(str(t.get('port', 22)))}</td>"
-            f"<td>{html.escape(str(t.get('root') or ''))}</td></tr>"
-            for name, t in sorted(remotes.items()) if isinstance(t, dict)
-        )
+        remote_rows = [[name, f"{t.get('user') or ''}@{t.get('host')}:{t.get('port', 22)}", t.get("root") or ""]
+                       for name, t in sorted(remotes.items()) if isinstance(t, dict)]
         self.layout = pn.Column(
-            pn.pane.Markdown(f"## {tr('Settings')}"),
-            pn.pane.HTML(f"<b>{tr('Store')}</b>: <code>{html.escape(str(root))}</code>"),
+            _safe.heading(tr("Settings")),
+            _safe.html_pane(_safe.markup("<b>{}</b>: <code>{}</code>", tr("Store"), root)),
             self.slots, self.language, self.refresh, self.save, self.message,
-            pn.pane.Markdown(f"### {tr('Recipe defaults')}"), pn.pane.HTML(self._recipes(settings)),
-            pn.pane.Markdown(f"### {tr('Remotes')}"),
-            pn.pane.HTML(f"<table>{remote_rows}</table>" if remote_rows
-                         else f"<i>{tr('No remotes yet: add one on the Remotes page.')}</i>"),
+            _safe.heading(tr("Recipe defaults"), 3), _safe.html_pane(self._recipes(settings)),
+            _safe.heading(tr("Remotes"), 3),
+            _safe.html_pane(_html.table(remote_rows, empty=tr("No remotes yet: add one on the Remotes page."))),
             sizing_mode="stretch_width",
         )
 
     @staticmethod
-    def _recipes(settings: Any) -> str:
+    def _recipes(settings: Any) -> _safe.Markup:
         from workbench.jobs import get_recipe, recipe_names
 
         overrides = settings.extra.get("recipes") or {}
@@ -193,21 +182,25 @@ class SettingsPage:
                 f"{f.name}={mine.get(f.name, f.default)!r}" for f in recipe.fields if f.name in mine or f.default
                 is not None
             )
-            rows.append(f"<tr><td><b>{html.escape(name)}</b></td><td><code>{html.escape(values)}</code></td></tr>")
-        return f"<table class='wb-recipes'>{''.join(rows)}</table>"
+            rows.append(_safe.markup("<tr><td><b>{}</b></td><td><code>{}</code></td></tr>", name, values))
+        return _safe.markup("<table class='wb-recipes'>{}</table>", _safe.join(rows))
 
     def on_save(self) -> None:
+        if self.locked is not None:
+            _safe.set_html(self.message, _safe.markup("<div class='wb-error' style='color:#b00'>{}: {}</div>",
+                                                      tr("Save"), self.locked))
+            return
         try:
             save_settings(self.root, job_slots=self.slots.value, ui_language=self.language.value,
                           ui_refresh=self.refresh.value)
         except WorkbenchError as exc:
-            self.message.object = f"<div class='wb-error' style='color:#b00'>{html.escape(str(exc))}</div>"
+            _safe.set_html(self.message, _safe.markup("<div class='wb-error' style='color:#b00'>{}</div>", exc))
             return
-        self.message.object = f"<div style='color:#2ca02c'>{tr('Saved.')}</div>"
+        _safe.set_html(self.message, _safe.markup("<div style='color:#2ca02c'>{}</div>", tr("Saved.")))
 
 
 def _settings(app: WebApp) -> Any:
-    return SettingsPage(app.root).layout
+    return SettingsPage(app.root, locked=app.locked).layout
 
 
 # ---------------------------------------------------------------- component pages
@@ -216,7 +209,7 @@ def _runs(app: WebApp) -> Any:
     detail = pn.widgets.Button(name=tr("Open detail"), width=160)
     compare.on_click(lambda _e: app.show("compare"))
     detail.on_click(lambda _e: app.show("detail"))
-    return pn.Column(pn.pane.Markdown(f"## {tr('Runs')}"), pn.Row(compare, detail), app.browser.panel(),
+    return pn.Column(_safe.heading(tr("Runs")), pn.Row(compare, detail), app.browser.panel(),
                      sizing_mode="stretch_width")
 
 
@@ -226,30 +219,36 @@ def _compare(app: WebApp) -> Any:
     coords = ui.ParallelCoordinates(app.browser, root=app.root)
     tabs = pn.Tabs((tr("Metrics"), metrics.panel()), (tr("Config diff"), diff.panel()),
                    (tr("Parallel coordinates"), coords.panel()), dynamic=True, sizing_mode="stretch_width")
-    return pn.Column(pn.pane.Markdown(f"## {tr('Compare')}"), tabs, sizing_mode="stretch_width")
+    return pn.Column(_safe.heading(tr("Compare")), tabs, sizing_mode="stretch_width")
+
+
+def _locked(app: WebApp, component: Any) -> Any:
+    """``component``, refusing every action that changes anything when the app has no token."""
+    component.lock(app.locked)
+    return component
 
 
 def _detail(app: WebApp) -> Any:
-    detail = ui.RunDetail(app.browser, root=app.root)
+    detail = _locked(app, ui.RunDetail(app.browser, root=app.root))
     if hasattr(detail, "on_open_run"):
         detail.on_open_run = lambda run_id: app.select_runs([run_id])
-    return pn.Column(pn.pane.Markdown(f"## {tr('Run detail')}"), detail.panel(), sizing_mode="stretch_width")
+    return pn.Column(_safe.heading(tr("Run detail")), detail.panel(), sizing_mode="stretch_width")
 
 
 def _artifacts(app: WebApp) -> Any:
-    browser = ui.ArtifactBrowser(root=app.root)
+    browser = _locked(app, ui.ArtifactBrowser(root=app.root))
     if hasattr(browser, "on_open_run"):
         browser.on_open_run = lambda run_id: app.select_runs([run_id], page="detail")
-    return pn.Column(pn.pane.Markdown(f"## {tr('Artifacts')}"), browser.panel(), sizing_mode="stretch_width")
+    return pn.Column(_safe.heading(tr("Artifacts")), browser.panel(), sizing_mode="stretch_width")
 
 
 def _jobs(app: WebApp) -> Any:
-    form = ui.LaunchForm(root=app.root, monitor=True)  # the monitor shows below the form
-    return pn.Column(pn.pane.Markdown(f"## {tr('Jobs')}"), form.panel(), sizing_mode="stretch_width")
+    form = _locked(app, ui.LaunchForm(root=app.root, monitor=True))  # the monitor shows below the form
+    return pn.Column(_safe.heading(tr("Jobs")), form.panel(), sizing_mode="stretch_width")
 
 
 def _remotes(app: WebApp) -> Any:
-    return pn.Column(pn.pane.Markdown(f"## {tr('Remotes')}"), ui.SyncPanel(root=app.root).panel(),
+    return pn.Column(_safe.heading(tr("Remotes")), _locked(app, ui.SyncPanel(root=app.root)).panel(),
                      sizing_mode="stretch_width")
 
 

@@ -17,7 +17,7 @@ import panel as pn
 
 from workbench.apps import pages
 from workbench.config import default_root, load_settings
-from workbench.ui import _i18n
+from workbench.ui import _i18n, _safe
 from workbench.ui._i18n import tr
 
 PAGES = (
@@ -42,15 +42,32 @@ _i18n.add_zh(
         "Remotes": "远程主机",
         "Settings": "设置",
         "workbench": "workbench 工作台",
+        "read-only: this app was started with --no-token, so it changes nothing; start `workbench ui` "
+        "without --no-token (it prints a link with a token) to launch, cancel, edit or sync":
+            "只读：此应用以 --no-token 启动，不会做任何更改；不带 --no-token 启动 `workbench ui`"
+            "（它会打印带令牌的链接）即可启动、取消、编辑或同步",
     }
 )
 
 
-class WebApp:
-    """One browser session of the app."""
+def read_only_reason() -> str:
+    """Why a session of an app served without a token changes nothing (in the session's language)."""
+    return tr("read-only: this app was started with --no-token, so it changes nothing; start `workbench ui` "
+              "without --no-token (it prints a link with a token) to launch, cancel, edit or sync")
 
-    def __init__(self, root: Path, query: dict[str, str] | None = None, language: str = "en") -> None:
+
+class WebApp:
+    """One browser session of the app.
+
+    ``read_only`` makes every page refuse actions that change anything (:attr:`locked` says why):
+    the served app sets it when it runs without a token, so an unauthenticated session can look
+    but not act.
+    """
+
+    def __init__(self, root: Path, query: dict[str, str] | None = None, language: str = "en",
+                 read_only: bool = False) -> None:
         self.root = root
+        self.locked = read_only_reason() if read_only else None
         self.query = dict(query or {})
         self._pages: dict[str, Any] = {}
         self._browser: Any = None
@@ -64,9 +81,14 @@ class WebApp:
             sizing_mode="stretch_width", css_classes=["wb-nav"],
         )
         self.main = pn.Column(sizing_mode="stretch_width", css_classes=["wb-main"])
-        header = pn.pane.HTML(f"<h2 style='margin:4px 0'>{tr('workbench')}</h2>"
-                              f"<div style='color:#666;font-size:12px;word-break:break-all'>{root}</div>")
-        self.layout = pn.Row(pn.Column(header, self.nav, width=190), self.main, sizing_mode="stretch_width")
+        header = _safe.html_pane(_safe.markup(
+            "<h2 style='margin:4px 0'>{}</h2><div style='color:#666;font-size:12px;word-break:break-all'>{}</div>",
+            tr("workbench"), root))
+        main: list[Any] = [self.main]
+        if self.locked is not None:
+            main.insert(0, _safe.alert_pane(self.locked, css_classes=["wb-read-only"]))
+        self.layout = pn.Row(pn.Column(header, self.nav, width=190), pn.Column(*main, sizing_mode="stretch_width"),
+                             sizing_mode="stretch_width")
         self.nav.param.watch(lambda event: self.show(event.new), "value")
         self.show(start)
 
@@ -104,14 +126,17 @@ def session_language(root: Path, accept_language: str | None) -> str:
 
 
 def build_app(root: Path | str | None = None, query: dict[str, str] | None = None,
-              accept_language: str | None = None) -> WebApp:
-    """The app for one session (tests call this directly; ``panel serve`` runs this module)."""
+              accept_language: str | None = None, read_only: bool = False) -> WebApp:
+    """The app for one session (tests call this directly; ``panel serve`` runs this module).
+
+    ``read_only``: the session may not change anything (see :class:`WebApp`).
+    """
     root_path = Path(root).expanduser().absolute() if root is not None else default_root()
     language = session_language(root_path, accept_language)
     if pn.state.curdoc is not None:  # pages and text made later, in this session's callbacks
         _i18n.bind_document(pn.state.curdoc, language)
     with _i18n.use_language(language):
-        return WebApp(root_path, query, language)
+        return WebApp(root_path, query, language, read_only)
 
 
 def _root_from_argv(argv: list[str]) -> Path | None:
@@ -127,7 +152,10 @@ def _served() -> None:
              for k, v in (pn.state.session_args or {}).items() if v}
     headers = pn.state.headers or {}
     accept = headers.get("Accept-Language")
-    app = build_app(_root_from_argv(sys.argv[1:]), query, accept if isinstance(accept, str) else None)
+    from workbench.apps.server import auth_required
+
+    read_only = not auth_required()  # without a token nobody is authenticated: look, never act
+    app = build_app(_root_from_argv(sys.argv[1:]), query, accept if isinstance(accept, str) else None, read_only)
     app.layout.servable(title="workbench")
 
 

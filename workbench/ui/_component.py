@@ -31,6 +31,10 @@ class Component(Generic[M]):
         """A new Panel view of the same model (one per browser session)."""
         return self._make_panel()
 
+    def lock(self, reason: str | None) -> None:
+        """Refuse every action that changes anything, saying ``reason`` (``None`` unlocks)."""
+        self.model.locked = reason
+
     def _keep(self, view: Any) -> Any:
         """Remember a view so :meth:`close` stops it; returns it."""
         self._views.append(view)

@@ -32,6 +32,9 @@ class ViewModel:
     def __init__(self, root: Any = None) -> None:
         self.root = root
         self.error: str | None = None
+        #: why this view may not change anything (None: it may); the web app sets it when it was
+        #: started without a token, so an unauthenticated session can look but not act
+        self.locked: str | None = None
         self._observers: list[Observer] = []
         self._lock = threading.RLock()
 
@@ -70,6 +73,17 @@ class ViewModel:
             if self.error is not None:
                 self.error = None
                 self.notify("error")
+
+    def refused(self, action: str) -> bool:
+        """True, with ``error`` saying why, when this view is :attr:`locked`.
+
+        Every action that changes anything (the store, a job, a remote, the settings) asks this
+        first, so a locked view refuses the action whatever widget or request called it.
+        """
+        if self.locked is None:
+            return False
+        self._fail(f"{action}: {self.locked}")
+        return True
 
     def _fail(self, message: str) -> None:
         self.error = message

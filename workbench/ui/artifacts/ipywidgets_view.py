@@ -2,29 +2,19 @@
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 import ipywidgets as w
 
+from workbench.ui import _html, _safe
 from workbench.ui._i18n import tr
 from workbench.ui._live import start_polling
 from workbench.ui.artifacts.model import ArtifactBrowserModel
 
 
-def html_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+def html_table(rows: list[dict[str, Any]], columns: list[str]) -> _safe.Markup:
     """A small escaped HTML table of ``rows`` (dicts) over ``columns``."""
-    head = "".join(f"<th style='text-align:left;padding:0 8px'>{html.escape(c)}</th>" for c in columns)
-    body = "".join(
-        "<tr>" + "".join(f"<td style='padding:0 8px'>{html.escape('' if r.get(c) is None else str(r.get(c)))}</td>"
-                         for c in columns) + "</tr>"
-        for r in rows
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def error_html(text: str | None) -> str:
-    return "" if not text else f"<span style='color:#d62728'>{html.escape(text)}</span>"
+    return _html.table([["" if r.get(c) is None else r.get(c) for c in columns] for r in rows], columns)
 
 
 class ArtifactBrowserWidget(w.VBox):  # type: ignore[misc]
@@ -34,18 +24,18 @@ class ArtifactBrowserWidget(w.VBox):  # type: ignore[misc]
         self.model = model
         self.names = w.Select(description=tr("Artifacts"), rows=8, layout=w.Layout(width="320px"))
         self.versions = w.Select(description=tr("Versions"), rows=8, layout=w.Layout(width="320px"))
-        self.details = w.HTML()
-        self.files = w.HTML()
+        self.details = _safe.html_widget()
+        self.files = _safe.html_widget()
         self.alias = w.Text(placeholder="production", description=tr("Alias"))
         self.set_button = w.Button(description=tr("Set alias"))
         self.remove_choice = w.Dropdown(description=tr("Alias"), options=[])
         self.remove_button = w.Button(description=tr("Remove alias"))
         self.runs = w.HBox()
-        self.dataset = w.HTML()
+        self.dataset = _safe.html_widget()
         self.usage_button = w.Button(description=tr("Disk usage"))
-        self.usage = w.HTML()
-        self.message = w.HTML()
-        self.error = w.HTML()
+        self.usage = _safe.html_widget()
+        self.message = _safe.html_widget()
+        self.error = _safe.html_widget()
         self._drawing = False
         self.names.observe(self._on_name, "value")
         self.versions.observe(self._on_version, "value")
@@ -94,11 +84,11 @@ class ArtifactBrowserWidget(w.VBox):  # type: ignore[misc]
                 self.versions.value = m.version
                 self._draw_version()
             if "usage" in changed and m.usage is not None:
-                self.usage.value = html.escape(m.usage["text"])
+                self.usage.value = m.usage["text"]  # an HTML widget of _safe: plain text shows as text
             if "message" in changed:
-                self.message.value = html.escape(m.message or "")
+                self.message.value = m.message or ""
             if "error" in changed:
-                self.error.value = error_html(m.error)
+                self.error.value = _html.error_line(m.error)
         finally:
             self._drawing = False
 
@@ -106,36 +96,34 @@ class ArtifactBrowserWidget(w.VBox):  # type: ignore[misc]
         m = self.model
         row = next((v for v in m.versions if v["version"] == m.version), None)
         if row is None:
-            self.details.value = f"<i>{html.escape(tr('No artifacts yet'))}</i>" if not m.artifacts else ""
+            self.details.value = _html.note(tr("No artifacts yet")) if not m.artifacts else ""
             self.files.value = ""
             self.dataset.value = ""
             self.runs.children = []
             self.remove_choice.options = []
             return
-        self.details.value = (
-            f"<b>{html.escape(row['ref'])}</b> {html.escape(row['created'])} · {html.escape(row['size_text'])}"
-            f" · {html.escape(tr('new bytes'))} {html.escape(row['new_text'])} · {html.escape(row['aliases'])}"
-        )
+        self.details.value = _safe.markup("<b>{}</b> {} · {} · {} {} · {}", row["ref"], row["created"],
+                                          row["size_text"], tr("new bytes"), row["new_text"], row["aliases"])
         self.files.value = html_table(m.files, ["path", "size_text", "chunks", "digest"])
         self.remove_choice.options = [a for a in m.aliases if a != "latest"]
         buttons: list[Any] = []
         if m.producer:
-            buttons.append(w.HTML(tr("Produced by")))
+            buttons.append(w.Label(tr("Produced by")))
             buttons.append(self._run_button(m.producer))
         if m.consumers:
-            buttons.append(w.HTML(tr("Used by")))
+            buttons.append(w.Label(tr("Used by")))
             buttons += [self._run_button(r) for r in m.consumers]
         self.runs.children = buttons
         ds = m.dataset
         if ds is None:
             self.dataset.value = ""
         else:
-            self.dataset.value = (
-                f"<b>{html.escape(tr('Schema'))}</b> ({html.escape(str(ds['format']))}, {ds['rows']} rows)"
-                + html_table(ds["schema"], ["column", "type"])
-                + f"<b>{html.escape(tr('Preview'))}</b>"
-                + html_table(ds["preview"], ds["columns"])
-            )
+            self.dataset.value = _safe.join([
+                _safe.markup("<b>{}</b> ({}, {} rows)", tr("Schema"), ds["format"], ds["rows"]),
+                html_table(ds["schema"], ["column", "type"]),
+                _safe.markup("<b>{}</b>", tr("Preview")),
+                html_table(ds["preview"], ds["columns"]),
+            ])
 
     def _run_button(self, run_id: str) -> Any:
         button = w.Button(description=run_id, tooltip=run_id, layout=w.Layout(width="auto"))

@@ -230,6 +230,8 @@ class ArtifactBrowserModel(ViewModel):
 
     def set_alias(self, alias: str) -> bool:
         """Point ``alias`` at the chosen version (moving it from another); False with ``error`` set."""
+        if self.refused("Alias"):
+            return False
         ref = self.ref
         ok = False
         with self._lock, self.guard("Alias"):
@@ -244,6 +246,8 @@ class ArtifactBrowserModel(ViewModel):
 
     def remove_alias(self, alias: str) -> bool:
         """Remove ``alias`` from the chosen artifact; False with ``error`` set."""
+        if self.refused("Alias"):
+            return False
         ok = False
         with self._lock, self.guard("Alias"):
             if self.name is None:

@@ -1,4 +1,4 @@
-"""The ArtifactBrowser for ``panel serve``: Tabulator tables, Panel widgets, an inline Alert."""
+"""The ArtifactBrowser for ``panel serve``: Tabulator tables, Panel widgets, an inline alert."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 import pandas as pd
 import panel as pn
 
+from workbench.ui import _html, _safe
 from workbench.ui._i18n import tr
 from workbench.ui._live import panel_polling
 from workbench.ui.artifacts.model import ArtifactBrowserModel
@@ -25,24 +26,25 @@ class ArtifactBrowserPanel:
 
     def __init__(self, model: ArtifactBrowserModel, *, live: bool = True) -> None:
         self.model = model
-        table = {"disabled": True, "show_index": False, "sizing_mode": "stretch_width"}
-        self.names = pn.widgets.Tabulator(_frame([], ARTIFACT_COLUMNS), selectable=1, height=220, **table)
-        self.versions = pn.widgets.Tabulator(_frame([], VERSION_COLUMNS), selectable=1, height=220, **table)
-        self.files = pn.widgets.Tabulator(_frame([], FILE_COLUMNS), selectable=False, height=180, **table)
-        self.details = pn.pane.Markdown("")
+        table: dict[str, Any] = {"disabled": True, "show_index": False, "sizing_mode": "stretch_width"}
+        self.names = _safe.table(_frame([], ARTIFACT_COLUMNS), selectable=1, height=220, **table)
+        self.versions = _safe.table(_frame([], VERSION_COLUMNS), selectable=1, height=220, **table)
+        self.files = _safe.table(_frame([], FILE_COLUMNS), selectable=False, height=180, **table)
+        self.details = _safe.html_pane()
         self.alias = pn.widgets.TextInput(label=tr("Alias"), placeholder="production")
         self.set_button = pn.widgets.Button(label=tr("Set alias"), color="primary")
         self.remove_choice = pn.widgets.Select(label=tr("Alias"), options=[])
         self.remove_button = pn.widgets.Button(label=tr("Remove alias"))
         self.runs = pn.Row()
-        self.schema = pn.widgets.Tabulator(pd.DataFrame(), selectable=False, height=160, **table)
-        self.preview = pn.widgets.Tabulator(pd.DataFrame(), selectable=False, height=180, **table)
-        self.dataset = pn.Column(pn.pane.Markdown(f"**{tr('Schema')}**"), self.schema,
-                                 pn.pane.Markdown(f"**{tr('Preview')}**"), self.preview, visible=False)
+        self.schema = _safe.table(pd.DataFrame(), selectable=False, height=160, **table)
+        self.preview = _safe.table(pd.DataFrame(), selectable=False, height=180, **table)
+        self.dataset = pn.Column(_safe.html_pane(_safe.markup("<b>{}</b>", tr("Schema"))), self.schema,
+                                 _safe.html_pane(_safe.markup("<b>{}</b>", tr("Preview"))), self.preview,
+                                 visible=False)
         self.usage_button = pn.widgets.Button(label=tr("Disk usage"))
-        self.usage = pn.pane.Markdown("")
-        self.message = pn.pane.Markdown("")
-        self.alert = pn.pane.Alert("", alert_type="danger", visible=False)
+        self.usage = _safe.html_pane()
+        self.message = _safe.html_pane()
+        self.alert = _safe.alert_pane()
         self._drawing = False
         self.names.param.watch(self._on_name, "selection")
         self.versions.param.watch(self._on_version, "selection")
@@ -52,11 +54,12 @@ class ArtifactBrowserPanel:
         self.layout = pn.Column(
             self.alert,
             self.message,
-            pn.Row(pn.Column(f"### {tr('Artifacts')}", self.names), pn.Column(f"### {tr('Versions')}", self.versions)),
+            pn.Row(pn.Column(_safe.heading(tr("Artifacts"), 3), self.names),
+                   pn.Column(_safe.heading(tr("Versions"), 3), self.versions)),
             self.details,
             pn.Row(self.alias, self.set_button, self.remove_choice, self.remove_button),
             self.runs,
-            f"### {tr('Files')}",
+            _safe.heading(tr("Files"), 3),
             self.files,
             self.dataset,
             pn.Row(self.usage_button, self.usage),
@@ -89,48 +92,46 @@ class ArtifactBrowserPanel:
         self._drawing = True
         try:
             if "artifacts" in changed:
-                self.names.value = _frame(m.artifacts, ARTIFACT_COLUMNS)
+                _safe.set_table(self.names, _frame(m.artifacts, ARTIFACT_COLUMNS))
             if changed & {"artifacts", "versions"}:
                 names = [a["name"] for a in m.artifacts]
                 self.names.selection = [names.index(m.name)] if m.name in names else []
-                self.versions.value = _frame(m.versions, VERSION_COLUMNS)
+                _safe.set_table(self.versions, _frame(m.versions, VERSION_COLUMNS))
             if changed & {"artifacts", "versions", "version"}:
                 numbers = [v["version"] for v in m.versions]
                 self.versions.selection = [numbers.index(m.version)] if m.version in numbers else []
                 self._draw_version()
             if "usage" in changed and m.usage is not None:
-                self.usage.object = m.usage["text"]
+                _safe.set_html(self.usage, m.usage["text"])
             if "message" in changed:
-                self.message.object = m.message or ""
+                _safe.set_html(self.message, m.message or "")
             if "error" in changed:
-                self.alert.object = m.error or ""
-                self.alert.visible = bool(m.error)
+                _safe.show_alert(self.alert, m.error)
         finally:
             self._drawing = False
 
     def _draw_version(self) -> None:
         m = self.model
         row = next((v for v in m.versions if v["version"] == m.version), None)
-        self.files.value = _frame(m.files, FILE_COLUMNS)
+        _safe.set_table(self.files, _frame(m.files, FILE_COLUMNS))
         self.remove_choice.options = [a for a in m.aliases if a != "latest"]
         if row is None:
-            self.details.object = "" if m.artifacts else f"*{tr('No artifacts yet')}*"
+            _safe.set_html(self.details, "" if m.artifacts else _html.note(tr("No artifacts yet")))
         else:
-            self.details.object = (
-                f"**{row['ref']}** {row['created']} · {row['size_text']} · {tr('new bytes')} {row['new_text']}"
-                f" · {row['aliases']}"
-            )
+            _safe.set_html(self.details, _safe.markup("<b>{}</b> {} · {} · {} {} · {}", row["ref"], row["created"],
+                                                      row["size_text"], tr("new bytes"), row["new_text"],
+                                                      row["aliases"]))
         items: list[Any] = []
         if m.producer:
-            items += [pn.pane.Markdown(tr("Produced by")), self._run_button(m.producer)]
+            items += [pn.pane.Str(tr("Produced by")), self._run_button(m.producer)]
         if m.consumers:
-            items += [pn.pane.Markdown(tr("Used by"))] + [self._run_button(r) for r in m.consumers]
+            items += [pn.pane.Str(tr("Used by"))] + [self._run_button(r) for r in m.consumers]
         self.runs.objects = items
         ds = m.dataset
         self.dataset.visible = ds is not None
         if ds is not None:
-            self.schema.value = pd.DataFrame(ds["schema"], columns=["column", "type"])
-            self.preview.value = pd.DataFrame(ds["preview"], columns=ds["columns"])
+            _safe.set_table(self.schema, pd.DataFrame(ds["schema"], columns=["column", "type"]))
+            _safe.set_table(self.preview, pd.DataFrame(ds["preview"], columns=ds["columns"]))
 
     def _run_button(self, run_id: str) -> Any:
         button = pn.widgets.Button(label=run_id, color="light")

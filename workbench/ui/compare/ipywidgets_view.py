@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from workbench.ui import _html, _safe
 from workbench.ui._i18n import tr
 from workbench.ui._live import start_polling
 from workbench.ui.compare.model import X_AXES, MetricCompareModel, Series, plotted
@@ -39,7 +40,7 @@ class MetricCompareWidget:
         self.log_y = w.Checkbox(value=model.log_y, description=tr("log scale"))
         self.grouped = w.Checkbox(value=model.grouped, description=tr("one chart"))
         self.info = w.Label()
-        self.error = w.HTML()
+        self.error = _safe.html_widget()
         self.charts = w.VBox()
         self.layout = w.VBox([
             w.HBox([self.keys, w.VBox([self.smoothing, self.x_axis, w.HBox([self.log_y, self.grouped])])]),
@@ -59,13 +60,10 @@ class MetricCompareWidget:
             action(value)
 
     def _redraw(self, changed: frozenset[str]) -> None:
-        import html
-
         model = self.model
         self._syncing = True
         try:
-            self.error.value = (f'<span style="color:#d62728">{html.escape(model.error)}</span>'
-                                if model.error else "")
+            self.error.value = _html.error_line(model.error)
             if "keys" in changed or "series" in changed:
                 if tuple(self.keys.options) != tuple(model.available):
                     self.keys.options = list(model.available)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from workbench.ui import _safe
 from workbench.ui._i18n import tr
 from workbench.ui._live import panel_polling
 from workbench.ui.compare.model import X_AXES, MetricCompareModel, Series, plotted
@@ -38,7 +39,7 @@ class MetricComparePanel:
         self.log_y = pn.widgets.Checkbox(label=tr("log scale"), value=model.log_y)
         self.grouped = pn.widgets.Checkbox(label=tr("one chart"), value=model.grouped)
         self.info = pn.pane.Str("")
-        self.error = pn.pane.Alert("", alert_type="danger", visible=False)
+        self.error = _safe.alert_pane()
         self.charts = pn.Column(sizing_mode="stretch_width")
         self.layout = pn.Column(
             pn.Row(self.keys, pn.Column(self.smoothing, self.x_axis, pn.Row(self.log_y, self.grouped))),
@@ -63,11 +64,11 @@ class MetricComparePanel:
         model = self.model
         self._syncing = True
         try:
-            self.error.object = model.error or ""
-            self.error.visible = bool(model.error)
+            _safe.show_alert(self.error, model.error)
             if "keys" in changed or "series" in changed:
-                if list(self.keys.options) != list(model.available):
-                    self.keys.options = list(model.available)
+                options = _safe.choice_options(model.available)
+                if self.keys.options != options:
+                    self.keys.options = options
                 self.keys.value = [k for k in model.keys if k in model.available]
             self.smoothing.value = model.smoothing
             self.x_axis.value = model.x_axis

@@ -10,10 +10,10 @@ from typing import Any
 import bqplot
 import ipywidgets as widgets
 
+from workbench.ui import _html, _safe
 from workbench.ui._format import status_color
 from workbench.ui._i18n import tr
 from workbench.ui._live import start_polling
-from workbench.ui.detail import _html
 from workbench.ui.detail.model import RunDetailModel
 
 __all__ = ["DetailWidget"]
@@ -26,19 +26,19 @@ class DetailWidget:
 
     def __init__(self, model: RunDetailModel, *, live: bool = True) -> None:
         self.model = model
-        self.error = widgets.HTML()
-        self.header = widgets.HTML()
+        self.error = _safe.html_widget()
+        self.header = _safe.html_widget()
         self.config_filter = widgets.Text(placeholder=tr("Filter keys"), continuous_update=True)
         self.config_filter.observe(lambda change: model.set_config_filter(change["new"]), names="value")
-        self.config = widgets.HTML()
-        self.summary = widgets.HTML()
+        self.config = _safe.html_widget()
+        self.summary = _safe.html_widget()
         self.tags = widgets.Text(description=tr("Tags"), placeholder="tag1, tag2")
         self.notes = widgets.Textarea(description=tr("Notes"), layout=widgets.Layout(width="95%", height="90px"))
         self.save = widgets.Button(description=tr("Save"), icon="save")
         self.save.on_click(lambda _: model.save(self.tags.value, self.notes.value))
-        self.read_only = widgets.HTML()
-        self.stdout = widgets.HTML()
-        self.system = widgets.HTML()
+        self.read_only = _safe.html_widget()
+        self.stdout = _safe.html_widget()
+        self.system = _safe.html_widget()
         self.x_scale, self.y_scale = bqplot.LinearScale(), bqplot.LinearScale()
         self.chart = bqplot.Figure(
             marks=[], axes=[bqplot.Axis(scale=self.x_scale, label=tr("step")),
@@ -74,12 +74,12 @@ class DetailWidget:
             self.summary.value = _html.table(m.summary_rows(), [tr("Key"), tr("Value")], empty=tr("No summary"))
         if everything or "tags" in fields:
             self.tags.value = ", ".join(m.tags)
-            self.read_only.value = f"<i>{tr('read-only: synced from {remote}', remote=m.record.get('remote'))}</i>" \
+            self.read_only.value = _html.note(tr("read-only: synced from {remote}", remote=m.record.get("remote"))) \
                 if m.read_only else ""
         if everything or "notes" in fields:
             self.notes.value = m.notes
         if everything or "stdout" in fields:
-            self.stdout.value = _html.pre(m.stdout) if m.stdout else f"<i>{tr('No output')}</i>"
+            self.stdout.value = _html.pre(m.stdout) if m.stdout else _html.note(tr("No output"))
         if everything or "summary" in fields or "system" in fields:
             self.system.value = _html.table(m.system_rows(), [tr("Metric"), tr("Latest")],
                                             empty=tr("No system metrics"))
@@ -99,11 +99,12 @@ class DetailWidget:
         rows: list[Any] = []
         for row in self.model.artifacts:
             arrow = tr("produced") if row["direction"] == "out" else tr("used")
-            label = widgets.HTML(f"<b>{arrow}</b> {_html.table([[row['ref'], row['type']]])}")
+            label = _safe.html_widget(_safe.join([_safe.markup("<b>{}</b> ", arrow),
+                                                  _html.table([[row["ref"], row["type"]]])]))
             links = [self._link(run_id) for run_id in row["runs"]]
             caption = tr("used by") if row["direction"] == "out" else tr("made by")
             rows.append(widgets.HBox([label, widgets.Label(caption + ":" if links else ""), *links]))
-        self.artifacts.children = rows or [widgets.HTML(f"<i>{tr('No artifacts')}</i>")]
+        self.artifacts.children = rows or [_safe.html_widget(_html.note(tr("No artifacts")))]
 
     def _link(self, run_id: str) -> widgets.Button:
         button = widgets.Button(description=run_id, tooltip=tr("Open run"), button_style="info",

@@ -181,6 +181,8 @@ class RunDetailModel(ViewModel):
     # -- actions ---------------------------------------------------------------------------------
     def save(self, tags: str | Sequence[str] | None = None, notes: str | None = None) -> bool:
         """Store new tags (a list, or text separated by commas) and/or notes; True when saved."""
+        if self.refused(tr("Save")):
+            return False
         if self.run_id is None:
             self._fail(tr("Save") + ": " + tr("No run selected"))
             return False

@@ -5,7 +5,6 @@ One view per browser session, all of them on the same model; state lives in the 
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 import pandas as pd
@@ -13,10 +12,10 @@ import panel as pn
 from bokeh.models import ColumnDataSource
 from bokeh.plotting import figure
 
+from workbench.ui import _html, _safe
 from workbench.ui._format import status_color
 from workbench.ui._i18n import tr
 from workbench.ui._live import panel_polling
-from workbench.ui.detail import _html
 from workbench.ui.detail.ipywidgets_view import COLORS
 from workbench.ui.detail.model import RunDetailModel
 
@@ -33,23 +32,23 @@ class DetailPanel:
     def __init__(self, model: RunDetailModel, *, live: bool = True) -> None:
         self.model = model
         key, value = tr("Key"), tr("Value")
-        self.error = pn.pane.Alert("", alert_type="danger", visible=False)
-        self.header = pn.pane.HTML("", sizing_mode="stretch_width")
+        self.error = _safe.alert_pane()
+        self.header = _safe.html_pane(sizing_mode="stretch_width")
         self.config_filter = pn.widgets.TextInput(placeholder=tr("Filter keys"))
         self.config_filter.param.watch(lambda e: model.set_config_filter(e.new), "value_input")
         self.config_filter.param.watch(lambda e: model.set_config_filter(e.new), "value")
-        self.config = pn.widgets.Tabulator(_frame([], key, value), disabled=True, show_index=False,
-                                           sizing_mode="stretch_width", height=320)
-        self.summary = pn.widgets.Tabulator(_frame([], key, value), disabled=True, show_index=False,
-                                            sizing_mode="stretch_width", height=320)
+        self.config = _safe.table(_frame([], key, value), disabled=True, show_index=False,
+                                  sizing_mode="stretch_width", height=320)
+        self.summary = _safe.table(_frame([], key, value), disabled=True, show_index=False,
+                                   sizing_mode="stretch_width", height=320)
         self.tags = pn.widgets.TextInput(label=tr("Tags"), placeholder="tag1, tag2")
         self.notes = pn.widgets.TextAreaInput(label=tr("Notes"), height=100, sizing_mode="stretch_width")
         self.save = pn.widgets.Button(label=tr("Save"), color="primary")
         self.save.on_click(self._save)
-        self.read_only = pn.pane.HTML("")
-        self.stdout = pn.pane.HTML("", sizing_mode="stretch_width")
-        self.system = pn.widgets.Tabulator(_frame([], tr("Metric"), tr("Latest")), disabled=True,
-                                           show_index=False, height=160)
+        self.read_only = _safe.html_pane()
+        self.stdout = _safe.html_pane(sizing_mode="stretch_width")
+        self.system = _safe.table(_frame([], tr("Metric"), tr("Latest")), disabled=True,
+                                  show_index=False, height=160)
         self.source = ColumnDataSource(data={"xs": [], "ys": [], "key": [], "color": []})
         self.figure = figure(height=260, sizing_mode="stretch_width", x_axis_label=tr("step"),
                              toolbar_location=None)
@@ -78,24 +77,24 @@ class DetailPanel:
         m = self.model
         everything = "run" in fields
         if everything or "error" in fields:
-            self.error.object = html.escape(m.error or "")
-            self.error.visible = bool(m.error)
+            _safe.show_alert(self.error, m.error)
         if everything or "status" in fields or "summary" in fields or "tags" in fields:
-            self.header.object = _html.facts(m.record_rows(), {tr("Status"): status_color(m.status)})
+            _safe.set_html(self.header, _html.facts(m.record_rows(), {tr("Status"): status_color(m.status)}))
         if everything or "config" in fields:
-            self.config.value = _frame(m.config_rows(), tr("Key"), tr("Value"))
+            _safe.set_table(self.config, _frame(m.config_rows(), tr("Key"), tr("Value")))
         if everything or "summary" in fields:
-            self.summary.value = _frame(m.summary_rows(), tr("Key"), tr("Value"))
+            _safe.set_table(self.summary, _frame(m.summary_rows(), tr("Key"), tr("Value")))
         if everything or "tags" in fields:
             self.tags.value = ", ".join(m.tags)
-            self.read_only.object = f"<i>{tr('read-only: synced from {remote}', remote=m.record.get('remote'))}</i>" \
-                if m.read_only else ""
+            remote = m.record.get("remote")
+            _safe.set_html(self.read_only,
+                           _html.note(tr("read-only: synced from {remote}", remote=remote)) if m.read_only else "")
         if everything or "notes" in fields:
             self.notes.value = m.notes
         if everything or "stdout" in fields:
-            self.stdout.object = _html.pre(m.stdout) if m.stdout else f"<i>{tr('No output')}</i>"
+            _safe.set_html(self.stdout, _html.pre(m.stdout) if m.stdout else _html.note(tr("No output")))
         if everything or "summary" in fields or "system" in fields:
-            self.system.value = _frame(m.system_rows(), tr("Metric"), tr("Latest"))
+            _safe.set_table(self.system, _frame(m.system_rows(), tr("Metric"), tr("Latest")))
         if everything or "system" in fields:
             items = sorted(m.system_series.items())
             self.source.data = {
@@ -111,11 +110,11 @@ class DetailPanel:
             arrow = tr("produced") if row["direction"] == "out" else tr("used")
             caption = tr("used by") if row["direction"] == "out" else tr("made by")
             links = [self._link(run_id) for run_id in row["runs"]]
-            text = f"<b>{html.escape(arrow)}</b> {html.escape(row['ref'])} <i>{html.escape(row['type'])}</i>"
+            text = _safe.markup("<b>{}</b> {} <i>{}</i>", arrow, row["ref"], row["type"])
             if links:
-                text += f" &middot; {html.escape(caption)}:"
-            rows.append(pn.Row(pn.pane.HTML(text), *links))
-        self.artifacts.objects = rows or [pn.pane.HTML(f"<i>{tr('No artifacts')}</i>")]
+                text = _safe.join([text, _safe.markup(" &middot; {}:", caption)])
+            rows.append(pn.Row(_safe.html_pane(text), *links))
+        self.artifacts.objects = rows or [_safe.html_pane(_html.note(tr("No artifacts")))]
 
     def _link(self, run_id: str) -> Any:
         button = pn.widgets.Button(label=run_id, color="light")

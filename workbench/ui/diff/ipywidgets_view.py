@@ -8,9 +8,9 @@ from typing import Any
 import bqplot
 import ipywidgets as widgets
 
+from workbench.ui import _html, _safe
 from workbench.ui._i18n import tr
 from workbench.ui._live import start_polling
-from workbench.ui.detail import _html
 from workbench.ui.diff.model import ConfigDiffModel, ParallelCoordinatesModel
 
 __all__ = ["DiffWidget", "ParallelWidget"]
@@ -21,13 +21,13 @@ class DiffWidget:
 
     def __init__(self, model: ConfigDiffModel, *, live: bool = True) -> None:
         self.model = model
-        self.error = widgets.HTML()
+        self.error = _safe.html_widget()
         self.show_all = widgets.Checkbox(value=model.show_all, description=tr("Show all keys"), indent=False)
         self.show_all.observe(lambda c: model.set_show_all(c["new"]), names="value")
         self.summary = widgets.Checkbox(value=model.include_summary, description=tr("Include summary"),
                                         indent=False)
         self.summary.observe(lambda c: model.set_include_summary(c["new"]), names="value")
-        self.table = widgets.HTML()
+        self.table = _safe.html_widget()
         self.box = widgets.VBox([self.error, widgets.HBox([self.show_all, self.summary]), self.table])
         self._unsubscribe = model.observe(self.redraw)
         self.redraw(frozenset({"table", "error"}))
@@ -41,7 +41,7 @@ class DiffWidget:
             self.show_all.value, self.summary.value = m.show_all, m.include_summary
             rows = m.rows()
             hint = m.hint
-            self.table.value = f"<i>{hint}</i>" if hint else _html.table(
+            self.table.value = _html.note(hint) if hint else _html.table(
                 [[key, *cells] for key, cells, _ in rows], [tr("Key"), *m.columns()],
                 highlight=[[False, *flags] for _, _, flags in rows])
 
@@ -57,7 +57,7 @@ class ParallelWidget:
 
     def __init__(self, model: ParallelCoordinatesModel) -> None:
         self.model = model
-        self.error = widgets.HTML()
+        self.error = _safe.html_widget()
         self.dims = widgets.SelectMultiple(description=tr("Dimensions"), rows=6)
         self.color = widgets.Dropdown(description=tr("Colour"))
         self._syncing = False

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import math
 from typing import Any
 
@@ -12,6 +11,7 @@ from bokeh.models import ColorBar, ColumnDataSource, FixedTicker, LinearColorMap
 from bokeh.palettes import Viridis256
 from bokeh.plotting import figure
 
+from workbench.ui import _safe
 from workbench.ui._i18n import tr
 from workbench.ui._live import panel_polling
 from workbench.ui.diff.model import ConfigDiffModel, ParallelCoordinatesModel
@@ -21,29 +21,20 @@ __all__ = ["DiffPanel", "ParallelPanel"]
 _HIGHLIGHT = "background-color: #fff3b0"
 
 
-def _alert() -> Any:
-    return pn.pane.Alert("", alert_type="danger", visible=False)
-
-
-def _show_error(alert: Any, message: str | None) -> None:
-    alert.object = html.escape(message or "")
-    alert.visible = bool(message)
-
-
 class DiffPanel:
     """The Panel objects of one ConfigDiff view; ``layout`` is what a page shows."""
 
     def __init__(self, model: ConfigDiffModel, *, live: bool = True) -> None:
         self.model = model
-        self.error = _alert()
+        self.error = _safe.alert_pane()
         self.show_all = pn.widgets.Checkbox(value=model.show_all, label=tr("Show all keys"))
         self.show_all.param.watch(lambda e: model.set_show_all(e.new), "value")
         self.summary = pn.widgets.Checkbox(value=model.include_summary, label=tr("Include summary"))
         self.summary.param.watch(lambda e: model.set_include_summary(e.new), "value")
-        self.hint = pn.pane.HTML("")
+        self.hint = _safe.html_pane()
         self.flags: list[list[bool]] = []
-        self.table = pn.widgets.Tabulator(pd.DataFrame({tr("Key"): []}), disabled=True, show_index=False,
-                                          sizing_mode="stretch_width", height=400)
+        self.table = _safe.table(pd.DataFrame({tr("Key"): []}), disabled=True, show_index=False,
+                                 sizing_mode="stretch_width", height=400)
         style: Any = self.table.style  # a pandas Styler the table applies to each new value
         style.apply(self._styles, axis=None)
         self.layout = pn.Column(self.error, pn.Row(self.show_all, self.summary), self.hint, self.table,
@@ -63,14 +54,14 @@ class DiffPanel:
     def redraw(self, fields: frozenset[str]) -> None:
         m = self.model
         if "error" in fields:
-            _show_error(self.error, m.error)
+            _safe.show_alert(self.error, m.error)
         if "table" in fields:
             self.show_all.value, self.summary.value = m.show_all, m.include_summary
             rows = m.rows()
-            self.hint.object = f"<i>{html.escape(m.hint)}</i>" if m.hint else ""
+            _safe.set_html(self.hint, _safe.markup("<i>{}</i>", m.hint) if m.hint else "")
             columns = _unique([tr("Key"), *m.columns()])
             self.flags = [flags for _, _, flags in rows]
-            self.table.value = pd.DataFrame([[key, *cells] for key, cells, _ in rows], columns=columns)
+            _safe.set_table(self.table, pd.DataFrame([[key, *cells] for key, cells, _ in rows], columns=columns))
 
     def close(self) -> None:
         if self._poller is not None:
@@ -95,7 +86,7 @@ class ParallelPanel:
 
     def __init__(self, model: ParallelCoordinatesModel) -> None:
         self.model = model
-        self.error = _alert()
+        self.error = _safe.alert_pane()
         self.dims = pn.widgets.MultiChoice(label=tr("Dimensions"), options=[], sizing_mode="stretch_width")
         self.color = pn.widgets.Select(label=tr("Colour"), options=[""])
         self._syncing = False
@@ -131,12 +122,12 @@ class ParallelPanel:
     def redraw(self, fields: frozenset[str]) -> None:
         m = self.model
         if "error" in fields:
-            _show_error(self.error, m.error)
+            _safe.show_alert(self.error, m.error)
         if "data" not in fields:
             return
         self._syncing = True
         try:
-            self.dims.options = m.available()
+            self.dims.options = _safe.choice_options(m.available())
             self.dims.value = [d for d in m.dims if d in m.available()]
             self.color.options = ["", *m.numeric_keys()]
             self.color.value = m.color or ""

@@ -59,6 +59,11 @@ class LaunchForm(Component[LaunchFormModel]):
         inner = self.monitor.panel() if self.monitor is not None else None
         return LaunchFormPanel(self.model, monitor=inner, live=self.live).layout
 
+    def lock(self, reason: str | None) -> None:
+        super().lock(reason)
+        if self.monitor is not None:
+            self.monitor.lock(reason)
+
     def close(self) -> None:
         if self.monitor is not None:
             self.monitor.close()

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 import ipywidgets as w
 
 from workbench.jobs import Field
+from workbench.ui import _html, _safe
 from workbench.ui._i18n import tr
 from workbench.ui._live import start_polling
 from workbench.ui.launch.model import LaunchFormModel
 from workbench.ui.launch.monitor_model import JobMonitorModel
 
-RED = "color:#d62728"
 
-
-def _error(text: str | None) -> str:
-    return "" if not text else f"<span style='{RED}'>{html.escape(text)}</span>"
+def _error(text: str | None) -> _safe.Markup:
+    return _html.error_line(text)
 
 
 class JobMonitorWidget(w.VBox):  # type: ignore[misc]
@@ -28,10 +26,10 @@ class JobMonitorWidget(w.VBox):  # type: ignore[misc]
         self.model = model
         self.rows = w.VBox()
         self.row_widgets: dict[str, dict[str, Any]] = {}
-        self.logs_title = w.HTML()
-        self.logs = w.HTML()
-        self.message = w.HTML()
-        self.error = w.HTML()
+        self.logs_title = _safe.html_widget()
+        self.logs = _safe.html_widget()
+        self.message = _safe.html_widget()
+        self.error = _safe.html_widget()
         super().__init__([self.error, self.message, self.rows, self.logs_title, self.logs])
         self._unsubscribe = model.observe(self._redraw)
         self._redraw(frozenset({"jobs", "selected", "logs", "message", "error"}))
@@ -39,11 +37,11 @@ class JobMonitorWidget(w.VBox):  # type: ignore[misc]
 
     def _make_row(self, run_id: str) -> dict[str, Any]:
         parts = {
-            "status": w.HTML(layout=w.Layout(width="110px")),
-            "name": w.HTML(layout=w.Layout(width="260px")),
-            "priority": w.HTML(layout=w.Layout(width="60px")),
+            "status": _safe.html_widget(layout=w.Layout(width="110px")),
+            "name": _safe.html_widget(layout=w.Layout(width="260px")),
+            "priority": _safe.html_widget(layout=w.Layout(width="60px")),
             "progress": w.FloatProgress(min=0.0, max=1.0, layout=w.Layout(width="160px")),
-            "loss": w.HTML(layout=w.Layout(width="260px")),
+            "loss": _safe.html_widget(layout=w.Layout(width="260px")),
             "cancel": w.Button(description=tr("Cancel"), button_style="danger", layout=w.Layout(width="80px")),
             "logs": w.Button(description=tr("Logs"), layout=w.Layout(width="70px")),
         }
@@ -53,15 +51,13 @@ class JobMonitorWidget(w.VBox):  # type: ignore[misc]
         return parts
 
     def _draw_row(self, parts: dict[str, Any], row: dict[str, Any]) -> None:
-        parts["status"].value = f"<b style='color:{row['color']}'>● {html.escape(row['status_text'])}</b>"
-        parts["name"].value = (
-            f"{html.escape(row['name'])} <small>{html.escape(row['run_id'])} · {html.escape(row['recipe'])}</small>"
-        )
+        parts["status"].value = _safe.markup("<b style='color:{}'>● {}</b>", row["color"], row["status_text"])
+        parts["name"].value = _safe.markup("{} <small>{} · {}</small>", row["name"], row["run_id"], row["recipe"])
         parts["priority"].value = f"p{row['priority']}"
         parts["progress"].value = float(row["progress"] or 0.0)
         parts["progress"].description = "" if row["percent"] is None else f"{row['percent']}%"
-        loss = f"{html.escape(row['loss_key'] or '')} {html.escape(row['loss_text'])}" if row["loss_text"] else ""
-        parts["loss"].value = f"{loss} <span style='font-family:monospace'>{html.escape(row['spark'])}</span>"
+        loss = f"{row['loss_key'] or ''} {row['loss_text']}" if row["loss_text"] else ""
+        parts["loss"].value = _safe.markup("{} <span style='font-family:monospace'>{}</span>", loss, row["spark"])
         parts["cancel"].disabled = not row["active"]
 
     def _redraw(self, changed: frozenset[str]) -> None:
@@ -74,14 +70,14 @@ class JobMonitorWidget(w.VBox):  # type: ignore[misc]
                 widgets[row["run_id"]] = parts
             self.row_widgets = widgets
             boxes = [p["box"] for p in widgets.values()]
-            self.rows.children = boxes or [w.HTML(f"<i>{html.escape(tr('No jobs yet'))}</i>")]
+            self.rows.children = boxes or [_safe.html_widget(_html.note(tr("No jobs yet")))]
         if changed & {"selected", "logs"}:
             shown = m.selected is not None
-            self.logs_title.value = f"<b>{html.escape(tr('Logs'))}</b> {html.escape(m.selected or '')}" if shown else ""
-            pre = f"<pre style='max-height:300px;overflow:auto'>{html.escape(m.logs)}</pre>"
+            self.logs_title.value = _safe.markup("<b>{}</b> {}", tr("Logs"), m.selected or "") if shown else ""
+            pre = _safe.markup("<pre style='max-height:300px;overflow:auto'>{}</pre>", m.logs)
             self.logs.value = pre if shown else ""
         if "message" in changed:
-            self.message.value = html.escape(m.message or "")
+            self.message.value = m.message or ""
         if "error" in changed:
             self.error.value = _error(m.error)
 
@@ -110,8 +106,8 @@ class LaunchFormWidget(w.VBox):  # type: ignore[misc]
         self.name = w.Text(description=tr("Name"), style=style)
         self.tags = w.Text(description=tr("Tags"), placeholder="lora, baseline", style=style)
         self.submit = w.Button(description=tr("Launch"), button_style="primary")
-        self.message = w.HTML()
-        self.error = w.HTML()
+        self.message = _safe.html_widget()
+        self.error = _safe.html_widget()
         self._drawing = False
         self.recipe.observe(lambda c: self._user(model.set_recipe, c["new"]), "value")
         self.dataset.observe(lambda c: self._user(model.set_dataset, c["new"]), "value")
@@ -124,7 +120,7 @@ class LaunchFormWidget(w.VBox):  # type: ignore[misc]
         self.submit.on_click(lambda _: model.submit())
         self.dataset_row = w.HBox([self.dataset, self.upload])
         children = [self.error, self.recipe, self.dataset_row, self.base_model,
-                    w.HTML(f"<b>{html.escape(tr('Hyperparameters'))}</b>"), self.fields,
+                    _safe.html_widget(_safe.markup("<b>{}</b>", tr("Hyperparameters"))), self.fields,
                     self.priority, self.executor, self.name, self.tags, self.submit, self.message]
         if monitor is not None:
             children.append(monitor)
@@ -160,7 +156,7 @@ class LaunchFormWidget(w.VBox):  # type: ignore[misc]
         else:
             box = w.Text(value=str(value or ""), placeholder=field.help[:60], **common)
         box.observe(lambda c: self._user(lambda v: self.model.set_value(field.name, v), c["new"]), "value")
-        return box, w.HTML()
+        return box, _safe.html_widget()
 
     def _redraw(self, changed: frozenset[str]) -> None:
         m = self.model
@@ -180,7 +176,7 @@ class LaunchFormWidget(w.VBox):  # type: ignore[misc]
                 for key, (_, err) in self.field_widgets.items():
                     err.value = _error(m.field_errors.get(key))
             if "message" in changed:
-                self.message.value = html.escape(m.message or "")
+                self.message.value = m.message or ""
             if "error" in changed:
                 self.error.value = _error(m.error)
         finally:

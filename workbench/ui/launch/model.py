@@ -187,6 +187,8 @@ class LaunchFormModel(ViewModel):
     def upload(self, filename: str, data: bytes) -> bool:
         """Log an uploaded file as a dataset artifact and pick it; a bad table leaves the choice
         as it was and shows the :class:`~workbench.DatasetError` text."""
+        if self.refused("Dataset"):
+            return False
         ok = False
         with self.guard("Dataset"):
             art = wb.log_dataset(bytes(data), filename=filename, root=self.root)
@@ -209,6 +211,8 @@ class LaunchFormModel(ViewModel):
     def submit(self) -> wb.Job | None:
         """Queue the job with ``wb.launch``; the :class:`~workbench.Job`, or None with ``error`` set
         (nothing is queued then)."""
+        if self.refused("Launch"):
+            return None
         job = None
         with self.guard("Launch"):
             for f in self.fields:

@@ -170,6 +170,8 @@ class JobMonitorModel(ViewModel):
     def cancel(self, run_id: str) -> str | None:
         """Cancel a job without waiting: a queued one at once, a running one gets SIGTERM (then
         SIGKILL after ``cancel_grace``). The status it reports, or None with ``error`` set."""
+        if self.refused("Cancel"):
+            return None
         status = None
         with self._lock, self.guard("Cancel"):
             status = wb.Job(run_id, root=self.root).cancel(wait=False)

@@ -1,14 +1,14 @@
 """LaunchForm and JobMonitor for ``panel serve``: Panel widgets, ``pn.indicators.Progress`` bars and
-inline Alerts. State stays in the models; each browser session gets its own widgets."""
+inline alerts. State stays in the models; each browser session gets its own widgets."""
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 import panel as pn
 
 from workbench.jobs import Field
+from workbench.ui import _html, _safe
 from workbench.ui._i18n import tr
 from workbench.ui._live import panel_polling
 from workbench.ui.launch.model import LaunchFormModel
@@ -28,10 +28,11 @@ class JobMonitorPanel:
         self.model = model
         self.rows = pn.Column(sizing_mode="stretch_width")
         self.row_widgets: dict[str, dict[str, Any]] = {}
-        self.logs = pn.pane.HTML("", sizing_mode="stretch_width")
-        self.message = pn.pane.Markdown("")
-        self.alert = pn.pane.Alert("", alert_type="danger", visible=False)
-        self.layout = pn.Column(self.alert, self.message, f"### {tr('Jobs')}", self.rows, self.logs,
+        self.logs = _safe.html_pane(sizing_mode="stretch_width")
+        self.message = _safe.html_pane()
+        self.alert = _safe.alert_pane()
+        self.layout = pn.Column(self.alert, self.message, _safe.heading(tr("Jobs"), 3),
+                                self.rows, self.logs,
                                 sizing_mode="stretch_width")
         self._unsubscribe = model.observe(self._redraw)
         self._redraw(frozenset({"jobs", "selected", "logs", "message", "error"}))
@@ -40,11 +41,11 @@ class JobMonitorPanel:
 
     def _make_row(self, run_id: str) -> dict[str, Any]:
         parts: dict[str, Any] = {
-            "status": pn.pane.HTML("", width=110),
-            "name": pn.pane.HTML("", width=260),
+            "status": _safe.html_pane(width=110),
+            "name": _safe.html_pane(width=260),
             "priority": pn.pane.Str("", width=50),
             "progress": pn.indicators.Progress(value=-1, max=100, width=160, bar_color="primary"),
-            "loss": pn.pane.HTML("", width=260),
+            "loss": _safe.html_pane(width=260),
             "cancel": pn.widgets.Button(label=tr("Cancel"), color="danger", width=80),
             "logs": pn.widgets.Button(label=tr("Logs"), width=70),
         }
@@ -54,12 +55,13 @@ class JobMonitorPanel:
         return parts
 
     def _draw_row(self, parts: dict[str, Any], row: dict[str, Any]) -> None:
-        parts["status"].object = f"<b style='color:{row['color']}'>● {html.escape(row['status_text'])}</b>"
-        parts["name"].object = f"{html.escape(row['name'])} <small>{html.escape(row['run_id'])}</small>"
+        _safe.set_html(parts["status"], _safe.markup("<b style='color:{}'>● {}</b>", row["color"], row["status_text"]))
+        _safe.set_html(parts["name"], _safe.markup("{} <small>{}</small>", row["name"], row["run_id"]))
         parts["priority"].object = f"p{row['priority']}"
         parts["progress"].value = -1 if row["percent"] is None else int(row["percent"])  # -1: indeterminate
-        loss = f"{html.escape(row['loss_key'] or '')} {html.escape(row['loss_text'])}" if row["loss_text"] else ""
-        parts["loss"].object = f"{loss} <span style='font-family:monospace'>{html.escape(row['spark'])}</span>"
+        loss = f"{row['loss_key'] or ''} {row['loss_text']}" if row["loss_text"] else ""
+        _safe.set_html(parts["loss"],
+                       _safe.markup("{} <span style='font-family:monospace'>{}</span>", loss, row["spark"]))
         parts["cancel"].disabled = not row["active"]
 
     def _redraw(self, changed: frozenset[str]) -> None:
@@ -71,18 +73,15 @@ class JobMonitorPanel:
                 self._draw_row(parts, row)
                 widgets[row["run_id"]] = parts
             self.row_widgets = widgets
-            self.rows.objects = [p["row"] for p in widgets.values()] or [pn.pane.Markdown(f"*{tr('No jobs yet')}*")]
+            self.rows.objects = [p["row"] for p in widgets.values()] or [_safe.html_pane(_html.note(tr("No jobs yet")))]
         if changed & {"selected", "logs"}:
-            self.logs.object = (
-                f"<b>{html.escape(tr('Logs'))} {html.escape(m.selected)}</b>"
-                f"<pre style='max-height:300px;overflow:auto'>{html.escape(m.logs)}</pre>"
-                if m.selected else ""
-            )
+            _safe.set_html(self.logs, _safe.markup(
+                "<b>{} {}</b><pre style='max-height:300px;overflow:auto'>{}</pre>", tr("Logs"), m.selected, m.logs)
+                if m.selected else "")
         if "message" in changed:
-            self.message.object = m.message or ""
+            _safe.set_html(self.message, m.message or "")
         if "error" in changed:
-            self.alert.object = m.error or ""
-            self.alert.visible = bool(m.error)
+            _safe.show_alert(self.alert, m.error)
 
     def close(self) -> None:
         if self._poller is not None:
@@ -106,8 +105,8 @@ class LaunchFormPanel:
         self.name = pn.widgets.TextInput(label=tr("Name"))
         self.tags = pn.widgets.TextInput(label=tr("Tags"), placeholder="lora, baseline")
         self.submit = pn.widgets.Button(label=tr("Launch"), color="primary")
-        self.message = pn.pane.Markdown("")
-        self.alert = pn.pane.Alert("", alert_type="danger", visible=False)
+        self.message = _safe.html_pane()
+        self.alert = _safe.alert_pane()
         self._drawing = False
         self.recipe.param.watch(lambda e: self._user(model.set_recipe, e.new), "value")
         self.dataset.param.watch(lambda e: self._user(model.set_dataset, e.new), "value")
@@ -118,8 +117,9 @@ class LaunchFormPanel:
         self.name.param.watch(lambda e: self._user(lambda v: model.set(name=v), e.new), "value")
         self.tags.param.watch(lambda e: self._user(lambda v: model.set(tags=v), e.new), "value")
         self.submit.on_click(lambda _: self._submit())
-        self.dataset_row = pn.Row(self.dataset, pn.Column(tr("Upload"), self.upload))
-        items = [self.alert, self.recipe, self.dataset_row, self.base_model, f"**{tr('Hyperparameters')}**",
+        self.dataset_row = pn.Row(self.dataset, pn.Column(pn.pane.Str(tr("Upload")), self.upload))
+        items = [self.alert, self.recipe, self.dataset_row, self.base_model,
+                 _safe.html_pane(_safe.markup("<b>{}</b>", tr("Hyperparameters"))),
                  self.fields, pn.Row(self.priority, self.executor), pn.Row(self.name, self.tags), self.submit,
                  self.message]
         if monitor is not None:
@@ -153,7 +153,7 @@ class LaunchFormPanel:
         else:
             box = pn.widgets.TextInput(label=label, value=str(value or ""), placeholder=field.help[:60])
         box.param.watch(lambda e: self._user(lambda v: self.model.set_value(field.name, v), e.new), "value")
-        return box, pn.pane.HTML("", styles={"color": "#d62728"})
+        return box, _safe.html_pane(styles={"color": "#d62728"})
 
     def _redraw(self, changed: frozenset[str]) -> None:
         m = self.model
@@ -167,16 +167,15 @@ class LaunchFormPanel:
                 self.dataset_row.visible = m.takes_dataset
                 self.base_model.visible = m.takes_base_model
             if changed & {"datasets", "dataset"}:
-                self.dataset.options = {tr("(none)"): None, **{r: r for r in m.datasets}}
+                self.dataset.options = {tr("(none)"): None, **{r: r for r in m.datasets}}  # Select: text labels
                 self.dataset.value = m.dataset if m.dataset in m.datasets else None
             if changed & {"fields", "field_errors"}:
                 for key, (_, err) in self.field_widgets.items():
-                    err.object = html.escape(m.field_errors.get(key, ""))
+                    _safe.set_html(err, m.field_errors.get(key, ""))
             if "message" in changed:
-                self.message.object = m.message or ""
+                _safe.set_html(self.message, m.message or "")
             if "error" in changed:
-                self.alert.object = m.error or ""
-                self.alert.visible = bool(m.error)
+                _safe.show_alert(self.alert, m.error)
         finally:
             self._drawing = False
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from workbench.ui import _format
+from workbench.ui import _format, _html, _safe
 from workbench.ui._i18n import tr
 from workbench.ui._live import start_polling
 from workbench.ui.runs.model import BASE_COLUMNS, RunBrowserModel
@@ -37,7 +37,7 @@ class RunBrowserWidget:
                             description=tr("Filter"), continuous_update=False,
                             layout=w.Layout(width="50%"))
         self.apply = w.Button(description=tr("Apply"))
-        self.error = w.HTML()
+        self.error = _safe.html_widget()
         self.sort = w.Dropdown(description=tr("Sort by"))
         self.descending = w.ToggleButton(value=model.descending, description=tr("descending"))
         self.columns = w.SelectMultiple(description=tr("Columns"), rows=6)
@@ -92,8 +92,7 @@ class RunBrowserWidget:
         self._syncing = True
         try:
             if "error" in changed or "rows" in changed:
-                self.error.value = (f'<span style="color:#d62728">{_escape(model.error)}</span>'
-                                    if model.error else "")
+                self.error.value = _html.error_line(model.error)
             if "columns" in changed or "rows" in changed:
                 sortable = list(dict.fromkeys(["created", *BASE_COLUMNS, *model.available]))
                 if list(self.sort.options) != sortable:
@@ -130,8 +129,3 @@ class RunBrowserWidget:
             unsubscribe()
         self.layout.close()
 
-
-def _escape(text: str | None) -> str:
-    import html
-
-    return html.escape(text or "")

@@ -215,7 +215,7 @@ class RunBrowserModel(ViewModel):
 
         ``full`` also counts every run and lists the columns on offer (a new sort needs neither).
         """
-        order = f"{'-' if self.descending else ''}{self.sort_column}" if self.sort_column else None
+        order = f"{'-' if self.descending else ''}{field(self.sort_column)}" if self.sort_column else None
         total, available = self.total, self.available
         if full or not available:
             total = len(wb.runs(project=self.project, columns=["run_id"], root=self.root))
@@ -227,8 +227,8 @@ class RunBrowserModel(ViewModel):
             summary = [c for c in available if c.startswith("summary.")][:_DEFAULT_EXTRA]
             self.columns = config + summary
         wanted = list(dict.fromkeys(["run_id", *_SEARCHED, *self.shown_columns]))
-        frame = wb.runs(project=self.project, where=self.where or None, order_by=order, columns=wanted,
-                        root=self.root)
+        frame = wb.runs(project=self.project, where=self.where or None, order_by=order,
+                        columns=[field(c) for c in wanted], root=self.root)
         before = (self.total, self.available, self.rows)
         self.total, self.available, self._frame = total, available, frame
         self._cut()
@@ -287,3 +287,16 @@ def _cell(column: str, value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.6g}"
     return str(value)
+
+
+def field(label: str) -> str:
+    """A column label of :func:`workbench.runs` (``config.KEY``) as a field of the query language.
+
+    Keys come from training scripts and synced stores and may hold any character (``"``, ``!``,
+    markup): the key is quoted, with ``\\`` and ``"`` escaped, as docs/queries.md describes.
+    """
+    for kind in ("config.", "summary."):
+        if label.startswith(kind):
+            key = label[len(kind):]
+            return kind + '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return label

@@ -4,19 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from workbench.ui import _format
+from workbench.ui import _format, _safe
 from workbench.ui._i18n import tr
 from workbench.ui._live import panel_polling
 from workbench.ui.runs.model import BASE_COLUMNS, RunBrowserModel
-
-
-def _status_formatter() -> Any:
-    from bokeh.models.widgets.tables import HTMLTemplateFormatter
-
-    colors = ", ".join(f"{status!r}: {color!r}" for status, color in _format.STATUS_COLORS.items())
-    return HTMLTemplateFormatter(
-        template=f'<span style="color: <%= ({{{colors}}})[value] || "#444444" %>; font-weight: 600">'
-                 '<%= value %></span>')
 
 
 class RunBrowserPanel:
@@ -31,13 +22,13 @@ class RunBrowserPanel:
         self.where = pn.widgets.TextInput(label=tr("Filter"), value=model.where,
                                           placeholder="config.lr < 1e-3 and summary.acc > 0.8", width=480)
         self.apply = pn.widgets.Button(label=tr("Apply"), color="primary")
-        self.error = pn.pane.Alert("", alert_type="danger", visible=False)
+        self.error = _safe.alert_pane()
         self.sort = pn.widgets.Select(label=tr("Sort by"))
         self.descending = pn.widgets.Checkbox(label=tr("descending"), value=model.descending)
         self.columns = pn.widgets.MultiChoice(label=tr("Columns"))
-        self.table = pn.widgets.Tabulator(model.table(), selectable="checkbox", disabled=True, show_index=False,
-                                          formatters={"status": _status_formatter()}, sizing_mode="stretch_width",
-                                          height=440)
+        self.table = _safe.table(model.table(), selectable="checkbox", disabled=True, show_index=False,
+                                 formatters={"status": _safe.color_formatter(_format.STATUS_COLORS)},
+                                 sizing_mode="stretch_width", height=440)
         self.previous = pn.widgets.Button(label="◀ " + tr("Previous"))
         self.next = pn.widgets.Button(label=tr("Next") + " ▶")
         self.info = pn.pane.Str("")
@@ -97,8 +88,7 @@ class RunBrowserPanel:
         self._syncing = True
         try:
             if "error" in changed or "rows" in changed:
-                self.error.object = model.error or ""
-                self.error.visible = bool(model.error)
+                _safe.show_alert(self.error, model.error)
             if "columns" in changed or "rows" in changed:
                 sortable = list(dict.fromkeys(["created", *BASE_COLUMNS, *model.available]))
                 if list(self.sort.options) != sortable:
@@ -106,11 +96,12 @@ class RunBrowserPanel:
                 if model.sort_column in sortable:
                     self.sort.value = model.sort_column
                 self.descending.value = model.descending
-                if list(self.columns.options) != model.available:
-                    self.columns.options = model.available
+                options = _safe.choice_options(model.available)
+                if self.columns.options != options:
+                    self.columns.options = options
                 self.columns.value = [c for c in model.columns if c in model.available]
             if "rows" in changed:
-                self.table.value = model.table()
+                _safe.set_table(self.table, model.table())
                 self.info.object = model.status_text
                 self.previous.disabled = model.page == 0
                 self.next.disabled = model.page >= model.pages - 1

@@ -51,6 +51,7 @@ add_zh({
     "Port": "端口",
     "User": "用户",
     "Key file": "密钥文件",
+    "Host key": "主机密钥指纹",
     "Root": "存储目录",
     "Python": "Python",
     "Last sync": "上次同步",

@@ -2,29 +2,20 @@
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 import ipywidgets as w
 
+from workbench.ui import _html, _safe
 from workbench.ui._i18n import tr
 from workbench.ui._live import start_polling
 from workbench.ui.sync.model import SyncModel
 
-_TABLE_STYLE = "border-collapse:collapse;font-size:13px"
-_CELL = "padding:2px 10px;border-bottom:1px solid #ddd;text-align:left"
 
-
-def remotes_html(rows: list[dict[str, Any]]) -> str:
-    if not rows:
-        return f"<i>{html.escape(tr('No remotes yet: add one below'))}</i>"
+def remotes_html(rows: list[dict[str, Any]]) -> _safe.Markup:
     heads = [tr("Name"), tr("Host"), tr("Root"), tr("Last sync"), tr("Brought")]
-    out = [f"<table style='{_TABLE_STYLE}'><tr>" + "".join(f"<th style='{_CELL}'>{html.escape(h)}</th>"
-                                                          for h in heads) + "</tr>"]
-    for row in rows:
-        cells = [row["name"], row["host"], row["root"], row["last_sync"], row["brought"]]
-        out.append("<tr>" + "".join(f"<td style='{_CELL}'>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
-    return "".join(out) + "</table>"
+    cells = [[row["name"], row["host"], row["root"], row["last_sync"], row["brought"]] for row in rows]
+    return _html.table(cells, heads, empty=tr("No remotes yet: add one below"))
 
 
 class SyncWidget:
@@ -32,14 +23,14 @@ class SyncWidget:
 
     def __init__(self, model: SyncModel, refresh: float | None = None) -> None:
         self.model = model
-        self.table = w.HTML()
+        self.table = _safe.html_widget()
         self.remote = w.Dropdown(description=tr("Remote"), options=[])
         self.test_button = w.Button(description=tr("Test"), icon="plug")
         self.sync_button = w.Button(description=tr("Sync"), icon="refresh", button_style="primary")
         self.bar = w.FloatProgress(value=0.0, min=0.0, max=1.0, layout=w.Layout(width="300px"))
         self.progress = w.Label()
-        self.result = w.HTML()
-        self.error = w.HTML()
+        self.result = _safe.html_widget()
+        self.error = _safe.html_widget()
         self.ref = w.Text(description=tr("Artifact"), placeholder="gpu1:classifier:latest")
         self.fetch_button = w.Button(description=tr("Fetch"), icon="download")
         style = {"description_width": "80px"}
@@ -51,6 +42,7 @@ class SyncWidget:
             "key": w.Text(description=tr("Key file"), style=style),
             "root": w.Text(description=tr("Root"), placeholder="/home/me/.workbench", style=style),
             "python": w.Text(description=tr("Python"), placeholder="/usr/bin/python3", style=style),
+            "fingerprint": w.Text(description=tr("Host key"), placeholder="SHA256:... (ssh-keygen -lf)", style=style),
         }
         self.trust = w.Checkbox(value=False, description=tr("Trust this host's key on first use"))
         self.add_button = w.Button(description=tr("Add remote"), icon="plus")
@@ -83,7 +75,7 @@ class SyncWidget:
         f = self.form
         if self.model.add(f["name"].value, f["host"].value, f["root"].value, f["python"].value,
                           port=int(f["port"].value), user=f["user"].value, key=f["key"].value,
-                          trust_new_host=bool(self.trust.value)):
+                          trust_new_host=bool(self.trust.value), fingerprint=f["fingerprint"].value):
             self.add_panel.selected_index = None
 
     def _redraw(self, changed: frozenset[str]) -> None:
@@ -102,10 +94,9 @@ class SyncWidget:
             self.bar.value = model.progress_fraction
             self.progress.value = model.progress_text
         if "result" in changed:
-            self.result.value = html.escape(model.result)
+            self.result.value = model.result
         if "error" in changed:
-            self.error.value = (f"<span style='color:#c62828'>{html.escape(model.error)}</span>"
-                                if model.error else "")
+            self.error.value = _html.error_line(model.error)
 
     def close(self) -> None:
         self._poller.stop()

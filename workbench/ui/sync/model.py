@@ -127,17 +127,23 @@ class SyncModel(ViewModel):
 
     # -- actions --------------------------------------------------------------------------------------
     def add(self, name: str, host: str, root: str, python: str, *, port: int = 22, user: str | None = None,
-            key: str | None = None, timeout: float = 10.0, trust_new_host: bool = False) -> bool:
+            key: str | None = None, timeout: float = 10.0, trust_new_host: bool = False,
+            fingerprint: str | None = None) -> bool:
         """Add (or replace) a remote; with ``trust_new_host``, connect first and record its host key.
+
+        ``fingerprint`` (``SHA256:...``, as ``ssh-keygen -lf`` prints it on the host) pins the host
+        key: the first connection accepts only that key.
 
         A remote that cannot be reached with trust-on-first-use is not kept. True when added.
         """
+        if self.refused(tr("Add remote")):
+            return False
         added = False
         with self.guard(tr("Add remote")):
             store = load_settings(self.root).root
             remote = Remote(name=name.strip(), host=host.strip(), root=root.strip(), python=python.strip(),
                             port=int(port), user=(user or "").strip() or None, key=(key or "").strip() or None,
-                            timeout=float(timeout))
+                            timeout=float(timeout), fingerprint=(fingerprint or "").strip() or None)
             add_remote(store, remote)
             if trust_new_host:
                 try:
@@ -155,7 +161,7 @@ class SyncModel(ViewModel):
 
     def remove(self, name: str | None = None) -> None:
         target = name or self.selected
-        if target is None:
+        if target is None or self.refused(tr("Remove remote")):
             return
         with self.guard(tr("Remove remote")):
             remove_remote(load_settings(self.root).root, target)
@@ -164,7 +170,10 @@ class SyncModel(ViewModel):
         self._reload_keeping_error()
 
     def _start(self, action: str, work: Callable[[], str]) -> bool:
-        """Run ``work`` in a worker thread; its return value becomes ``result``. False if busy."""
+        """Run ``work`` in a worker thread; its return value becomes ``result``. False if busy or locked
+        (test, sync and fetch all reach out or write: a locked view does none of them)."""
+        if self.refused(action):
+            return False
         with self._lock:
             if self.busy is not None:
                 return False

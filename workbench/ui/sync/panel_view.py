@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 import panel as pn
 
+from workbench.ui import _safe
 from workbench.ui._i18n import tr
 from workbench.ui._live import panel_polling
 from workbench.ui.sync.model import SyncModel
@@ -26,17 +27,17 @@ class SyncPanelView:
         self.model = model
         doc = pn.state.curdoc
         self._doc = doc if doc is not None and doc.session_context is not None else None
-        self.table = pn.widgets.Tabulator(pd.DataFrame(columns=_COLUMNS), show_index=False, disabled=True,
-                                          selectable=False, sizing_mode="stretch_width",
-                                          titles={"name": tr("Name"), "host": tr("Host"), "root": tr("Root"),
-                                                  "last_sync": tr("Last sync"), "brought": tr("Brought")})
+        self.table = _safe.table(pd.DataFrame(columns=_COLUMNS), show_index=False, disabled=True,
+                                 selectable=False, sizing_mode="stretch_width",
+                                 titles={"name": tr("Name"), "host": tr("Host"), "root": tr("Root"),
+                                         "last_sync": tr("Last sync"), "brought": tr("Brought")})
         self.remote = pn.widgets.Select(label=tr("Remote"), options=[])
         self.test_button = pn.widgets.Button(label=tr("Test"))
         self.sync_button = pn.widgets.Button(label=tr("Sync"), color="primary")
         self.bar = pn.indicators.Progress(value=0, max=1000, width=300)
         self.progress = pn.pane.Str("")
         self.result = pn.pane.Str("")
-        self.error = pn.pane.Alert("", alert_type="danger", visible=False)
+        self.error = _safe.alert_pane()
         self.ref = pn.widgets.TextInput(label=tr("Artifact"), placeholder="gpu1:classifier:latest")
         self.fetch_button = pn.widgets.Button(label=tr("Fetch"))
         self.form = {
@@ -47,6 +48,7 @@ class SyncPanelView:
             "key": pn.widgets.TextInput(label=tr("Key file")),
             "root": pn.widgets.TextInput(label=tr("Root"), placeholder="/home/me/.workbench"),
             "python": pn.widgets.TextInput(label=tr("Python"), placeholder="/usr/bin/python3"),
+            "fingerprint": pn.widgets.TextInput(label=tr("Host key"), placeholder="SHA256:... (ssh-keygen -lf)"),
         }
         self.trust = pn.widgets.Checkbox(label=tr("Trust this host's key on first use"))
         self.add_button = pn.widgets.Button(label=tr("Add remote"))
@@ -82,7 +84,8 @@ class SyncPanelView:
         f = self.form
         self.model.add(f["name"].value, f["host"].value, f["root"].value, f["python"].value,
                        port=int(f["port"].value or 22), user=f["user"].value, key=f["key"].value,
-                       trust_new_host=bool(self.trust.value))
+                       trust_new_host=bool(self.trust.value),
+                       fingerprint=f["fingerprint"].value)
 
     def _schedule(self, changed: frozenset[str]) -> None:
         if self._doc is not None:
@@ -93,7 +96,7 @@ class SyncPanelView:
     def _redraw(self, changed: frozenset[str]) -> None:
         model = self.model
         if "remotes" in changed:
-            self.table.value = pd.DataFrame(model.remotes, columns=_COLUMNS)
+            _safe.set_table(self.table, pd.DataFrame(model.remotes, columns=_COLUMNS))
             self.remote.options = [r["name"] for r in model.remotes]
         if ("selected" in changed or "remotes" in changed) and model.selected in self.remote.options:
             self.remote.value = model.selected
@@ -107,8 +110,7 @@ class SyncPanelView:
         if "result" in changed:
             self.result.object = model.result
         if "error" in changed:
-            self.error.object = model.error or ""
-            self.error.visible = bool(model.error)
+            _safe.show_alert(self.error, model.error)
 
     def close(self) -> None:
         stop = getattr(self._poller, "stop", None)
