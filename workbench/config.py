@@ -58,12 +58,23 @@ class Settings:
     #: make a run's final segment and record durable when it finishes (one syncfs); intermediate
     #: flushes are atomic but left to the kernel's writeback
     fsync: bool = True
+    #: MiB of metric points a run keeps in memory while the store refuses writes (a full disk);
+    #: past it the oldest are dropped and the run ends ``failed``
+    log_buffer_mb: int = 256
+    #: seconds ``finish()`` keeps retrying points the store refused before it gives them up
+    finish_wait: float = 30.0
     #: how artifact files are placed: ``auto`` (hard link, copy where a link fails) or ``copy``
     link_mode: str = "auto"
     #: artifact files larger than this many bytes are stored as chunks (deduplicated within files)
     chunk_threshold: int = 4 * 1024 * 1024
     #: size in bytes of the chunks of a large artifact file (changing it stops dedup with old versions)
     chunk_size: int = 256 * 1024
+    #: which placed artifact files are checked against their SHA-256: ``all`` (default) or
+    #: ``copies`` (hard links to whole-file blobs are placed without reading them)
+    verify_placement: str = "all"
+    #: days for which a blob that ``workbench fsck`` hashed, unchanged since (inode, size and
+    #: modification time), is placed without hashing it again (0: hash every time)
+    verify_trust_days: int = 7
     #: a dataset file with more rows than this is refused
     dataset_max_rows: int = 10_000_000
     #: a dataset file larger than this many bytes is refused
@@ -74,6 +85,8 @@ class Settings:
     job_slots: int = 1
     #: seconds a cancelled running job gets between SIGTERM and SIGKILL
     cancel_grace: float = 10.0
+    #: put each local job in a cgroup v2 of its own where the scheduler can create one (docs/jobs.md)
+    job_cgroups: bool = True
     #: seconds with nothing queued or running after which a scheduler started by ``launch``
     #: exits (0: never)
     scheduler_idle_exit: float = 60.0
@@ -89,6 +102,7 @@ _FIELDS = {f.name: f for f in dataclasses.fields(Settings) if f.name not in ("ro
 #: settings that take one of a few words
 _CHOICES = {
     "link_mode": ("auto", "copy"),
+    "verify_placement": ("all", "copies"),
     "progress": ("auto", "always", "never"),
     "ui_language": ("auto", "en", "zh"),
 }
@@ -99,6 +113,8 @@ _INT_RANGES = {
     "dataset_max_rows": (1, 2**62),
     "dataset_max_bytes": (1, 2**62),
     "job_slots": (1, 1024),
+    "log_buffer_mb": (1, 1024 * 1024),
+    "verify_trust_days": (0, 3650),
 }
 
 

@@ -8,6 +8,7 @@ The tree::
     │   ├── RunNotFound        (also a KeyError) no run with that id or prefix
     │   ├── CorruptRecord      a run record that cannot be read
     │   ├── ReadOnlyRun        a synced run cannot be changed here
+    │   ├── PointsLost         a run's metric points could not be stored (a full disk)
     │   ├── ArtifactNotFound   (also a KeyError) no artifact, version or alias for that ref
     │   └── ArtifactError      (also a ValueError) an artifact that cannot be logged or placed
     │       └── DatasetError   a dataset file that fails validation (encoding, columns, limits)
@@ -29,6 +30,7 @@ __all__ = [
     "DatasetError",
     "FilterError",
     "JobError",
+    "PointsLost",
     "QueryError",
     "ReadOnlyRun",
     "RemoteError",
@@ -63,6 +65,17 @@ class CorruptRecord(StoreError):
 
 class ReadOnlyRun(StoreError):
     """The run was synced from a remote and is read-only here."""
+
+
+class PointsLost(StoreError):
+    """A run's metric points could not be written (a full disk, a quota, a read-only or failing
+    filesystem) and were given up: ``run.finish()`` raises it after recording the run as
+    ``failed`` with the same message. ``count`` is the number of points lost."""
+
+    def __init__(self, message: str, run_id: str, count: int) -> None:
+        super().__init__(message)
+        self.run_id = run_id
+        self.count = count
 
 
 class ArtifactNotFound(StoreError, KeyError):

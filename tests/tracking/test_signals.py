@@ -14,14 +14,14 @@ import workbench as wb
 SCRIPT = """
 import os, signal, sys, workbench as wb
 run = wb.init(project="sig", root=sys.argv[1], capture_output=False, system_metrics=False)
-original = run._write_entries
+original = run._write_segment
 sent = []
-def interrupted(entries, singles):
+def interrupted(batch):
     if not sent:  # the signal handler runs in the middle of this flush, on this thread
         sent.append(1)
         os.kill(os.getpid(), signal.SIGTERM)
-    return original(entries, singles)
-run._write_entries = interrupted
+    return original(batch)
+run._write_segment = interrupted
 for i in range(1000):
     run.log({"a": i, "b": -i})
 run.flush()

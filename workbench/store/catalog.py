@@ -11,6 +11,7 @@ reader rebuilds it from the run records.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -29,10 +30,11 @@ from workbench.config import Settings
 from workbench.errors import CorruptRecord, StoreError
 from workbench.store._atomic import atomic_write_json
 from workbench.store._duckdb import connect
+from workbench.store._faults import RESERVE
 from workbench.store._lock import try_file_lock
 from workbench.store._paths import Layout, is_run_id
 from workbench.store._schema import MAX_RECORD_BYTES
-from workbench.store.records import is_crashed, parse_record, update_record
+from workbench.store.records import HOSTNAME, is_crashed, parse_record, process_alive, update_record
 
 __all__ = ["Catalog", "ReindexReport"]
 
@@ -327,9 +329,18 @@ class Catalog:
                 }
                 return True
 
+            # the space a dead run held for its final record (tracking/_reserve.py) is no longer
+            # needed: give it back first, so that the mark fits on a full disk. Only when its death
+            # is certain (a dead pid on this host): a stale heartbeat may be a live run on another
+            # host of a shared store, stuck on that very full disk and needing the space to finish
+            pid = record.get("pid")
+            here = record.get("host") == HOSTNAME and not record.get("remote")
+            if here and isinstance(pid, int) and not process_alive(pid, record.get("pid_start")):
+                with contextlib.suppress(OSError):
+                    (self.layout.run_dir(record["id"]) / RESERVE).unlink()
             try:
                 update_record(self.layout, record["id"], mutate, fsync=self.settings.fsync)
-            except StoreError as exc:
+            except (StoreError, OSError) as exc:  # OSError: a full or read-only disk; it reads crashed all the same
                 warnings.warn(f"could not mark run {record['id']} crashed: {exc}", stacklevel=3)
 
     # -- journal ---------------------------------------------------------------------------------
@@ -475,6 +486,8 @@ class Catalog:
         """Write a snapshot if no other process is writing one; snapshots only speed up cold starts."""
         if not force and self._since_snapshot < _SNAPSHOT_AFTER:
             return
+        import duckdb
+
         catalog = self.layout.catalog
         try:
             make_dir(catalog)
@@ -484,10 +497,14 @@ class Catalog:
                 name = f"snapshot-{time.time_ns():x}-{os.getpid()}"
                 tmp = catalog / f".{name}.tmp"
                 make_dir(tmp, parents=False, exist_ok=False)
-                for table in _TABLES:
-                    self._con.execute(f"COPY {table} TO '{_sql_path(tmp / (table[1:] + '.parquet'))}' "
-                                      "(FORMAT parquet, COMPRESSION zstd)")
-                    restrict(tmp / (table[1:] + ".parquet"))  # DuckDB creates files 0666 less the umask
+                try:
+                    for table in _TABLES:
+                        self._con.execute(f"COPY {table} TO '{_sql_path(tmp / (table[1:] + '.parquet'))}' "
+                                          "(FORMAT parquet, COMPRESSION zstd)")
+                        restrict(tmp / (table[1:] + ".parquet"))  # DuckDB creates files 0666 less the umask
+                except duckdb.Error as exc:  # DuckDB's own I/O error: a full disk, as an OSError would say
+                    shutil.rmtree(tmp, ignore_errors=True)
+                    raise OSError(str(exc)) from exc
                 os.rename(tmp, catalog / name)
                 previous = None
                 try:

@@ -51,20 +51,31 @@ def _excepthook(exc_type: type[BaseException], exc: BaseException, tb: Traceback
     _previous_excepthook(exc_type, exc, tb)
 
 
+def _end(run: Run, status: str, error: dict[str, Any] | None, exit_code: int | None = None,
+         wait: float | None = None) -> None:
+    # _end, not finish: a loss of points is recorded and printed, not raised into the interpreter's
+    # exit; a run whose end the store refused (a full disk) is tried once more here
+    try:
+        run._end(status, error=error, exit_code=exit_code, wait=wait)
+    except Exception as exc:  # noqa: BLE001 - the process is ending: say it, never a traceback here
+        print(f"workbench: run {run.id}: could not be finished: {exc}", file=sys.__stderr__)
+
+
 def _at_exit() -> None:
     for run in list(_live):
         if _uncaught is not None:
-            run.finish(status="failed", error=_uncaught)
+            _end(run, "failed", _uncaught)
         elif _exit_code:
-            run.finish(status="failed", exit_code=_exit_code,
-                       error={"type": "SystemExit", "message": f"the script exited with status {_exit_code}"})
+            _end(run, "failed", {"type": "SystemExit", "message": f"the script exited with status {_exit_code}"},
+                 _exit_code)
         else:
-            run.finish(exit_code=_exit_code)
+            _end(run, "completed", None, _exit_code)
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     for run in list(_live):
-        run.finish(status="cancelled", error={"type": "SIGTERM", "message": "terminated by SIGTERM"})
+        # a signal asks to stop now: refused points get one more try, not finish_wait seconds
+        _end(run, "cancelled", {"type": "SIGTERM", "message": "terminated by SIGTERM"}, wait=0.0)
     previous = _previous_sigterm
     if callable(previous):
         previous(signum, frame)

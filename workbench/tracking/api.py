@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import secrets
@@ -15,6 +16,7 @@ from workbench.config import load_settings
 from workbench.errors import StoreError
 from workbench.store import segments
 from workbench.store._atomic import atomic_write_bytes
+from workbench.store._faults import describe, is_storage_fault, remedy
 from workbench.store._paths import FORMAT, Layout, new_run_id
 from workbench.store.records import create_record, normalize_tags, process_start_time, read_record, update_record
 from workbench.tracking._environment import environment, git_diff
@@ -179,12 +181,31 @@ def init(
         "remote": None,
         **process,
     }
-    create_record(layout, record, fsync=False)  # durable at finish; a lost start loses no points
+    try:
+        create_record(layout, record, fsync=False)  # durable at finish; a lost start loses no points
+    except OSError as exc:
+        if not is_storage_fault(exc):
+            raise
+        if not layout.record(run_id).exists():  # else only the journal line is missing: go on
+            with contextlib.suppress(OSError):
+                os.rmdir(layout.run_dir(run_id))
+            raise StoreError(f"cannot start a run in {layout.root}: the store refused a write: "
+                             f"{describe(exc, layout.runs)}; {remedy(exc)}") from exc
+    unsaved = None
     git = env.get("git")
     if git and git.get("dirty"):
         diff = git_diff()
         if diff:
             files = layout.files_dir(run_id)
-            make_dir(files)
-            _save_diff(files / "diff.patch", diff)
-    return Run(layout, resolved, record)
+            try:
+                make_dir(files)
+                _save_diff(files / "diff.patch", diff)
+            except OSError as exc:
+                if not is_storage_fault(exc):
+                    raise
+                unsaved = f"the git diff of the working tree was not saved: {describe(exc, files)}"
+    run = Run(layout, resolved, record)
+    if unsaved is not None:
+        with run._flush_lock:
+            run._faults.warn(unsaved)  # recorded with the run's next record
+    return run

@@ -4,12 +4,17 @@
 entries into a parquet segment every ``flush_interval`` seconds (or sooner after
 ``flush_calls`` entries), updates the per-key summary, and rewrites the run record with a fresh
 heartbeat. ``finish`` flushes, compacts the segments and writes the final status.
+
+When the store refuses a write (a full disk, a read-only or failing filesystem), the points wait
+in memory as arrays (``_backlog.py``) and the write is retried with backoff; the fault goes into
+the record's ``warnings``. Points given up (over ``log_buffer_mb``, or still refused after
+``finish_wait`` seconds of ``finish``) make the run end ``failed`` and ``finish`` raise
+:class:`~workbench.errors.PointsLost` (docs/store.md, "Storage faults").
 """
 
 from __future__ import annotations
 
 import collections
-import math
 import numbers
 import os
 import sys
@@ -17,20 +22,22 @@ import threading
 import time
 import traceback
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
-from itertools import chain, islice
-from operator import itemgetter
+from itertools import islice
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from workbench._private import make_dir, private_opener
 from workbench.config import Settings
-from workbench.errors import WorkbenchError
+from workbench.errors import PointsLost, StoreError, WorkbenchError
 from workbench.store import segments
 from workbench.store._atomic import sync_filesystem
+from workbench.store._faults import describe, is_storage_fault, remedy
 from workbench.store._paths import Layout
 from workbench.store.records import TERMINAL, Record, normalize_tags, update_record
-from workbench.tracking import _capture, _flusher, _lifecycle
+from workbench.tracking import _backlog, _capture, _flusher, _lifecycle
+from workbench.tracking._fault_log import FaultLog
+from workbench.tracking._reserve import Reserve
 
 if TYPE_CHECKING:
     from workbench.store.artifacts import Artifact
@@ -39,7 +46,6 @@ __all__ = ["Run"]
 
 _MAX_KEY = 256
 _now = time.time
-_first, _second, _third, _fourth = itemgetter(0), itemgetter(1), itemgetter(2), itemgetter(3)
 
 
 def _fast_types() -> frozenset[type]:
@@ -149,6 +155,12 @@ class Run:
         self._pinned: set[str] = set(record.get("summary_pinned") or ())
         self._last_write = time.time()
         self._flush_error: BaseException | None = None
+        # points taken from the buffer but not stored yet, and the store's refusals to write them
+        self._backlog = _backlog.Backlog(settings.log_buffer_mb * 1024 * 1024)
+        self._faults = FaultLog(self.id, settings, self._backlog, list(record.get("warnings") or []))
+        self._writing: list[_backlog.Batch] | None = None  # the group a segment write is storing
+        self._final: dict[str, Any] | None = None  # the end of the run, until the store takes it
+        self._reserve = Reserve(layout.run_dir(self.id))
         self._tees: list[tuple[str, _capture.Tee]] = []
         self._sys = None
         if settings.capture_output:
@@ -270,13 +282,19 @@ class Run:
     # -- summary, tags, notes -------------------------------------------------------------------
     def _summary_view(self) -> dict[str, Any]:
         with self._flush_lock:
-            self._flush_buffer()
-            return dict(self._summary)
+            self._take_buffer()
+            if self._faults.current is None:
+                self._write_backlog()
+            summary = dict(self._summary)
+            if self._backlog:  # points the store refused so far: their values all the same
+                stats = {key: dict(stat) for key, stat in self._stats.items()}
+                for batch in self._backlog:
+                    _backlog.fold(stats, summary, self._pinned, batch)
+            return summary
 
     def _set_summary(self, key: str, value: Any) -> None:
         _check_key(key)
         with self._flush_lock:
-            self._flush_buffer()
             self._summary[key] = value
             self._pinned.add(key)
             self._pending["summary"] = True
@@ -299,24 +317,55 @@ class Run:
         """Called by the process's flusher thread (tracking/_flusher.py)."""
         with self._flush_lock:
             if not self._finished:
-                self.flush()
+                self._flush(explicit=False)
 
     def flush(self) -> None:
-        """Write buffered points and the record now (the background thread does this anyway)."""
-        with self._flush_lock:
-            wrote = self._flush_buffer()
-            if self._sys is not None:
-                self._sys.maybe_sample(self)
-                wrote = self._flush_buffer() or wrote
-            if wrote:
-                segments.compact_live(self._layout.metrics_dir(self.id))
-            for _, tee in self._tees:
-                tee.flush_file()
-            now = time.time()
-            if wrote or self._pending or now - self._last_write >= self._settings.heartbeat_interval:
-                self._write_record(now)
+        """Write buffered points and the record now (the background thread does this anyway).
 
-    def _flush_buffer(self) -> bool:
+        Raises :class:`~workbench.errors.StoreError` when the store refuses the write (a full
+        disk, a read-only or failing filesystem): the points stay in memory, up to the setting
+        ``log_buffer_mb``, and the background thread keeps trying.
+        """
+        with self._flush_lock:
+            self._flush(explicit=True)
+            if self._faults.current is not None:
+                raise StoreError(self._faults.refusal())
+
+    def _flush(self, *, explicit: bool) -> None:
+        self._faults.begin()
+        took = self._take_buffer()
+        if self._sys is not None:
+            self._sys.maybe_sample(self)
+            took = self._take_buffer() or took
+        if not (explicit or self._faults.due()):
+            self._faults.limit()  # the store refuses writes: wait for the next try
+            return
+        wrote = self._write_backlog()
+        if wrote:
+            try:
+                segments.compact_live(self._layout.metrics_dir(self.id))
+            except OSError as exc:
+                if not is_storage_fault(exc):
+                    raise
+                # nothing is lost: the segments stay as they are, a later flush merges them
+        for _, tee in self._tees:
+            tee.flush_file()
+        now = time.time()
+        if (took or wrote or self._pending or self._faults.changed
+                or now - self._last_write >= self._settings.heartbeat_interval):
+            try:
+                self._write_record(now)
+            except OSError as exc:
+                if not is_storage_fault(exc):
+                    raise
+                self._faults.refused(exc, self._layout.record(self.id))
+            else:
+                self._reserve.fit(self._layout.record(self.id))
+        if self._faults.end():  # a new warning: record it at the next tick
+            self._urgent = True
+
+    def _take_buffer(self) -> bool:
+        """Move the buffered calls into the backlog as one batch; True when there were points."""
         buffer, single = self._buffer, self._single
         count, count_single = len(buffer), len(single)
         if not count and not count_single:
@@ -324,90 +373,76 @@ class Run:
         # iter(popleft, sentinel) pops in C; new entries appended meanwhile stay for next time
         entries = list(islice(iter(buffer.popleft, None), count))
         singles = list(islice(iter(single.popleft, None), count_single))
-        # a SIGTERM handler may call finish() on this thread in the middle of this flush:
-        # finish() then puts these entries back and writes them itself (see finish)
+        # a SIGTERM handler may call finish() on this thread in the middle of this: finish()
+        # then puts these entries back and writes them itself (see _end)
         self._inflight = (entries, singles)
         try:
-            self._write_entries(entries, singles)
+            batch = _backlog.prepare(entries, singles)
         except BaseException:
             if self._inflight is not None:
                 buffer.extendleft(reversed(entries))  # keep the points for the next try
                 single.extendleft(reversed(singles))
+                self._inflight = None
             raise
-        finally:
-            self._inflight = None
-        return True
+        if batch is not None:
+            self._backlog.append(batch)
+        self._inflight = None
+        return batch is not None
 
     @property
     def _buffered(self) -> int:
         return len(self._buffer) + len(self._single)
 
-    def _write_entries(self, entries: list[tuple[int, float, dict[str, Any]]],
-                       singles: list[tuple[int, float, str, Any]]) -> None:
-        import numpy as np
+    def _write_backlog(self) -> bool:
+        """Write the backlog as segments, oldest first; True when something was written.
 
-        count = len(entries)
-        # itemgetter maps, not zip(*entries): unpacking 10^5 arguments is 10x slower
-        dicts = list(map(_third, entries))
-        lengths = np.fromiter(map(len, dicts), np.int64, count)
-        total = int(lengths.sum())
-        keys = list(chain.from_iterable(dicts))
-        keys.extend(map(_third, singles))
-        flat = chain(chain.from_iterable(map(dict.values, dicts)), map(_fourth, singles))
-        total_all = total + len(singles)
-        if total_all == 0:
-            return
-        try:
-            values = np.fromiter(flat, np.float64, total_all)
-        except OverflowError:  # an int beyond float64 (10**400): kept as +-inf, not lost with the rest
-            flat = chain(chain.from_iterable(map(dict.values, dicts)), map(_fourth, singles))
-            values = np.fromiter(map(_as_float, flat), np.float64, total_all)
-        names = list(dict.fromkeys(keys))
-        index = {name: i for i, name in enumerate(names)}
-        codes = np.fromiter(map(index.__getitem__, keys), np.int32, total_all)
-        steps = np.concatenate([np.repeat(np.fromiter(map(_first, entries), np.int64, count), lengths),
-                                np.fromiter(map(_first, singles), np.int64, len(singles))])
-        times = np.concatenate([np.repeat(np.fromiter(map(_second, entries), np.float64, count), lengths),
-                                np.fromiter(map(_second, singles), np.float64, len(singles))])
-        points = segments.sort_points(steps, codes, names, values, times)
+        A refused write leaves the rest in the backlog and notes the fault."""
+        wrote = False
+        while self._backlog:
+            group = self._backlog.pop_group()
+            self._writing = group
+            try:
+                batch = _backlog.merge(group)
+                self._write_segment(batch)
+            except Exception as exc:  # noqa: BLE001 - kept and retried; finish() reports what is lost
+                if self._writing is not None:  # else a finish() that interrupted us took the group
+                    self._writing = None
+                    self._backlog.put_back(group)
+                self._faults.refused(exc, self._layout.metrics_dir(self.id))
+                return wrote
+            if self._writing is None:  # a finish() that interrupted the write stored the group
+                return True
+            self._writing = None
+            _backlog.fold(self._stats, self._summary, self._pinned, batch)
+            wrote = True
+        return wrote
+
+    def _write_segment(self, batch: _backlog.Batch) -> None:
         # take the number first: a flush re-entered from a signal handler gets its own
         sequence = self._sequence
         self._sequence += 1
         segments.write_segment(
-            self._layout.metrics_dir(self.id), sequence, segments.make_table(*points),
+            self._layout.metrics_dir(self.id), sequence, segments.make_table(*batch),
             fsync=False,  # atomic now; finish() makes it durable (see _make_durable)
         )
-        self._inflight = None  # written: an interrupting finish() must not write these again
-        self._update_stats(*points[:4])
 
-    def _update_stats(self, steps: Any, codes: Any, names: list[str], values: Any) -> None:
-        """Fold points sorted by key, then step (:func:`segments.sort_points`) into the per-key stats."""
-        import numpy as np
-
-        starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
-        ends = np.r_[starts[1:], len(codes)]
-        with np.errstate(invalid="ignore"):
-            mins = np.fmin.reduceat(values, starts)
-            maxs = np.fmax.reduceat(values, starts)
-        for start, end, lo, hi in zip(starts.tolist(), ends.tolist(), mins.tolist(), maxs.tolist()):
-            key = names[codes[start]]
-            stat = self._stats.get(key)
-            if stat is None:
-                stat = {"count": 0, "min": lo, "max": hi, "step": -1}
-                self._stats[key] = stat
-            else:
-                stat["min"] = _fmin(stat["min"], lo)
-                stat["max"] = _fmax(stat["max"], hi)
-            stat["count"] += end - start
-            last_step = int(steps[end - 1])
-            # the value at the highest step is the summary (ties: the one logged last)
-            if last_step >= stat.get("step", -1):
-                stat["last"] = float(values[end - 1])
-                stat["step"] = last_step
-                if key not in self._pinned:
-                    self._summary[key] = stat["last"]
+    def _retry_until(self, wait: float) -> None:
+        """At the end of the run: retry refused points for up to ``wait`` seconds."""
+        if not self._backlog or wait <= 0:
+            return
+        print(f"workbench: run {self.id}: {self._faults.retrying(wait)}", file=sys.__stderr__)
+        deadline = time.monotonic() + wait
+        delay = 0.05
+        while self._backlog and (left := deadline - time.monotonic()) > 0:
+            time.sleep(min(delay, left))
+            delay = min(delay * 2, 1.0)
+            self._faults.begin()
+            self._write_backlog()
 
     def _write_record(self, now: float, **final: Any) -> None:
+        if self._faults.changed:
+            self._faults.changed = False
+            self._pending["warnings"] = list(self._faults.warnings)
         pending, self._pending = self._pending, {}
         stats = {k: dict(v) for k, v in self._stats.items()}
         summary = dict(self._summary)
@@ -453,16 +488,35 @@ class Run:
                exit_code: int | None = None) -> None:
         """Flush everything, compact the metric segments, and record the final ``status``.
 
-        Calling it again does nothing.
+        Points the store refuses (a full disk, a read-only or failing filesystem) are retried
+        for up to ``finish_wait`` seconds (setting, default 30). If points were given up, the run
+        is recorded ``failed`` (another ``status`` asked for is kept) with an error that says how
+        many and why, and :class:`~workbench.errors.PointsLost` is raised. Calling it again does
+        nothing, except retry recording the end where the store refused that too.
+        """
+        lost = self._end(status, error=error, exit_code=exit_code)
+        if lost is not None:
+            raise lost
+
+    def _end(self, status: str = "completed", *, error: Mapping[str, Any] | None = None,
+             exit_code: int | None = None, wait: float | None = None) -> PointsLost | None:
+        """``finish`` that returns the loss rather than raising it (exit hooks, ``__exit__``).
+
+        ``wait`` overrides ``finish_wait`` (the SIGTERM handler tries once).
         """
         if status not in TERMINAL:
             raise ValueError(f"finish(status={status!r}): use one of {', '.join(sorted(TERMINAL))}")
         with self._flush_lock:
             if self._finished:
-                return
+                if self._final is not None:  # the store refused the final record: try again
+                    self._write_final()
+                    if self._final is None:
+                        _lifecycle.unregister(self)
+                        if self._settings.fsync:
+                            self._make_durable()
+                return None
             self._finished = True
         _flusher.unregister(self)  # a flush in progress holds _flush_lock: we wait for it below
-        _lifecycle.unregister(self)
         with self._flush_lock:
             inflight, self._inflight = self._inflight, None
             if inflight is not None:
@@ -470,32 +524,91 @@ class Run:
                 # that flush's entries here, under new segment numbers, before compacting
                 self._buffer.extendleft(reversed(inflight[0]))
                 self._single.extendleft(reversed(inflight[1]))
-            problems = []
+            writing, self._writing = self._writing, None
+            if writing is not None:
+                self._backlog.put_back(writing)
             if self._flush_error is not None:
-                problems.append(f"a background flush failed: {self._flush_error}")
+                self._faults.warn(f"a background flush failed: {self._flush_error}")
+            self._faults.begin()
             try:
-                self._flush_buffer()
+                self._take_buffer()
             except Exception as exc:  # noqa: BLE001 - still stop the capture and write the final status
-                problems.append(f"the final flush failed, its points are lost: {exc}")
+                count = sum(len(entry[2]) for entry in self._buffer) + len(self._single)
+                self._buffer.clear()
+                self._single.clear()
+                self._backlog.dropped_at_finish += count
+                self._faults.refused(exc, self._layout.metrics_dir(self.id))
+            self._write_backlog()
+            self._faults.waited = self._settings.finish_wait if wait is None else wait
+            self._retry_until(self._faults.waited)
+            if not self._backlog:
+                self._faults.end()  # a fault the writes above got past: its end is a warning too
+            self._backlog.drop_all()
             self._stop_capture()
             try:
                 segments.compact(self._layout.metrics_dir(self.id), fsync=False)
             except Exception as exc:  # noqa: BLE001 - the segments stay as they are: nothing is lost
-                problems.append(f"compaction failed, segments kept: {exc}")
+                cause = describe(exc, self._layout.metrics_dir(self.id)) if is_storage_fault(exc) else exc
+                self._faults.warn(f"compaction failed, segments kept: {cause}")
             now = time.time()
+            lost = self._backlog.lost
+            loss = self._faults.loss()
+            if loss is not None:
+                if status == "completed":
+                    status = "failed"
+                    error = {"type": "PointsLost", "message": loss, "traceback": None}
+                    print(f"workbench: run {self.id}: {loss}", file=sys.__stderr__)
+                else:  # the status asked for (failed, cancelled) and its error stay
+                    self._faults.warn(loss)
             final: dict[str, Any] = {"status": status, "ended": now}
             if error is not None:
                 final["error"] = dict(error)
-            if problems:
-                final["warnings"] = problems
-                print(f"workbench: run {self.id}: " + "; ".join(problems), file=sys.__stderr__)
+            if lost:
+                final["points_lost"] = lost
             if exit_code is not None:
                 final["exit_code"] = exit_code
-            self._write_record(now, **final)
-            if self._settings.fsync:
+            self._record.update(final)  # run.status says it even where the store refuses it
+            self._final = final
+            self._write_final()
+            if self._final is None and self._settings.fsync:
                 # one syncfs makes the last segment, the compacted file and the final record
                 # durable together: cheaper than an fsync for each (each commits the journal)
-                self._make_durable()
+                try:
+                    self._make_durable()
+                except OSError as exc:
+                    print(f"workbench: run {self.id}: could not make it durable: {exc}", file=sys.__stderr__)
+        if self._final is None:
+            _lifecycle.unregister(self)  # else the exit hook tries to record the end once more
+        if loss is not None:
+            return PointsLost(f"run {self.id}: {loss}", self.id, lost)
+        return None
+
+    def _write_final(self) -> None:
+        """Record the end of the run; on a full disk, give the reserve back and try again."""
+        final = self._final
+        assert final is not None
+        try:
+            self._write_record(final["ended"], **final)
+        except OSError as exc:
+            if not is_storage_fault(exc):
+                raise
+            if self._reserve.release():
+                try:
+                    self._write_record(final["ended"], **final)
+                except OSError as again:
+                    if not is_storage_fault(again):
+                        raise
+                    exc = again
+                else:
+                    self._final = None
+                    return
+            print(f"workbench: run {self.id}: its end ({final['status']}) could not be recorded: "
+                  f"{describe(exc, self._layout.record(self.id))}; the store will show it crashed once "
+                  f"this process ends; {remedy(exc)} and call run.finish() again to record it",
+                  file=sys.__stderr__)
+            return
+        self._final = None
+        self._reserve.release()
 
     # -- artifacts ----------------------------------------------------------------------------
     def log_artifact(self, path: Any, name: str, type: str = "artifact",
@@ -560,21 +673,5 @@ class Run:
             "traceback": "".join(traceback.format_exception(exc_type, exc, tb)),
         }
         status = "cancelled" if issubclass(exc_type, KeyboardInterrupt) else "failed"
-        self.finish(status=status, error=error)
-
-
-def _as_float(value: Any) -> float:
-    try:
-        return float(value)
-    except OverflowError:
-        return math.inf if value > 0 else -math.inf
-
-
-def _fmin(a: float, b: float) -> float:
-    """min() that ignores a NaN on either side."""
-    return b if math.isnan(a) else a if math.isnan(b) else min(a, b)
-
-
-def _fmax(a: float, b: float) -> float:
-    """max() that ignores a NaN on either side."""
-    return b if math.isnan(a) else a if math.isnan(b) else max(a, b)
+        # a loss of points is recorded and printed; the exception in flight stays the one raised
+        self._end(status=status, error=error)

@@ -8,7 +8,10 @@
 4. Note the version in the producing run's record.
 
 An error in 2 can leave complete, unreferenced blobs (``gc`` collects them), never a partial
-blob, manifest or alias file.
+blob, manifest or alias file. When the store refuses a write in 2 or 3 (a full disk, a quota, a
+read-only or failing filesystem) the caller gets a :class:`StoreError` naming the path, the
+free space and the fix; a manifest written before its alias file was refused is removed again,
+so no version is left half made.
 """
 
 from __future__ import annotations
@@ -16,13 +19,14 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from workbench._private import make_dir
 from workbench.config import Settings
-from workbench.errors import ArtifactError
+from workbench.errors import ArtifactError, StoreError
+from workbench.store._faults import describe, human_bytes, is_storage_fault, remedy
 from workbench.store._paths import Layout
 from workbench.store.artifacts import lineage
 from workbench.store.artifacts._progress import Progress
@@ -36,6 +40,7 @@ from workbench.store.artifacts.manifests import (
     MANIFEST_FORMAT,
     content_digest,
     list_versions,
+    manifest_path,
     next_version,
     read_manifest,
     write_manifest,
@@ -58,6 +63,21 @@ def _check_aliases(aliases: Iterable[str] | str | None) -> list[str]:
         if validate_alias(alias) not in out:
             out.append(alias)
     return out
+
+
+@contextlib.contextmanager
+def _refusals(name: str, source: str | os.PathLike[str], size: int, where: list[Path]) -> Iterator[None]:
+    """Turn a write the store refuses into a StoreError; ``where[0]`` is what was being written."""
+    try:
+        yield
+    except OSError as exc:
+        if not is_storage_fault(exc):
+            raise
+        raise StoreError(
+            f"artifact {name!r} from {Path(source).absolute()} ({human_bytes(size)}) was not logged: the store "
+            f"refused a write: {describe(exc, where[0])}; {remedy(exc)} and log it again (blobs it stored "
+            "before the refusal are whole and unused: `workbench gc` removes them)"
+        ) from exc
 
 
 def _existing_type(artifacts: Path, name: str) -> str | None:
@@ -105,7 +125,8 @@ def log_artifact(
     blobs = Blobs(layout.blobs, fsync=settings.fsync, link=settings.link_mode != "copy")
     total = sum(real.stat().st_size for _, real in files)
     entries: list[dict[str, Any]] = []
-    with store_lock(artifacts):
+    where = [layout.blobs]  # what a refused write was writing
+    with _refusals(name, path, total, where), store_lock(artifacts):
         with Progress(total, f"hashing {name}", settings.progress) as bar:
             for rel, real in files:
                 found = digest_file(
@@ -122,6 +143,7 @@ def log_artifact(
                 entries.append(entry)
         blobs.sync()
         digest = content_digest(entries)
+        where[0] = artifacts / name
         with name_lock(artifacts, name):
             versions = list_versions(artifacts, name)
             newest = read_manifest(artifacts, name, versions[-1]) if versions else None
@@ -159,12 +181,28 @@ def log_artifact(
             if new or alias_list:
                 for alias in alias_list:
                     current[alias] = manifest["version"]
-                write_aliases(artifacts, name, current, fsync=settings.fsync)
+                try:
+                    write_aliases(artifacts, name, current, fsync=settings.fsync)
+                except BaseException:
+                    if new:  # no version without its aliases: the old alias file still holds
+                        manifest_path(artifacts, name, manifest["version"]).unlink(missing_ok=True)
+                        if created_dir:
+                            _remove_empty(artifacts / name)
+                    raise
                 current = read_aliases(artifacts, name)
     if run_id is not None:
-        lineage.record_produced(
-            layout, run_id, name, manifest["version"], kind, new=new, fsync=settings.fsync
-        )
+        try:
+            lineage.record_produced(
+                layout, run_id, name, manifest["version"], kind, new=new, fsync=settings.fsync
+            )
+        except OSError as exc:
+            if not is_storage_fault(exc):
+                raise
+            raise StoreError(
+                f"artifact {name}:v{manifest['version']} is stored, but run {run_id}'s record could not note "
+                f"that the run made it: the store refused a write: {describe(exc, layout.record(run_id))}; "
+                f"{remedy(exc)} (the version itself is whole and can be used)"
+            ) from exc
     return Artifact.from_manifest(manifest, current, layout.root)
 
 
