@@ -19,6 +19,7 @@ import pytest
 from conftest import wait_for  # noqa: F401 - re-exported for the job tests
 
 from workbench.config import load_settings
+from workbench.jobs._container import Container
 from workbench.jobs._paths import JobPaths
 from workbench.jobs.daemon import scheduler_info, stop_scheduler
 from workbench.store._paths import Layout
@@ -46,6 +47,9 @@ def _kill_leftovers(root: Path) -> None:
     for run_id in paths.listed(paths.index):
         with contextlib.suppress(Exception):
             process = (read_record(layout, run_id).get("job") or {}).get("process") or {}
+            container = Container.from_record(process.get("container"))
+            if container is not None:  # every process of the job, and its cgroup
+                container.kill()
             if process.get("pgid"):
                 os.killpg(int(process["pgid"]), signal.SIGKILL)
 

@@ -79,5 +79,5 @@ def test_docs_describe_every_builtin_config_key_and_job_setting() -> None:
         for field in get_recipe(name).fields:
             assert f"| `{field.name}` |" in jobs_doc, f"docs/jobs.md does not describe {name}'s {field.name}"
     settings_doc = (REPO / "docs" / "settings.md").read_text(encoding="utf-8")
-    for setting in ("job_slots", "cancel_grace", "scheduler_idle_exit"):
+    for setting in ("job_slots", "cancel_grace", "scheduler_idle_exit", "job_cgroups"):
         assert f"## `{setting}`" in settings_doc

@@ -6,11 +6,13 @@ import contextlib
 import os
 import signal
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
 from workbench.config import Settings, load_settings
 from workbench.errors import JobError, RunNotFound, StoreError
+from workbench.jobs._container import Container
 from workbench.jobs._paths import JobPaths
 from workbench.store._paths import Layout
 from workbench.store.records import (
@@ -214,8 +216,8 @@ class Job:
             time.sleep(poll if deadline is None else max(0.0, min(poll, deadline - now)))
 
     def cancel(self, wait: bool = True) -> str:
-        """Cancel the job: a queued one at once; a running one gets SIGTERM to its process
-        group, then SIGKILL after ``cancel_grace`` seconds. Its status (``cancelled`` once it
+        """Cancel the job: a queued one at once; a running one gets SIGTERM to every process of it,
+        then SIGKILL after ``cancel_grace`` seconds (docs/jobs.md). Its status (``cancelled`` once it
         has ended, or the final status it reached first)."""
         return cancel_job(self._settings, self.run_id, wait=wait)
 
@@ -291,6 +293,17 @@ def cancel_job(settings: Settings, run_id: str, *, wait: bool = True) -> str:
         from workbench.jobs.executors.ssh import cancel_detached
 
         killed = cancel_detached(settings, run_id, process, settings.cancel_grace)
+    elif process.get("host") == HOSTNAME and (container := Container.from_record(process.get("container"))):
+        # every process of the job, the ones its dead scheduler's supervisor could not end included
+        def main_alive() -> bool:
+            return isinstance(pid, int) and process_alive(pid, process.get("pid_start"))
+
+        if container.signal(signal.SIGTERM):
+            deadline = time.monotonic() + settings.cancel_grace
+            while time.monotonic() < deadline and main_alive():
+                time.sleep(0.05)
+        killed = main_alive()
+        container.kill()  # what it left (a process that ignores SIGTERM), and its cgroup
     elif (
         process.get("host") == HOSTNAME
         and isinstance(pid, int)
@@ -326,7 +339,11 @@ def cancel_job(settings: Settings, run_id: str, *, wait: bool = True) -> str:
 
 
 def list_jobs(root: str | os.PathLike[str] | None = None, *, status: str | None = None) -> list[Job]:
-    """Every job of the store, newest first (optionally only those with ``status``)."""
+    """Every job of the store, newest first (optionally only those with ``status``).
+
+    A job whose record cannot be read is skipped with a warning that names the file and what is
+    wrong (as ``runs()`` skips it); ``workbench fsck`` lists it too.
+    """
     settings = load_settings(root)
     paths = JobPaths(settings.root)
     out = []
@@ -336,6 +353,8 @@ def list_jobs(root: str | os.PathLike[str] | None = None, *, status: str | None 
             record = job.record
             if isinstance(record.get("job"), dict) and status in (None, _view_status(record, settings)):
                 out.append(job)
-        except StoreError:
-            continue  # deleted meanwhile
+        except RunNotFound:
+            continue  # deleted meanwhile, or a marker written just before its record
+        except StoreError as exc:
+            warnings.warn(f"skipping job {run_id}: {exc}", stacklevel=2)
     return out

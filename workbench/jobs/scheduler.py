@@ -1,15 +1,17 @@
 """The scheduler: one per store, it runs queued jobs in its worker slots.
 
 It holds ``jobs/scheduler.lock`` for its life (one scheduler per root), then loops: reap ended job
-processes and record how they ended, carry out cancel requests (SIGTERM to the job's process
-group, SIGKILL after ``cancel_grace``), and start the highest-priority, oldest queued job while a
-slot is free. A SIGCHLD wakes it at once, so a freed slot is refilled within milliseconds.
+processes, kill what they left behind and record how they ended, carry out cancel requests
+(SIGTERM to every process of the job, SIGKILL after ``cancel_grace``), and start the
+highest-priority, oldest queued job while a slot is free. A SIGCHLD wakes it at once, so a freed
+slot is refilled within milliseconds.
 
-On start it recovers what an earlier scheduler left: jobs still ``running`` whose process is
-gone become ``crashed`` (or queued again while their ``retries`` allow); a job process still alive
-is watched until it ends. On SIGTERM or SIGINT it stops its running jobs and puts them back in
-the queue. Started by ``launch`` (``python -m workbench.jobs.scheduler``), it exits after
-``scheduler_idle_exit`` seconds with nothing to do.
+On start it recovers what an earlier scheduler left: it kills every process still in the
+container of a job left ``running`` (``job.process.container``, see ``_container.py``), and the
+job becomes ``crashed`` (or queued again while its ``retries`` allow); a job process still alive
+without a container (not Linux) is watched until it ends. On SIGTERM or SIGINT it stops its
+running jobs and puts them back in the queue. Started by ``launch`` (``python -m
+workbench.jobs.scheduler``), it exits after ``scheduler_idle_exit`` seconds with nothing to do.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import Any, TextIO
 from workbench._private import open_private
 from workbench.config import Settings, load_settings
 from workbench.errors import JobError, StoreError, WorkbenchError
+from workbench.jobs._container import MARKER, Container
 from workbench.jobs._paths import JobPaths
 from workbench.jobs.executors import (
     Adopted,
@@ -109,6 +112,7 @@ class Scheduler:
         self._lock_fd: int | None = None
         self._wake_r: int | None = None
         self._refusal: JobError | None = None  # the store turned writable by others: stop, then raise
+        self._cgroup_said = False  # why jobs get no cgroup, said once
 
     # -- output -----------------------------------------------------------------------------------
     def _say(self, message: str) -> None:
@@ -349,7 +353,7 @@ class Scheduler:
                 argv = [str(a) for a in recipe.command(record.get("config") or {})]
             else:
                 argv = [spec.get("python") or sys.executable, "-m", "workbench.jobs.worker"]
-            env = {k: v for k, v in os.environ.items() if k != "WORKBENCH_RUN_ID"}
+            env = {k: v for k, v in os.environ.items() if k not in ("WORKBENCH_RUN_ID", MARKER)}
             env.update({str(k): str(v) for k, v in (spec.get("env") or {}).items()})
             env.update(
                 WORKBENCH_RUN_ID=run_id, WORKBENCH_ROOT=str(self.settings.root), WORKBENCH_CAPTURE_OUTPUT="0"
@@ -365,13 +369,19 @@ class Scheduler:
                 stdout=logs / "stdout.log",
                 stderr=logs / "stderr.log",
                 root=self.settings.root,
+                cgroup=self.settings.job_cgroups,
             )
-            execution = self._executor(spec.get("executor") or "local").start(launch)
+            executor = self._executor(spec.get("executor") or "local")
+            execution = executor.start(launch)
         except (OSError, WorkbenchError, ValueError, TypeError) as exc:
             self._say(f"job {run_id}: could not start: {exc}")
             self._finish(run_id, None, ExitStatus(None), start_error=f"{type(exc).__name__}: {exc}")
             return
         self._running[run_id] = _Slot(execution, time.time())
+        problem = getattr(executor, "cgroup_problem", None)
+        if problem and not self._cgroup_said:
+            self._cgroup_said = True
+            self._say(f"jobs run without a cgroup of their own ({problem}); their supervisor holds their processes")
         process = {
             "pid": execution.pid,
             "pgid": execution.pgid,
@@ -406,11 +416,21 @@ class Scheduler:
             if status is None:
                 continue
             del self._running[run_id]
-            if not _detached(slot.execution) and group_alive(slot.execution.pgid):
-                # what the job left behind goes with it
-                signal_group(slot.execution.pgid, signal.SIGKILL)
+            if not _detached(slot.execution):
+                self._clear(run_id, slot.execution)  # what the job left behind goes with it
             ended.append((run_id, slot, status))
         return ended
+
+    def _clear(self, run_id: str, execution: Execution) -> None:
+        """Kill every process left of a job whose process ended."""
+        container = getattr(execution, "container", None)
+        if container is None:
+            if group_alive(execution.pgid):
+                signal_group(execution.pgid, signal.SIGKILL)
+            return
+        left = container.kill()
+        if left:
+            self._say(f"job {run_id}: processes {sorted(left)} outlive SIGKILL (stuck in the kernel?)")
 
     def _check_cancels(self) -> None:
         now = time.monotonic()
@@ -422,7 +442,7 @@ class Scheduler:
                     continue
                 if not (record.get("job") or {}).get("cancel_requested"):
                     continue
-                self._say(f"job {run_id}: cancelling (SIGTERM to process group {slot.execution.pgid})")
+                self._say(f"job {run_id}: cancelling (SIGTERM to every process of it)")
                 slot.execution.signal(signal.SIGTERM)
                 slot.term_sent = now
             elif not slot.killed and now - slot.term_sent >= self.grace:
@@ -495,7 +515,17 @@ class Scheduler:
             self._running[run_id] = _Slot(execution, time.time())
             self._say(f"job {run_id}: following it on remote {process['remote']!r} (pid {pid})")
             return
-        if (
+        container = Container.from_record(process.get("container")) if process.get("host") == HOSTNAME else None
+        if container is not None:  # it died with its scheduler; kill whatever it left, wherever
+            started = time.monotonic()
+            left = container.pids()
+            still = container.kill()
+            if left:
+                self._say(
+                    f"job {run_id}: killed the {len(left)} process(es) its container still held in "
+                    f"{time.monotonic() - started:.2f} s" + (f"; {sorted(still)} outlive SIGKILL" if still else "")
+                )
+        elif (
             process.get("host") == HOSTNAME
             and isinstance(pid, int)
             and process_alive(pid, process.get("pid_start"))

@@ -175,7 +175,7 @@ def process_alive(pid: int, start_time: int | None) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
+        pass  # another user's process: still compare start times (/proc/PID/stat is readable by all)
     fields = _proc_stat(pid)
     if fields is None:
         # no /proc entry for a pid that signals: gone meanwhile, or a system without /proc

@@ -31,6 +31,8 @@ class Launch:
     stderr: Path
     #: the store the job belongs to (an executor that copies the job elsewhere reads it there)
     root: Path | None = None
+    #: put the job's processes in a cgroup v2 of their own where one can be made (``job_cgroups``)
+    cgroup: bool = True
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,6 +65,8 @@ class Execution(Protocol):
     # An execution may also say ``detached = True``: its process lives on another host (ssh),
     # so the scheduler never signals its pid locally and leaves it running when it stops; a
     # ``process_info`` dict goes into the record's ``job.process``; ``close()`` frees a connection.
+    # A local execution may have a ``container`` (workbench.jobs._container.Container): every process
+    # of the job, killed whole when the job's process ends.
 
 
 class Executor(Protocol):
