@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import os
 import secrets
-import subprocess
-import sys
 from pathlib import Path
+from typing import NoReturn
 
+from workbench.apps._serving import check_listen, exec_server, server_command
 from workbench.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -54,19 +54,24 @@ def voila_env(root: Path, token: str) -> dict[str, str]:
 
 def voila_command(notebook: Path, port: int, *, cull: bool = False) -> list[str]:
     """Voila on 127.0.0.1 with its token check on (``--token``: the token is the environment's)."""
-    cmd = [sys.executable, "-m", "voila", str(notebook), "--no-browser", f"--port={port}",
+    cmd = [*server_command("voila", []), str(notebook), "--no-browser", f"--port={port}",
            "--Voila.ip=127.0.0.1", "--token", "--template=workbench", "--show_tracebacks=False",
-           "--preheat_kernel=False"]
+           "--preheat_kernel=False",
+           # a busy port is an error, not a silent move to another port than the link printed
+           "--Voila.port_retries=0"]
     if cull:  # tests: kernels of pages nobody holds go away
         cmd += ["--MappingKernelManager.cull_idle_timeout=60", "--MappingKernelManager.cull_interval=10"]
     return cmd
 
 
-def serve_dashboard(name: str, root: Path, *, port: int = 8866) -> int:
+def serve_dashboard(name: str, root: Path, *, port: int = 8866) -> NoReturn:
+    """Print the link, then become the Voila server (``exec``) until stopped.
+
+    SIGTERM, SIGINT or SIGHUP stop it, and its kernels, within seconds (see
+    :mod:`workbench.apps._serving`).
+    """
     notebook = find_notebook(name)
+    check_listen("127.0.0.1", port)
     token = dashboard_token()
     print(f"workbench: {notebook.name} at http://127.0.0.1:{port}/?token={token} (store {root})", flush=True)
-    try:
-        return subprocess.call(voila_command(notebook, port), env=voila_env(root, token))
-    except KeyboardInterrupt:
-        return 130
+    exec_server(voila_command(notebook, port), voila_env(root, token))

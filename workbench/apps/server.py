@@ -16,13 +16,11 @@ import os
 import re
 import secrets
 import socket
-import subprocess
-import sys
-import time
-import webbrowser
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
+from workbench.apps._serving import SHOW_ENV, check_listen, exec_server, server_command
 from workbench.errors import ConfigError
 
 APP = Path(__file__).with_name("webapp.py")
@@ -118,13 +116,13 @@ def websocket_origins(address: str, port: int, allow: Iterable[str] = ()) -> lis
 
 def serve_command(root: Path, address: str, port: int, *, prefix: str | None = None,
                   allow_origins: Iterable[str] = (), extra: Sequence[str] = ()) -> list[str]:
-    """The ``panel serve`` command line; no secret is in it.
+    """The ``panel serve`` command line (run under :mod:`workbench.apps._serving`); no secret is in it.
 
     The token goes in the server's environment (``WORKBENCH_UI_TOKEN``): with it, every request
     needs it; without it (``--no-token``), only requests to a loopback name are let in. The auth
     module is always loaded.
     """
-    cmd = [sys.executable, "-m", "panel", "serve", str(APP), "--address", address, "--port", str(port),
+    cmd = [*server_command("panel", ["serve"]), str(APP), "--address", address, "--port", str(port),
            "--auth-module", str(AUTH),
            # a closed page's session (and its live polling) goes within seconds, not Bokeh's 15 s;
            # below 1 s Panel 1.9 starts loading its CSS from a CDN on later page loads
@@ -142,6 +140,7 @@ def server_env(root: Path, token: str | None) -> dict[str, str]:
     """The server process's environment: the store, and the token (removed with ``--no-token``)."""
     env = dict(os.environ, WORKBENCH_ROOT=str(root), BOKEH_PY_LOG_LEVEL="warning")
     env.pop(TOKEN_ENV, None)
+    env.pop(SHOW_ENV, None)
     if token:
         env[TOKEN_ENV] = token
     return env
@@ -153,22 +152,16 @@ def app_url(address: str, port: int, token: str | None) -> str:
     return f"http://{host}:{port}/webapp" + (f"?token={token}" if token else "")
 
 
-def _wait_listening(address: str, port: int, proc: subprocess.Popen[bytes], timeout: float = 60) -> bool:
-    host = "127.0.0.1" if address in _WILDCARDS else address
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            with socket.create_connection((host, port), timeout=1):
-                return True
-        except OSError:
-            time.sleep(0.2)
-    return False
-
-
 def serve(root: Path, *, address: str = "127.0.0.1", port: int = 5006, token: str | None = None,
-          no_token: bool = False, allow_origins: Sequence[str] = (), show: bool = False) -> int:
-    """Run the web app in the foreground until interrupted; returns panel's exit code."""
+          no_token: bool = False, allow_origins: Sequence[str] = (), show: bool = False) -> NoReturn:
+    """Print the link, then become the web app's server (``exec``) until stopped.
+
+    SIGTERM, SIGINT or SIGHUP stop it within seconds, open sessions or not (see
+    :mod:`workbench.apps._serving`); there is no wrapper process to leave a server behind.
+    ``show`` opens a browser on the link once the server listens.
+    """
     token = resolve_token(address, token, no_token=no_token)
+    check_listen(address, port)
     cmd = serve_command(root, address, port, allow_origins=allow_origins)
     url = app_url(address, port, token)
     print(f"workbench: serving {root} at {url}", flush=True)
@@ -176,12 +169,7 @@ def serve(root: Path, *, address: str = "127.0.0.1", port: int = 5006, token: st
         print("workbench: --no-token: any local user of this machine can open the app (no token is asked); "
               "it is read-only: launching, cancelling, settings, remotes, aliases, tags, notes, uploads and "
               "deletes are off. Start without --no-token to use them.", flush=True)
-    with subprocess.Popen(cmd, env=server_env(root, token)) as proc:
-        try:
-            if show and _wait_listening(address, port, proc):
-                webbrowser.open(url)
-            return proc.wait()
-        except KeyboardInterrupt:
-            proc.terminate()
-            proc.wait()
-            return 130
+    env = server_env(root, token)
+    if show:
+        env[SHOW_ENV] = url
+    exec_server(cmd, env)

@@ -6,14 +6,25 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-__all__ = ["register"]
+__all__ = ["port_number", "register"]
+
+
+def port_number(text: str) -> int:
+    """An argparse type: a TCP port, 1-65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1-65535)") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port number (1-65535)")
+    return port
 
 
 def register(sub: Any) -> None:
     p = sub.add_parser("ui", help="serve the web app (runs, compare, artifacts, jobs, remotes) on 127.0.0.1",
                        description="Serve the web app. Every request needs a token (made and printed in the "
                                    "link when none is given), on 127.0.0.1 too.")
-    p.add_argument("--port", type=int, default=5006, help="port (default 5006)")
+    p.add_argument("--port", type=port_number, default=5006, help="port (default 5006)")
     p.add_argument("--address", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--token", help="require this token (16+ characters; default: WORKBENCH_UI_TOKEN, else a "
                                    "new one); it is printed in the link")
@@ -29,7 +40,7 @@ def register(sub: Any) -> None:
     d = sub.add_parser("dashboard", help="serve a notebook of notebooks/ as an app with Voila, on 127.0.0.1 "
                                          "(with a token, printed in the link)")
     d.add_argument("notebook", help="dashboard, compare, launch, sync, quickstart, or a path to an .ipynb")
-    d.add_argument("--port", type=int, default=8866, help="port (default 8866)")
+    d.add_argument("--port", type=port_number, default=8866, help="port (default 8866)")
     d.set_defaults(handler=cmd_dashboard)
 
 
