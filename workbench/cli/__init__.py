@@ -3,22 +3,34 @@
 from __future__ import annotations
 
 import argparse
+import io
+import os
+import select
 import sys
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from workbench._version import __version__
+from workbench.cli._errors import debug_requested, describe
 from workbench.cli._terminal import echo, visible
-from workbench.errors import WorkbenchError
+from workbench.config import default_root
 
 __all__ = ["main"]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from workbench.cli import artifacts, demo, jobs, remote, runs, ui
+class _Parser(argparse.ArgumentParser):
+    """argparse with its error line made visible: it quotes what was typed, which a terminal would obey."""
 
-    parser = argparse.ArgumentParser(
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {visible(message)}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from workbench.cli import artifacts, demo, fsck, jobs, remote, runs, ui
+
+    parser = _Parser(
         prog="workbench", description="Local-first tracking, comparison and launching of ML experiments.",
         epilog="Stored text (names, tags, notes, keys, values, errors) is printed with control characters "
         "and escape sequences made visible in Python's notation (\\x1b, \\r, \\u202e), never sent to the "
@@ -26,8 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"workbench {__version__}")
     parser.add_argument("--root", help="the store (default: WORKBENCH_ROOT, else ~/.workbench)")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the Python traceback of an error (anywhere on the line; also WORKBENCH_DEBUG=1)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (runs, artifacts, demo, jobs, remote, ui):
+    for module in (runs, artifacts, fsck, demo, jobs, remote, ui):
         module.register(sub)
     return parser
 
@@ -55,24 +69,66 @@ def _join_dash_values(argv: Sequence[str]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(_join_dash_values(sys.argv[1:] if argv is None else argv))
-    if args.command is None:
-        parser.print_help()
-        return 2
+    """Run one command; a failure is one ``workbench: error:`` line on stderr and exit code 1.
+
+    argparse's own errors (a missing or malformed argument) exit with 2. ``--debug`` or
+    ``WORKBENCH_DEBUG=1`` lets the exception out, traceback and all.
+    """
+    words, debug = debug_requested(list(sys.argv[1:] if argv is None else argv))
+    _show_what_cannot_be_encoded()
     shown = warnings.showwarning
     warnings.showwarning = _show_warning
+    store: str | None = None  # named by an error that names no path
     try:
+        parser = build_parser()
+        args = parser.parse_args(_join_dash_values(words))
+        store = args.root or str(default_root())
+        if args.command is None:
+            parser.print_help()
+            return 2
         return int(args.handler(args) or 0)
-    except WorkbenchError as exc:
-        echo(f"workbench: error: {exc}", err=True)  # a message may span lines (a caret under a filter)
-        return 1
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:  # `workbench runs | head`
-        return 0
+    except BrokenPipeError as exc:  # `workbench runs | head`: the reader has gone, nothing to say
+        if _stdout_closed():
+            return 0
+        if debug:
+            raise
+        echo(f"workbench: error: {describe(exc, store)}", err=True)  # a pipe to another process (ssh) broke
+        return 1
+    except Exception as exc:  # the one boundary: every error a person can see is one line (issue 12)
+        if debug:
+            raise
+        echo(f"workbench: error: {describe(exc, store)}", err=True)  # a message may span lines (a filter's caret)
+        return 1
     finally:
         warnings.showwarning = shown
+
+
+def _show_what_cannot_be_encoded() -> None:
+    """A character the terminal's encoding lacks (an ASCII locale) is written as ``\\xe9``, as stderr does."""
+    for stream in (sys.stdout, sys.stderr):
+        if getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+
+
+def _stdout_closed() -> bool:
+    """Whether stdout is a pipe whose reader has gone; if so, point it at /dev/null.
+
+    Then the flush at exit cannot fail on it again ("Exception ignored ... BrokenPipeError").
+    """
+    try:
+        fd = sys.stdout.fileno()  # no descriptor (captured output): not a closed pipe
+        poll = select.poll()
+        poll.register(fd, select.POLLOUT)
+        if not any(events & select.POLLERR for _, events in poll.poll(0)):
+            return False
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):  # captured stdout; no poll()
+        return False  # the broken pipe was another one (an ssh channel): an error to report
+    return True
 
 
 def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,

@@ -43,6 +43,8 @@ RUN_FIELDS: dict[str, str] = {
 }
 _TIME_FIELDS = {"created", "started", "ended", "heartbeat"}
 _NUMERIC_RUN_FIELDS = _TIME_FIELDS | {"duration", "pid"}
+#: parentheses and "not"s a filter may nest: far more than a person writes, far less than Python's stack
+_MAX_NESTING = 100
 _KEYWORDS = {"and", "or", "not", "in", "contains", "is", "null", "none", "true", "false", "asc", "desc"}
 _OPS = {"=": "=", "==": "=", "!=": "<>", "<>": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _FLIP = {"=": "=", "<>": "<>", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
@@ -179,6 +181,7 @@ class _Parser:
         self.tokens = tokenize(text)
         self.i = 0
         self.c = compiler
+        self.depth = 0  # parentheses and "not"s open at the current token
 
     # -- helpers ---------------------------------------------------------------------------------
     @property
@@ -267,18 +270,30 @@ class _Parser:
             parts.append(self.not_expr())
         return parts[0] if len(parts) == 1 else "(" + " AND ".join(parts) + ")"
 
+    def nest(self) -> None:
+        """One level deeper into parentheses or "not": refused past _MAX_NESTING, before Python's stack runs out."""
+        self.depth += 1
+        if self.depth > _MAX_NESTING:
+            raise self.fail(f"the filter nests parentheses and 'not' more than {_MAX_NESTING} levels deep; "
+                            "simplify it")
+
     def not_expr(self) -> str:
         if self.tok.kind == "not":
+            self.nest()
             self.i += 1
             # a missing key is NULL; "not" of it is true (the run lacks what was asked for)
-            return f"(({self.not_expr()}) IS NOT TRUE)"
+            sql = f"(({self.not_expr()}) IS NOT TRUE)"
+            self.depth -= 1
+            return sql
         return self.atom()
 
     def atom(self) -> str:
         if self.tok.kind == "(":
+            self.nest()
             self.i += 1
             sql = self.or_expr()
             self.take(")")
+            self.depth -= 1
             return f"({sql})"
         start = self.tok
         field = self.field()

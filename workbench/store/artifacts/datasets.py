@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 import json
 import os
+import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ FORMATS = {
 }
 PREVIEW_ROWS = 5
 _PREVIEW_CHARS = 200
+_PREVIEW_DEPTH = 8  # a deeper value is previewed as its JSON text: the manifest allows 32 levels in all
 _BLOCK = 1 << 20
 
 
@@ -63,6 +65,15 @@ def _check_utf8(path: Path, shown: str) -> None:
             offset += len(block)
 
 
+def _depth(value: Any) -> int:
+    """Levels of arrays and objects in ``value`` (a short one: its JSON text is a preview's)."""
+    if isinstance(value, dict):
+        return 1 + max((_depth(item) for item in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(item) for item in value), default=0)
+    return 0
+
+
 def _preview_value(value: Any) -> Any:
     if isinstance(value, str) and len(value) > _PREVIEW_CHARS:
         return value[:_PREVIEW_CHARS] + "..."
@@ -70,7 +81,9 @@ def _preview_value(value: Any) -> Any:
         return f"<{len(value)} bytes>"
     if isinstance(value, (dict, list)):
         text = json.dumps(value, default=str, ensure_ascii=False)
-        return value if len(text) <= _PREVIEW_CHARS else text[:_PREVIEW_CHARS] + "..."
+        if len(text) <= _PREVIEW_CHARS and _depth(value) <= _PREVIEW_DEPTH:
+            return value
+        return text if len(text) <= _PREVIEW_CHARS else text[:_PREVIEW_CHARS] + "..."
     if value is None or isinstance(value, (bool, int, float)):
         return value
     return str(value)
@@ -142,6 +155,15 @@ def _jsonl_rows(path: Path, shown: str) -> Iterable[Any]:
                 yield json.loads(line)
             except ValueError as exc:
                 raise DatasetError(f"{shown}: line {number} is not valid JSON ({exc})") from None
+            except RecursionError:
+                raise DatasetError(_too_deep(f"{shown}: line {number}")) from None
+
+
+def _too_deep(where: str) -> str:
+    return (
+        f"{where} nests arrays or objects too deeply to read (Python's JSON reader stops near "
+        f"{sys.getrecursionlimit()} levels); flatten those values, or store them as JSON text in a string column"
+    )
 
 
 def _read_json(path: Path, shown: str, fmt: str) -> Any:
@@ -161,6 +183,8 @@ def _read_json(path: Path, shown: str, fmt: str) -> Any:
         data = json.loads(path.read_text(encoding="utf-8-sig"))
     except ValueError as exc:
         raise DatasetError(f"{shown} is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise DatasetError(_too_deep(shown)) from None
     if not isinstance(data, list):
         raise DatasetError(
             f"{shown} holds a JSON {type(data).__name__}; a JSON dataset is an array of "
@@ -177,6 +201,13 @@ def describe_table(
     path: Path, shown: str, settings: Settings, required: Sequence[str] = ()
 ) -> dict[str, Any]:
     """Check one table file and describe it: format, rows, columns, schema, preview."""
+    try:
+        return _describe_table(path, shown, settings, required)
+    except RecursionError:  # a value nested just under the reader's limit, deeper in a library
+        raise DatasetError(_too_deep(shown)) from None
+
+
+def _describe_table(path: Path, shown: str, settings: Settings, required: Sequence[str]) -> dict[str, Any]:
     fmt = table_format(path.name)
     if fmt is None:
         raise DatasetError(f"{shown} is not a table; datasets are {', '.join(sorted(set(FORMATS)))} files")

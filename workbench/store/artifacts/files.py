@@ -7,6 +7,7 @@ directory is walked once, so a symlink loop cannot recurse.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from pathlib import Path
@@ -32,8 +33,16 @@ def collect_files(path: str | os.PathLike[str]) -> list[tuple[str, Path]]:
     ``path`` itself may be a file, whose relative path is then its own name.
     """
     given = Path(path)
-    if not os.path.lexists(given):
-        raise ArtifactError(f"{given} does not exist; check the path (relative to {Path.cwd()})")
+    try:
+        os.lstat(given)
+    except (FileNotFoundError, NotADirectoryError):
+        raise ArtifactError(f"{given} does not exist; check the path (relative to {Path.cwd()})") from None
+    except OSError as exc:  # a name past 255 bytes, a symlink loop, no permission: say which
+        too_long = exc.errno == errno.ENAMETOOLONG
+        raise ArtifactError(
+            f"{given} cannot be logged: {exc.strerror}; "
+            + ("a name in the path is longer than the filesystem allows: shorten it" if too_long else "check the path")
+        ) from exc
     base = given.resolve()
     if not base.exists():
         raise ArtifactError(f"{given} is a symlink to {os.readlink(given)!r}, which does not exist")

@@ -2,7 +2,8 @@
 
 The dataset checks read files, and the file name's extension says the format; so the bytes are
 written to a private temp directory under that (bare) name, logged from there like any path, and
-the directory is removed whatever happens. Views therefore never write files themselves.
+the directory is removed whatever happens. Views therefore never write files themselves. A name
+longer than 200 bytes is cut to that, its extension kept: a filesystem refuses names past 255.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
 __all__ = ["dataset_name", "log_dataset"]
 
 _BAD = re.compile(r"[^A-Za-z0-9._-]+")
+#: the bytes of an uploaded file's name that are kept: under the 255 a name may have on common filesystems
+_NAME_BYTES = 200
 
 
 def dataset_name(filename: str) -> str:
@@ -40,7 +43,21 @@ def _check_filename(filename: Any) -> str:
         raise ArtifactError(
             f"file name {filename!r} of an uploaded dataset must be a bare name such as 'reviews.csv', not a path"
         )
-    return filename
+    try:
+        size = len(filename.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise ArtifactError(
+            f"file name {filename!r} of an uploaded dataset holds lone surrogates, which are not text; "
+            "name it with valid Unicode, e.g. 'reviews.csv'"
+        ) from None
+    if size <= _NAME_BYTES:
+        return filename
+    # the name is only a hint (its extension says the format): cut it to what any filesystem takes
+    stem, dot, extension = filename.rpartition(".")
+    if not dot or not stem or len(extension) > 16:
+        stem, dot, extension = filename, "", ""
+    room = _NAME_BYTES - len(dot + extension)
+    return stem.encode("utf-8")[:room].decode("utf-8", "ignore").rstrip() + dot + extension
 
 
 def log_dataset(
