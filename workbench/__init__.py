@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from workbench.store.artifacts.artifact import Artifact
     from workbench.store.artifacts.du import DuReport
     from workbench.store.catalog import ReindexReport
+    from workbench.store.fsck import FsckResult
 
 __all__ = [
     "Artifact",
@@ -61,6 +62,7 @@ __all__ = [
     "artifact",
     "artifacts",
     "disk_usage",
+    "fsck",
     "get_run",
     "history",
     "init",
@@ -217,6 +219,52 @@ def reindex(*, root: PathLike | None = None) -> ReindexReport:
     return report
 
 
+def fsck(*, repair: bool = False, root: PathLike | None = None) -> FsckResult:
+    """Check every file of the store: run and job records, metric segments, the catalog, artifact
+    manifests, alias files and usage logs, every blob (re-hashed), the settings and remotes.
+
+    Returns an ``FsckResult``: ``ok``, and ``findings``, each with its ``kind``, ``path``,
+    ``problem`` and ``fix``. Nothing is changed, except that the blobs found intact are recorded
+    so that placing them soon after need not hash them again (the ``verify_trust_days`` setting).
+    With ``repair``, each corrupt blob is moved into ``<root>/quarantine/`` (``quarantined`` names
+    the versions that lost files; they then report the blob missing) and a damaged catalog is moved
+    there and rebuilt. What ``workbench fsck [--repair]`` prints; see docs/store.md.
+
+    Examples
+    --------
+    >>> import workbench as wb
+    >>> result = wb.fsck()  # doctest: +SKIP
+    >>> result.ok, [(f.kind, f.path) for f in result.findings]  # doctest: +SKIP
+    (False, [('alias file', '/home/me/.workbench/artifacts/reviews/aliases.json')])
+    """
+    from pathlib import Path
+
+    from workbench.config import Settings, default_root, load_settings
+    from workbench.jobs._paths import JobPaths
+    from workbench.remote._config import check_remotes
+    from workbench.store.fsck import Finding, check_store
+
+    where = (Path(root).expanduser() if root is not None else default_root()).absolute()
+    if not where.is_dir():
+        raise StoreError(f"there is no store at {where}: pass --root (root=) or set WORKBENCH_ROOT to one")
+    extra = []
+    toml = where / "workbench.toml"
+    try:
+        settings = load_settings(where)
+    except ConfigError as exc:  # the rest of the store can still be checked, with default settings
+        settings = Settings(root=where)
+        extra.append(Finding("settings", str(toml), str(exc),
+                             "fix the file (docs/settings.md lists every setting), or move it away"))
+    if os.path.lexists(toml) and not toml.is_file():
+        extra.append(Finding("settings", str(toml), f"{toml} is not a regular file, so every setting in it is "
+                             "ignored", "move it away and save the settings again (docs/settings.md)"))
+    _, problems = check_remotes(settings)
+    extra += [Finding("remote", str(settings.root / "workbench.toml"), problem,
+                      "fix the table, or remove it with `workbench remote rm NAME`") for problem in problems]
+    paths = JobPaths(settings.root)
+    return check_store(settings, repair=repair, jobs=paths.listed(paths.index), extra=extra)
+
+
 # -- artifacts ----------------------------------------------------------------------------------------
 
 def _artifacts(root: PathLike | None) -> Any:
@@ -293,7 +341,10 @@ def use_artifact(
 
     Files are hard links to the store's read-only blobs where possible, copies otherwise (across
     filesystems, with ``link_mode = "copy"``, and for large chunked files). Without ``dest`` the
-    version is placed once under ``<root>/cache/artifacts/<name>/v<N>`` and reused.
+    version is placed once under ``<root>/cache/artifacts/<name>/v<N>`` and reused. Every blob is
+    checked against its SHA-256 as it is placed (the ``verify_placement`` setting): one that does
+    not match raises :class:`ArtifactError` naming the file and ``workbench fsck --repair``, and
+    nothing is placed.
 
     Parameters
     ----------
@@ -340,6 +391,8 @@ def artifacts(name: str | None = None, type: str | None = None, *,
     """Artifact versions as a DataFrame, one row each, oldest first within each name.
 
     Columns: ``ref, name, version, type, aliases, size, files, created, producer, digest``.
+    A manifest or alias file that cannot be read is skipped (an alias file: only ``latest`` is
+    shown) with a warning naming it; ``frame.attrs["skipped"]`` holds the same messages.
 
     Examples
     --------
@@ -348,14 +401,17 @@ def artifacts(name: str | None = None, type: str | None = None, *,
     """
     import pandas as pd
 
+    skipped: list[str] = []
     rows = [
         {"ref": a.ref, "name": a.name, "version": a.version, "type": a.type, "aliases": list(a.aliases),
          "size": a.size, "files": len(a.files), "created": pd.to_datetime(a.created, unit="s", utc=True),
          "producer": a.producer, "digest": a.digest}
-        for a in _artifacts(root).find(name, type)
+        for a in _artifacts(root).find(name, type, skipped=skipped)
     ]
     columns = ["ref", "name", "version", "type", "aliases", "size", "files", "created", "producer", "digest"]
-    return pd.DataFrame(rows, columns=columns)
+    frame = pd.DataFrame(rows, columns=columns)
+    frame.attrs["skipped"] = skipped
+    return frame
 
 
 def run_artifacts(run: Run | str, *, root: PathLike | None = None) -> dict[str, list[dict[str, Any]]]:

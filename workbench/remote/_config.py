@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
-__all__ = ["Remote", "add_remote", "get_remote", "list_remotes", "remove_remote", "validate_name",
+__all__ = ["Remote", "add_remote", "check_remotes", "get_remote", "list_remotes", "remove_remote", "validate_name",
            "validate_remote"]
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}\Z")
@@ -112,12 +113,30 @@ def _remote_from(name: str, table: Any, source: str) -> Remote:
                   fingerprint=fingerprint)
 
 
-def list_remotes(settings: Settings) -> list[Remote]:
+def check_remotes(settings: Settings) -> tuple[list[Remote], list[str]]:
+    """The remotes of ``workbench.toml`` that are valid, and a message (naming the file and the
+    table) for each one that is not."""
     tables = settings.extra.get("remotes", {})
     source = str(settings.root / SETTINGS_FILE)
     if not isinstance(tables, dict):
-        raise ConfigError(f"'remotes' in {source} is not a table of tables")
-    return [_remote_from(name, table, source) for name, table in sorted(tables.items())]
+        return [], [f"'remotes' in {source} is not a table of tables; write each remote as [remotes.NAME] "
+                    "(`workbench remote add` does)"]
+    remotes, problems = [], []
+    for name, table in sorted(tables.items()):
+        try:
+            remotes.append(_remote_from(name, table, source))
+        except ConfigError as exc:
+            problems.append(f"{exc}; fix that table, or remove it with `workbench remote rm {name}`")
+    return remotes, problems
+
+
+def list_remotes(settings: Settings) -> list[Remote]:
+    """The remotes of ``workbench.toml``, by name. A table that is not a valid remote is skipped
+    with a warning that names the file and the table (``get_remote`` of it says the same)."""
+    remotes, problems = check_remotes(settings)
+    for problem in problems:
+        warnings.warn(f"skipping a remote: {problem}", stacklevel=2)
+    return remotes
 
 
 def get_remote(settings: Settings, name: str) -> Remote:

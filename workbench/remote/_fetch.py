@@ -19,7 +19,6 @@ import dataclasses
 import hashlib
 import os
 import shlex
-import shutil
 import threading
 import time
 from pathlib import Path
@@ -292,26 +291,13 @@ def _download(conn: Connection, partial: Path, blobs: Blobs, wanted: dict[str, i
     return restart
 
 
-def _complete(target: Path, manifest: dict[str, Any]) -> bool:
-    try:
-        return all((target / e["path"]).stat().st_size == e["size"] for e in manifest["files"])
-    except OSError:
-        return False
-
-
 def _place(layout: Layout, settings: Settings, remote: str, manifest: dict[str, Any],
-           dest: str | os.PathLike[str] | None) -> Path:
-    if dest is not None:
-        return materialise(layout, settings, manifest, dest)[0]
+           dest: str | os.PathLike[str] | None, where: str, fetched: set[str]) -> Path:
+    """Place the version like ``use_artifact`` does, every blob checked against its digest as it
+    is placed (except those this fetch has just downloaded and verified)."""
     # remote versions are cached apart from local ones: the same name may mean other content
-    target: Path = layout.root / "cache" / "remote" / remote / str(manifest["name"]) / f"v{manifest['version']}"
-    if target.is_dir() and _complete(target, manifest):
-        return target
-    if os.path.lexists(target):
-        stale = target.parent / f".{target.name}.stale.{os.urandom(4).hex()}"
-        os.rename(target, stale)
-        shutil.rmtree(stale, ignore_errors=True)
-    return materialise(layout, settings, manifest, target)[0]
+    cache: Path = layout.root / "cache" / "remote" / remote / str(manifest["name"]) / f"v{manifest['version']}"
+    return materialise(layout, settings, manifest, dest, cache=cache, trusted=fetched, where=where)[0]
 
 
 def _note_use(layout: Layout, settings: Settings, run_id: str, remote: str, manifest: dict[str, Any]) -> None:
@@ -353,6 +339,7 @@ def fetch_remote_artifact(settings: Settings, ref: str, dest: str | os.PathLike[
     blobs = Blobs(layout.blobs, fsync=settings.fsync)
     missing = {d: s for d, s in sizes.items() if not blobs.has(d)}
     result = FetchResult(ref=where, path=Path(), present=len(sizes) - len(missing))
+    fetched: set[str] = set()
     if missing:
         partial = layout.root / "blobs" / "partial"
         make_dir(partial)
@@ -368,7 +355,8 @@ def fetch_remote_artifact(settings: Settings, ref: str, dest: str | os.PathLike[
             finally:
                 meter.close()
             blobs.sync()
-    result.path = _place(layout, settings, name, manifest, dest)
+            fetched = set(missing)  # each one hashed as it arrived
+    result.path = _place(layout, settings, name, manifest, dest, where, fetched)
     if run_id is not None:
         _note_use(layout, settings, run_id, name, manifest)
     result.seconds = time.perf_counter() - started

@@ -378,6 +378,9 @@ _LINEAGE = _fields({"name": _name, "version": _integer(1, _INT64), "type": _null
                     "time": _nullable(_time), "new": _nullable(_boolean), "remote": _nullable(_line)},
                    required=("name", "version"))
 _GIT = _fields({"commit": _nullable(_line), "branch": _nullable(_line), "dirty": _nullable(_boolean)})
+# a launched job's spec (workbench/jobs): the fields the scheduler and `jobs ls` compute with
+_JOB = _fields({"recipe": _name, "priority": _int64, "retries": _count, "attempts": _count,
+                "planned_steps": _nullable(_number), "executor": _nullable(_line), "config": _nullable(_object)})
 _ERROR = _fields({"type": _nullable(_text), "message": _nullable(_text), "traceback": _nullable(_text)})
 
 
@@ -396,8 +399,9 @@ def _record_check() -> Check:
         "pid_start": _nullable(_count), "exit_code": _nullable(_int64),
         "command": _nullable(_list_of(_text)), "packages": _nullable(_map_of(_name, _nullable(_text))),
         "git": _nullable(_GIT), "error": _nullable(_ERROR), "warnings": _list_of(_text),
+        "points_lost": _count,
         "artifacts": _fields({"produced": _list_of(_LINEAGE), "used": _list_of(_LINEAGE)}),
-        "job": _object,  # its fields are the jobs' own (workbench/jobs)
+        "job": _JOB,
     })
 
 
@@ -416,10 +420,11 @@ def load_record(data: bytes) -> dict[str, Any]:
 
 # -- artifact manifests and alias files ------------------------------------------------------------
 
-def _digest(value: Any, path: tuple[Any, ...]) -> None:
-    from workbench.store.artifacts.blobs import is_digest
+_SHA256 = re.compile(r"[0-9a-f]{64}\Z")  # as blobs.is_digest; here without an import per digest
 
-    if not is_digest(value):
+
+def _digest(value: Any, path: tuple[Any, ...]) -> None:
+    if not (isinstance(value, str) and _SHA256.match(value)):
         _fail(path, f"{_show(value)} is not a SHA-256 digest (64 hex digits)")
 
 
@@ -466,6 +471,17 @@ _MANIFEST = _fields({
     "digest": _digest, "size": _count, "created": _time, "producer": _nullable(_run_id),
     "source": _nullable(_text), "metadata": _nullable(_object), "files": _files,
 })
+# what `log_dataset` describes in a dataset version's metadata["dataset"] (listings and the
+# Artifacts page compute with it)
+_TABLE = _fields({"format": _line, "rows": _count, "columns": _list_of(_text), "schema": _map_of(_text, _text)})
+_DATASET = _fields({"format": _line, "rows": _count, "columns": _list_of(_text), "schema": _map_of(_text, _text),
+                    "preview": _list_of(_object), "required": _list_of(_text), "tables": _map_of(_text, _TABLE)})
+
+
+def _dataset_metadata(manifest: dict[str, Any]) -> None:
+    metadata = manifest.get("metadata")
+    if manifest.get("type") == "dataset" and isinstance(metadata, dict) and "dataset" in metadata:
+        _DATASET(metadata["dataset"], ("metadata", "dataset"))
 
 
 def load_manifest(data: bytes) -> dict[str, Any]:
@@ -478,6 +494,7 @@ def load_manifest(data: bytes) -> dict[str, Any]:
         raise SchemaError("", "is not a workbench manifest (no 'files' list)")
     _check_format(manifest, MANIFEST_FORMAT)
     _MANIFEST(manifest, ())
+    _dataset_metadata(manifest)
     return manifest
 
 

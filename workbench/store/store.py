@@ -54,6 +54,9 @@ class Store:
             raise RunNotFound(f"{run_id!r} is not a run id")
         if is_run_id(run_id) and (self.layout.runs / run_id / "run.json").is_file():
             return run_id
+        if not run_id.isascii():  # ids are ASCII; DuckDB would refuse a lone surrogate (a byte not UTF-8)
+            raise RunNotFound(f"no run with id or prefix {run_id!r} in {self.root}: run ids are letters and "
+                              "digits; list runs with `workbench runs`")
         self.catalog.refresh()
         with self.catalog._lock:
             rows = self.catalog.connection.execute(
@@ -139,6 +142,8 @@ class Store:
         found = 0
         for _, path in files:
             try:
+                if path.exists() and not path.is_file():  # a directory in its place reads as empty
+                    raise OSError(f"{path} is not a regular file")
                 pq.read_table(path)
             except FileNotFoundError:
                 continue
@@ -326,6 +331,8 @@ class Store:
             ids += list(report.corrupt_records)
             for _, path in self.metric_files(ids):
                 try:
+                    if path.exists() and not path.is_file():  # a directory in its place reads as empty
+                        raise OSError(f"{path} is not a regular file")
                     pq.read_table(path)
                 except FileNotFoundError:
                     continue

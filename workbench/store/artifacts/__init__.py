@@ -2,7 +2,8 @@
 
 One verb per module: ``digest`` (streamed SHA-256), ``blobs`` (the content-addressed files),
 ``manifests`` (``v<N>.json``), ``aliases`` (and refs), ``files`` (what a path holds), ``log``,
-``materialise``, ``delete``, ``lineage``, ``datasets``, ``gc``, ``fsck``, ``du``.
+``materialise`` (checked by ``verify``), ``delete``, ``lineage``, ``datasets``, ``gc``, ``fsck``
+(with ``quarantine``), ``du``.
 :class:`ArtifactStore` is the service object over them that the API, the CLI and the UI use.
 """
 
@@ -133,13 +134,14 @@ class ArtifactStore:
     def names(self) -> list[str]:
         return _manifests.list_names(self.layout.artifacts)
 
-    def versions(self, name: str) -> list[Artifact]:
+    def versions(self, name: str, *, skipped: list[str] | None = None) -> list[Artifact]:
         """Every version of ``name``, oldest first.
 
         A manifest that fails the store's checks is skipped with a warning naming it (as
-        ``runs()`` skips a bad run record), so one bad file never hides the other versions.
+        ``runs()`` skips a bad run record), so one bad file never hides the other versions;
+        ``skipped``, when given, collects the same messages.
         """
-        current = self._shown_aliases(name)
+        current = self._shown_aliases(name, skipped)
         out = []
         for version in _manifests.list_versions(self.layout.artifacts, name):
             try:
@@ -147,25 +149,27 @@ class ArtifactStore:
             except ArtifactNotFound:
                 continue  # deleted since the listing
             except ArtifactError as exc:
-                warnings.warn(f"skipping artifact version {name}:v{version}: {exc}", stacklevel=2)
+                _skip(f"skipping artifact version {name}:v{version}: {exc}", skipped)
                 continue
             out.append(Artifact.from_manifest(manifest, current, self.root))
         return out
 
-    def _shown_aliases(self, name: str) -> dict[str, int]:
+    def _shown_aliases(self, name: str, skipped: list[str] | None = None) -> dict[str, int]:
         """The aliases to show with versions of ``name``: only ``latest``, with a warning naming
         the file, when its alias file fails the store's checks."""
         try:
             return _aliases.read_aliases(self.layout.artifacts, name)
         except ArtifactError as exc:
-            warnings.warn(f"showing artifact {name!r} without its aliases: {exc}", stacklevel=3)
+            _skip(f"showing artifact {name!r} without its aliases: {exc}", skipped)
             versions = _manifests.list_versions(self.layout.artifacts, name)
             return {"latest": versions[-1]} if versions else {}
 
-    def find(self, name: str | None = None, type: str | None = None) -> list[Artifact]:
-        """Versions of every artifact (or of ``name``), optionally of one ``type``."""
+    def find(self, name: str | None = None, type: str | None = None, *,
+             skipped: list[str] | None = None) -> list[Artifact]:
+        """Versions of every artifact (or of ``name``), optionally of one ``type``; what could not
+        be read is skipped with a warning (and collected in ``skipped`` when given)."""
         names = [name] if name is not None else self.names()
-        out = [a for n in names for a in self.versions(n)]
+        out = [a for n in names for a in self.versions(n, skipped=skipped)]
         return [a for a in out if type is None or a.type == type]
 
     def use(self, ref: str, dest: str | os.PathLike[str] | None = None, *, run_id: str | None = None) -> Path:
@@ -204,15 +208,23 @@ class ArtifactStore:
 
         return collect_garbage(self.layout, self.settings, dry_run=dry_run)
 
-    def fsck(self) -> FsckReport:
+    def fsck(self, *, repair: bool = False) -> FsckReport:
+        """Re-hash every blob and check every manifest, alias file and usage log; with ``repair``,
+        move corrupt blobs into ``<root>/quarantine/`` (see :func:`workbench.fsck`)."""
         from workbench.store.artifacts.fsck import check_store
 
-        return check_store(self.layout, self.settings)
+        return check_store(self.layout, self.settings, repair=repair)
 
     def du(self) -> DuReport:
         from workbench.store.artifacts.du import disk_usage
 
         return disk_usage(self.layout)
+
+
+def _skip(message: str, skipped: list[str] | None) -> None:
+    warnings.warn(message, stacklevel=4)
+    if skipped is not None:
+        skipped.append(message)
 
 
 def open_artifacts(root: str | os.PathLike[str] | None = None, **settings: Any) -> ArtifactStore:

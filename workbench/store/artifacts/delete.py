@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 from workbench.config import Settings
-from workbench.errors import ArtifactNotFound
+from workbench.errors import ArtifactError, ArtifactNotFound
 from workbench.store._atomic import atomic_write_bytes
 from workbench.store._paths import Layout
 from workbench.store.artifacts.aliases import aliases_path, read_aliases, write_aliases
@@ -19,6 +19,7 @@ from workbench.store.artifacts.locks import name_lock
 from workbench.store.artifacts.manifests import list_versions, manifest_path, next_version
 from workbench.store.artifacts.materialise import cache_dir
 from workbench.store.artifacts.names import validate_name
+from workbench.store.artifacts.verify import marker_path
 
 __all__ = ["delete_artifact", "delete_version"]
 
@@ -31,6 +32,7 @@ def delete_version(layout: Layout, settings: Settings, name: str, version: int) 
         versions = list_versions(artifacts, name)
         if version not in versions:
             raise ArtifactNotFound(f"artifact {name!r} has no version v{version}")
+        _refuse_directories(artifacts / name, [manifest_path(artifacts, name, version).name])
         reserve = next_version(artifacts, name)
         aliases = read_aliases(artifacts, name)
         atomic_write_bytes(artifacts / name / "next_version", f"{reserve}\n".encode(), fsync=settings.fsync)
@@ -42,6 +44,19 @@ def delete_version(layout: Layout, settings: Settings, name: str, version: int) 
                 artifacts, name, {a: v for a, v in aliases.items() if v != version}, fsync=settings.fsync
             )
     _remove_tree(cache_dir(layout, name, version))
+    marker_path(cache_dir(layout, name, version)).unlink(missing_ok=True)
+
+
+def _refuse_directories(folder: Path, names: list[str]) -> None:
+    """A directory where a manifest or alias file belongs is nothing workbench wrote: it is never
+    deleted for the user (it may hold anything)."""
+    for name in names:
+        path = folder / name
+        if path.is_dir() and not path.is_symlink():
+            raise ArtifactError(
+                f"{path} is a directory, not a file workbench wrote; nothing was deleted. Move it out of "
+                "the store by hand, then try again"
+            )
 
 
 def delete_artifact(layout: Layout, settings: Settings, name: str) -> list[int]:
@@ -56,9 +71,10 @@ def delete_artifact(layout: Layout, settings: Settings, name: str) -> list[int]:
         versions = list_versions(artifacts, name)
         if not versions:
             raise ArtifactNotFound(f"no artifact named {name!r} in {layout.root}")
+        folder = artifacts / name
+        _refuse_directories(folder, os.listdir(folder))
         reserve = next_version(artifacts, name)
         atomic_write_bytes(artifacts / name / "next_version", f"{reserve}\n".encode(), fsync=settings.fsync)
-        folder = artifacts / name
         for entry in os.listdir(folder):  # manifests, aliases, usage log (and temp files)
             if entry != "next_version":
                 (folder / entry).unlink(missing_ok=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import warnings
 from pathlib import Path
 
 from workbench.store._paths import Layout
@@ -62,10 +63,13 @@ def tree_bytes(path: Path, seen: set[tuple[int, int]]) -> int:
 
 
 def disk_usage(layout: Layout) -> DuReport:
+    """Sizes of every version; a manifest that cannot be read is left out with a warning naming
+    it (its blobs still count on disk)."""
     per: dict[str, dict[str, int]] = {}
     digests: set[str] = set()
     versions = files = logical = 0
-    for manifest in iter_manifests(layout):
+    damaged: list[str] = []
+    for manifest in iter_manifests(layout, damaged=damaged):
         row = per.setdefault(manifest["name"], {"versions": 0, "logical": 0})
         row["versions"] += 1
         row["logical"] += int(manifest.get("size", 0))
@@ -73,6 +77,8 @@ def disk_usage(layout: Layout) -> DuReport:
         files += len(manifest["files"])
         logical += int(manifest.get("size", 0))
         digests.update(blob_digests(manifest))
+    for message in damaged:
+        warnings.warn(f"disk usage leaves out a version: {message}", stacklevel=3)
     unique = 0
     for digest in digests:
         with contextlib.suppress(FileNotFoundError):

@@ -7,6 +7,7 @@ stops gc: it cannot know what that manifest needs.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import shutil
@@ -14,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from workbench.config import Settings
-from workbench.errors import ArtifactError
+from workbench.errors import ArtifactError, ArtifactNotFound
 from workbench.store._paths import Layout
 from workbench.store.artifacts.blobs import Blobs
 from workbench.store.artifacts.locks import store_lock
@@ -26,6 +27,7 @@ from workbench.store.artifacts.manifests import (
     read_manifest,
 )
 from workbench.store.artifacts.materialise import cache_dir
+from workbench.store.artifacts.verify import marker_path
 
 __all__ = ["GcReport", "collect_garbage", "iter_manifests", "referenced_digests"]
 
@@ -47,19 +49,40 @@ def _mirrors(layout: Layout) -> list[Path]:
     return sorted(p for p in (layout.root / "remote").glob("*/artifacts") if p.is_dir())
 
 
-def iter_manifests(layout: Layout, *, mirrors: bool = False) -> Iterator[Manifest]:
-    """Every local manifest; with ``mirrors``, those synced from remotes too."""
+def iter_manifests(
+    layout: Layout, *, mirrors: bool = False, damaged: list[str] | None = None
+) -> Iterator[Manifest]:
+    """Every local manifest; with ``mirrors``, those synced from remotes too.
+
+    A manifest that cannot be read raises :class:`ArtifactError`, or, given a ``damaged`` list,
+    is skipped and its error (which names the file) appended there.
+    """
     for artifacts in [layout.artifacts, *(_mirrors(layout) if mirrors else [])]:
         for name in list_names(artifacts):
             for version in list_versions(artifacts, name):
-                yield read_manifest(artifacts, name, version)
+                try:
+                    yield read_manifest(artifacts, name, version)
+                except ArtifactNotFound:
+                    continue  # deleted since the listing
+                except ArtifactError as exc:
+                    if damaged is None:
+                        raise
+                    damaged.append(str(exc))
 
 
 def referenced_digests(layout: Layout) -> set[str]:
-    try:
-        return {d for manifest in iter_manifests(layout, mirrors=True) for d in blob_digests(manifest)}
-    except ArtifactError as exc:
-        raise ArtifactError(f"{exc}; gc stopped without removing anything") from exc
+    """Every blob a manifest (local or a remote's mirror) names. A damaged manifest might name any
+    blob, so one that cannot be read is an :class:`ArtifactError` naming every such file."""
+    damaged: list[str] = []
+    found = {d for manifest in iter_manifests(layout, mirrors=True, damaged=damaged) for d in blob_digests(manifest)}
+    if damaged:
+        listed = "; ".join(damaged[:5]) + (f"; and {len(damaged) - 5} more" if len(damaged) > 5 else "")
+        raise ArtifactError(
+            f"gc stopped without removing anything: {len(damaged)} manifest(s) cannot be read, and a damaged "
+            f"manifest might reference any blob ({listed}). Restore each file, or delete its version "
+            "(`workbench artifacts rm NAME:vN`), then run gc again; `workbench fsck` lists every damaged file"
+        )
+    return found
 
 
 def _stale_cache_dirs(layout: Layout) -> Iterator[str]:
@@ -70,6 +93,7 @@ def _stale_cache_dirs(layout: Layout) -> Iterator[str]:
         return
     for name in names:
         live = {f"v{v}" for v in list_versions(layout.artifacts, name)}
+        live |= {marker_path(Path(v)).name for v in live}
         for entry in os.listdir(base / name):
             if entry not in live:
                 yield str(base / name / entry)
@@ -100,7 +124,11 @@ def collect_garbage(layout: Layout, settings: Settings, *, dry_run: bool = False
                 pass
         if not dry_run:
             for folder in stale_dirs:
-                shutil.rmtree(folder, ignore_errors=True)
+                if os.path.isdir(folder) and not os.path.islink(folder):
+                    shutil.rmtree(folder, ignore_errors=True)
+                else:  # the placement marker of a deleted version
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(folder)
             for temp in temps:
                 temp.unlink(missing_ok=True)
     return GcReport(removed, freed, kept, len(temps), len(stale_dirs), dry_run)

@@ -127,8 +127,24 @@ def next_version(artifacts: Path, name: str) -> int:
     so lineage that names ``name:v3`` never comes to mean other content.
     """
     highest = max(list_versions(artifacts, name), default=0)
+    return max(highest + 1, read_next_version(artifacts, name))
+
+
+def read_next_version(artifacts: Path, name: str) -> int:
+    """The number ``next_version`` reserves (0 without the file); :class:`ArtifactError` naming it
+    when it is damaged: guessing could hand out a deleted version's number again."""
+    path = artifacts / name / "next_version"
     try:
-        reserved = int((artifacts / name / "next_version").read_text().strip())
-    except (FileNotFoundError, ValueError):
-        reserved = 0
-    return max(highest + 1, reserved)
+        text = read_bounded(path, 64).decode("ascii").strip()
+        if not text.isdigit() or not 0 < int(text) <= 10**9:
+            raise ValueError(text)
+        return int(text)
+    except (FileNotFoundError, NotADirectoryError):
+        return 0
+    except (OSError, SchemaError, ValueError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else "does not hold a version number"
+        raise ArtifactError(
+            f"{path} {why}; it keeps the numbers of deleted versions of {name!r} from being used again. "
+            "Replace it with the number the next version should get (one more than any version of it that "
+            "ever existed: run records name them), or remove it if no version was ever deleted"
+        ) from None

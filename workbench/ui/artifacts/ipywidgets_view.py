@@ -9,7 +9,7 @@ import ipywidgets as w
 from workbench.ui import _html, _safe
 from workbench.ui._i18n import tr
 from workbench.ui._live import start_polling
-from workbench.ui.artifacts.model import ArtifactBrowserModel
+from workbench.ui.artifacts.model import ArtifactBrowserModel, skipped_lines
 
 
 def html_table(rows: list[dict[str, Any]], columns: list[str]) -> _safe.Markup:
@@ -36,6 +36,7 @@ class ArtifactBrowserWidget(w.VBox):  # type: ignore[misc]
         self.usage = _safe.html_widget()
         self.message = _safe.html_widget()
         self.error = _safe.html_widget()
+        self.skipped = _safe.html_widget()
         self._drawing = False
         self.names.observe(self._on_name, "value")
         self.versions.observe(self._on_version, "value")
@@ -44,10 +45,10 @@ class ArtifactBrowserWidget(w.VBox):  # type: ignore[misc]
         self.usage_button.on_click(lambda _: model.load_usage())
         right = w.VBox([self.details, self.files, w.HBox([self.alias, self.set_button]),
                         w.HBox([self.remove_choice, self.remove_button]), self.runs, self.dataset])
-        super().__init__([self.error, self.message, w.HBox([w.VBox([self.names, self.versions]), right]),
+        super().__init__([self.error, self.skipped, self.message, w.HBox([w.VBox([self.names, self.versions]), right]),
                           w.HBox([self.usage_button, self.usage])])
         self._unsubscribe = model.observe(self._redraw)
-        self._redraw(frozenset({"artifacts", "versions", "version", "usage", "message", "error"}))
+        self._redraw(frozenset({"artifacts", "versions", "version", "usage", "message", "error", "skipped"}))
         self._poller = start_polling(model) if live else None
 
     def _on_name(self, change: dict[str, Any]) -> None:
@@ -89,6 +90,8 @@ class ArtifactBrowserWidget(w.VBox):  # type: ignore[misc]
                 self.message.value = m.message or ""
             if "error" in changed:
                 self.error.value = _html.error_line(m.error)
+            if "skipped" in changed:
+                self.skipped.value = skipped_lines(m.skipped)
         finally:
             self._drawing = False
 

@@ -16,8 +16,10 @@ from typing import Any
 import workbench as wb
 from workbench.ui._format import size as fmt_size
 from workbench.ui._format import when
-from workbench.ui._i18n import add_zh
+from workbench.ui._html import error_line
+from workbench.ui._i18n import add_zh, tr
 from workbench.ui._model import ViewModel
+from workbench.ui._safe import Markup
 
 add_zh(
     {
@@ -34,6 +36,7 @@ add_zh(
         "Disk usage": "磁盘占用",
         "No artifacts yet": "尚无制品",
         "new bytes": "新增字节",
+        "Skipped, cannot be read": "已跳过（无法读取）",
     }
 )
 
@@ -63,11 +66,20 @@ def new_bytes(versions: list[wb.Artifact]) -> dict[int, int]:
     return out
 
 
+def skipped_lines(skipped: list[str]) -> Markup:
+    """What could not be read, one line each (the files are named): the views show it above the
+    listing."""
+    if not skipped:
+        return Markup("")
+    return error_line(tr("Skipped, cannot be read") + ":\n" + "\n".join(skipped))
+
+
 class ArtifactBrowserModel(ViewModel):
     """State and actions of the artifact browser; views render it and call the actions.
 
     Fields (names passed to observers): ``artifacts``, ``versions``, ``version`` (with ``files``,
-    ``producer``, ``consumers``, ``dataset``), ``usage``, ``message``, ``error``.
+    ``producer``, ``consumers``, ``dataset``), ``usage``, ``message``, ``error``, ``skipped`` (one
+    message per manifest or alias file that cannot be read, naming it: the rest is shown).
     """
 
     def __init__(self, root: Any = None, on_open_run: Callable[[str], None] | None = None) -> None:
@@ -84,6 +96,7 @@ class ArtifactBrowserModel(ViewModel):
         self.dataset: dict[str, Any] | None = None
         self.usage: dict[str, Any] | None = None
         self.message: str | None = None
+        self.skipped: list[str] = []
         self._listing: Any = None
         self._signature: tuple[Any, ...] = ()
         self._cache: dict[str, wb.Artifact] = {}
@@ -94,7 +107,7 @@ class ArtifactBrowserModel(ViewModel):
         frame = wb.artifacts(root=self.root)
         signature = tuple(
             (ref, tuple(aliases)) for ref, aliases in zip(frame["ref"], frame["aliases"], strict=True)
-        )
+        ) + tuple(frame.attrs.get("skipped", []))
         return frame, signature
 
     def refresh(self) -> None:
@@ -119,6 +132,10 @@ class ArtifactBrowserModel(ViewModel):
     def _apply(self, frame: Any, signature: tuple[Any, ...]) -> None:
         self._listing = frame
         self._signature = signature
+        skipped = list(frame.attrs.get("skipped", []))
+        if skipped != self.skipped:
+            self.skipped = skipped
+            self.notify("skipped")
         rows: dict[str, dict[str, Any]] = {}
         for rec in frame.to_dict("records"):
             row = rows.setdefault(rec["name"], {"name": rec["name"], "type": rec["type"], "versions": 0})

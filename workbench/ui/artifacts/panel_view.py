@@ -10,7 +10,7 @@ import panel as pn
 from workbench.ui import _html, _safe
 from workbench.ui._i18n import tr
 from workbench.ui._live import panel_polling
-from workbench.ui.artifacts.model import ArtifactBrowserModel
+from workbench.ui.artifacts.model import ArtifactBrowserModel, skipped_lines
 
 ARTIFACT_COLUMNS = ["name", "type", "versions", "latest", "updated"]
 VERSION_COLUMNS = ["label", "created", "size_text", "new_text", "files", "aliases", "producer"]
@@ -44,6 +44,7 @@ class ArtifactBrowserPanel:
         self.usage_button = pn.widgets.Button(label=tr("Disk usage"))
         self.usage = _safe.html_pane()
         self.message = _safe.html_pane()
+        self.skipped = _safe.html_pane()
         self.alert = _safe.alert_pane()
         self._drawing = False
         self.names.param.watch(self._on_name, "selection")
@@ -53,6 +54,7 @@ class ArtifactBrowserPanel:
         self.usage_button.on_click(lambda _: model.load_usage())
         self.layout = pn.Column(
             self.alert,
+            self.skipped,
             self.message,
             pn.Row(pn.Column(_safe.heading(tr("Artifacts"), 3), self.names),
                    pn.Column(_safe.heading(tr("Versions"), 3), self.versions)),
@@ -66,7 +68,7 @@ class ArtifactBrowserPanel:
             sizing_mode="stretch_width",
         )
         self._unsubscribe = model.observe(self._redraw)
-        self._redraw(frozenset({"artifacts", "versions", "version", "usage", "message", "error"}))
+        self._redraw(frozenset({"artifacts", "versions", "version", "usage", "message", "error", "skipped"}))
         self._poller = panel_polling(model) if live else None
         if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
             pn.state.curdoc.on_session_destroyed(lambda _ctx: self.close())  # the model outlives the session
@@ -107,6 +109,8 @@ class ArtifactBrowserPanel:
                 _safe.set_html(self.message, m.message or "")
             if "error" in changed:
                 _safe.show_alert(self.alert, m.error)
+            if "skipped" in changed:
+                _safe.set_html(self.skipped, skipped_lines(m.skipped))
         finally:
             self._drawing = False
 
