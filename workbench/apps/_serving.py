@@ -50,11 +50,11 @@ def _open_browser(url: str) -> None:
     ``webbrowser`` starts the browser with the URL as an argument, which every local user can read
     in the process list. As Jupyter does, open a private file that redirects to it instead.
     """
-    import html
     import json
     import tempfile
 
     from workbench._private import make_dir, open_private
+    from workbench.ui._safe import escape
 
     folder = os.path.join(tempfile.gettempdir(), f"workbench-{os.getuid()}")
     make_dir(folder)
@@ -66,9 +66,9 @@ def _open_browser(url: str) -> None:
         os.unlink(path)
     fd = open_private(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
     with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(f'<!doctype html><meta http-equiv="refresh" content="0;url={html.escape(url)}">'
+        out.write(f'<!doctype html><meta http-equiv="refresh" content="0;url={escape(url)}">'
                   f"<script>location.replace({json.dumps(url)})</script>"
-                  f'<a href="{html.escape(url)}">workbench</a>')
+                  f'<a href="{escape(url)}">workbench</a>')
     webbrowser.open("file://" + path)
 
 

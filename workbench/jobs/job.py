@@ -275,11 +275,18 @@ def cancel_job(settings: Settings, run_id: str, *, wait: bool = True) -> str:
         if not wait:
             return str(record.get("status"))
         deadline = time.monotonic() + settings.cancel_grace + 30.0
+        current = None
         while time.monotonic() < deadline:
-            current = read_record(layout, run_id).get("status")
-            if current in TERMINAL:
+            latest = read_record(layout, run_id)
+            current = latest.get("status")
+            job = latest.get("job")
+            # the end as the scheduler records it (job.exit, the cancel's own error), not the
+            # job's own SIGTERM handler writing "cancelled" a moment before its processes are gone
+            if current in TERMINAL and isinstance(job, dict) and job.get("exit") is not None:
                 return str(current)
             time.sleep(0.05)
+        if current in TERMINAL:
+            return str(current)
         raise JobError(
             f"job {run_id} did not end within {settings.cancel_grace + 30:g} s of its cancel; "
             "check `workbench jobs show` and the scheduler log (jobs/scheduler.log)"
