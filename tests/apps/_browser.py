@@ -96,13 +96,19 @@ def panel_app(root: Path, log_dir: Path, *, token: str | None = None, no_token: 
         wait_http(f"http://127.0.0.1:{port}/favicon.ico", 60, proc)  # open: it carries no data
         yield Server(f"http://127.0.0.1:{port}/webapp", proc, log, None if no_token else token)
     finally:
+        stop_group(proc)
+
+
+def stop_group(proc: subprocess.Popen[Any], grace: float = 15.0) -> None:
+    """SIGTERM to a server's process group (started with ``start_new_session``), SIGKILL after ``grace``."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
+        proc.wait(10)
 
 
 @dataclass

@@ -8,9 +8,7 @@ launch without the token.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -22,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from _browser import chromium, free_port, panel_app, shots, wait_http  # noqa: F401 - shots is a fixture
+from _browser import chromium, free_port, panel_app, shots, stop_group, wait_http  # noqa: F401 - shots is a fixture
 from conftest import require_module, wait_for
 
 import workbench as wb
@@ -156,14 +154,7 @@ def _workbench_ui(root: Path, tmp_path: Path, *args: str) -> Iterator[tuple[subp
     try:
         yield proc, out
     finally:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(15)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
+        stop_group(proc)
 
 
 def _printed_url(out: Path) -> str:
@@ -264,12 +255,7 @@ def test_voila_dashboard_needs_its_token(root: Path, tmp_path: Path) -> None:
         code, _, body = _get(url)  # the printed link opens the dashboard (Voila runs the notebook)
         assert code == 200 and "voila" in body.lower()
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
+        stop_group(proc)
 
 
 def test_the_app_without_a_token_is_read_only(root: Path, tmp_path: Path, shots: Path) -> None:  # noqa: F811

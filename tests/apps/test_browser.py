@@ -4,14 +4,12 @@ screenshots under its output directory and checks that no request left the machi
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
-from _browser import Browser, chromium, free_port, panel_app, shots, wait_http  # noqa: F401 - shots: fixture
+from _browser import Browser, chromium, free_port, panel_app, shots, stop_group, wait_http  # noqa: F401 - shots: fixture
 
 import workbench as wb
 
@@ -231,8 +229,4 @@ def test_voila_dashboard_responds_to_a_click(root: Path, tmp_path: Path, shots: 
             b.shot("voila-dashboard-filtered")
             _check_offline(b)
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        stop_group(proc)

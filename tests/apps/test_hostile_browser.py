@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from _browser import Browser, chromium, free_port, panel_app, shots, wait_http  # noqa: F401 - shots: fixture
+from _browser import Browser, chromium, free_port, panel_app, shots, stop_group, wait_http  # noqa: F401 - shots: fixture
 from _hostile import PAYLOADS, SENTINEL, hostile_store
 
 import workbench as wb
@@ -221,9 +219,5 @@ def test_voila_dashboards_show_payloads_as_text(root: Path, tmp_path: Path, shot
                 missing = watch.missing()
                 assert not missing, f"payloads not shown as text in voila {notebook}: {missing}"
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        stop_group(proc)
         stop_everything(root)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import fcntl
 import io
 import os
-import stat
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from _job_helpers import py, stop_everything, wait_for
+from _modes import open_to_others
 
 import workbench as wb
 from workbench.config import load_settings, save_settings
@@ -52,14 +52,6 @@ def private_env(root: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     finally:
         stop_everything(root)
         os.umask(previous)
-
-
-def open_to_others(root: Path) -> list[str]:
-    paths = [root]
-    for folder, dirs, files in os.walk(root):
-        paths += [Path(folder) / name for name in dirs + files]
-    return [f"{p.relative_to(root)} {stat.S_IMODE(os.lstat(p).st_mode):04o}"
-            for p in paths if os.lstat(p).st_mode & 0o077]
 
 
 def queue_without_a_scheduler(root: Path, *commands: list[str]) -> list[wb.Job]:

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import stat
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _modes import common_umask, open_to_others  # noqa: F401 - common_umask: a fixture
 from _sshd import Sshd, configure, make_runs, sshd_fixture  # noqa: F401 - a fixture
 
 import workbench as wb
@@ -20,24 +19,7 @@ from workbench.config import load_settings, save_settings
 from workbench.jobs.daemon import stop_scheduler
 from workbench.remote import check_remote, fetch_artifact
 
-pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(autouse=True)
-def common_umask() -> Iterator[None]:
-    previous = os.umask(0o022)
-    try:
-        yield
-    finally:
-        os.umask(previous)
-
-
-def open_to_others(root: Path) -> list[str]:
-    paths = [root]
-    for folder, dirs, files in os.walk(root):
-        paths += [Path(folder) / name for name in dirs + files]
-    return [f"{p.relative_to(root)} {stat.S_IMODE(os.lstat(p).st_mode):04o}"
-            for p in paths if os.lstat(p).st_mode & 0o077]
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("common_umask")]
 
 
 def test_host_keys_synced_runs_mirror_and_fetched_blobs_are_private(sshd: Sshd, tmp_path: Path) -> None:

@@ -9,32 +9,16 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _modes import common_umask, open_to_others  # noqa: F401 - common_umask: a fixture
 
 import workbench as wb
 from workbench.config import save_settings
 from workbench.remote import Remote, add_remote
 
-
-@pytest.fixture(autouse=True)
-def common_umask() -> Iterator[None]:
-    previous = os.umask(0o022)
-    try:
-        yield
-    finally:
-        os.umask(previous)
-
-
-def open_to_others(root: Path) -> list[str]:
-    """Every path under ``root`` (itself included) that its group or other users may use at all."""
-    paths = [root]
-    for folder, dirs, files in os.walk(root):
-        paths += [Path(folder) / name for name in dirs + files]
-    return [f"{p.relative_to(root.parent)} {stat.S_IMODE(os.lstat(p).st_mode):04o}"
-            for p in paths if os.lstat(p).st_mode & 0o077]
+pytestmark = pytest.mark.usefixtures("common_umask")
 
 
 def file_names(root: Path) -> set[str]:
@@ -79,7 +63,7 @@ def test_a_new_store_and_everything_workbench_writes_in_it_are_owner_only(root: 
         assert expected in names, f"the test meant to make a {expected}"
     assert any(name.startswith("c-") and name.endswith(".parquet") for name in names)
     assert (placed / "weights.bin").stat().st_nlink == 1  # copied out of chunks, not linked
-    assert open_to_others(root) == []
+    assert open_to_others(root, root.parent) == []
     blobs = [p for p in (root / "blobs" / "sha256").rglob("*") if p.is_file()]
     assert blobs and {stat.S_IMODE(p.stat().st_mode) for p in blobs} == {0o400}  # read-only too
     assert stat.S_IMODE(os.stat(placed / "config.json").st_mode) == 0o600
@@ -88,13 +72,13 @@ def test_a_new_store_and_everything_workbench_writes_in_it_are_owner_only(root: 
 def test_parents_that_workbench_creates_are_private_too(tmp_path: Path) -> None:
     root = tmp_path / "new" / "nested" / "store"
     wb.init(project="p", root=root, capture_output=False, system_metrics=False).finish()
-    assert open_to_others(tmp_path / "new") == []
+    assert open_to_others(tmp_path / "new", tmp_path) == []
 
 
 def test_settings_saved_first_make_a_private_store(tmp_path: Path) -> None:
     root = tmp_path / "store"
     save_settings(root, job_slots=2)
-    assert open_to_others(root) == []
+    assert open_to_others(root, root.parent) == []
     assert stat.S_IMODE(root.stat().st_mode) == 0o700
 
 
@@ -104,7 +88,7 @@ def test_an_existing_store_keeps_its_modes(tmp_path: Path) -> None:
     root.chmod(0o755)  # the user's choice: workbench never changes it
     wb.init(project="p", root=root, capture_output=False, system_metrics=False).finish()
     assert stat.S_IMODE(root.stat().st_mode) == 0o755
-    assert open_to_others(root) == [f"shared {0o755:04o}"]  # everything inside is private
+    assert open_to_others(root, root.parent) == [f"shared {0o755:04o}"]  # everything inside is private
 
 
 # Calls that create a file or directory with a mode of their own, and why each may. Everything
