@@ -1,7 +1,7 @@
 """The error boundary (issue 12): a user's or the environment's error is one line, never a traceback.
 
 Every command runs as a real ``python -m workbench`` on real filesystems: a read-only and a full
-tmpfs (``_mounts.py``), a name past 255 bytes, deep JSON. ``--debug`` (or ``WORKBENCH_DEBUG=1``)
+tmpfs (``tests/_mounts.py``), a name past 255 bytes, deep JSON. ``--debug`` (or ``WORKBENCH_DEBUG=1``)
 shows the traceback. The Python API raises the documented :class:`WorkbenchError` subclasses
 for the inputs the issue names, never a bare ``RecursionError``, ``OSError`` or library error.
 """
@@ -15,9 +15,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from _mounts import tmpfs
 
 import workbench as wb
-from tests.cli._mounts import tmpfs
 from workbench.cli._errors import BUG, debug_requested, describe
 from workbench.errors import ArtifactError, DatasetError, FilterError, QueryError, RunNotFound
 

@@ -38,11 +38,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _mounts import fill, tmpfs
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 import workbench as wb
-from tests.cli._mounts import fill, tmpfs
 from tests.jobs._job_helpers import stop_everything
 from workbench.cli import _join_dash_values, build_parser
 from workbench.cli._errors import BUG

@@ -8,9 +8,7 @@ Mounting takes root: without it these tests skip, except in CI (``CI`` set), whe
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,7 +17,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import IN_CI, REPO
+from _mounts import fill as fill_up
+from _mounts import mount, tmpfs, umount
+from conftest import REPO
 
 import workbench as wb
 from workbench.errors import ConfigError, PointsLost, StoreError
@@ -30,51 +30,18 @@ FAST = {"flush_interval": 0.05, "system_metrics": False, "capture_output": False
 STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
 
 
-def _mount(*args: str) -> None:
-    if os.geteuid() != 0 or not shutil.which("mount"):
-        why = "mounting a tmpfs takes root and mount(8)"
-        if IN_CI:
-            pytest.fail(f"CI must run these as root with mount(8): {why}")
-        pytest.skip(why)
-    done = subprocess.run(["mount", *args], capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        if IN_CI:
-            pytest.fail(f"CI must be able to run mount {' '.join(args)}: {done.stderr.strip()}")
-        pytest.skip(f"mount {' '.join(args)} failed: {done.stderr.strip()}")
-
-
-def _umount(path: Path) -> None:
-    done = subprocess.run(["umount", str(path)], capture_output=True, text=True, check=False)
-    if done.returncode != 0:  # something still holds it open: detach it now, it goes when released
-        subprocess.run(["umount", "-l", str(path)], capture_output=True, check=False)
-
-
 @pytest.fixture
 def disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A 2 MiB tmpfs, unmounted at teardown; its ``store`` is WORKBENCH_ROOT for subprocesses."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    _mount("-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", str(mount))
-    monkeypatch.setenv("WORKBENCH_ROOT", str(mount / "store"))
-    monkeypatch.delenv("WORKBENCH_RUN_ID", raising=False)
-    try:
-        yield mount
-    finally:
-        _umount(mount)
+    with tmpfs(tmp_path / "disk", size="2m", mode="0700") as small:
+        monkeypatch.setenv("WORKBENCH_ROOT", str(small / "store"))
+        monkeypatch.delenv("WORKBENCH_RUN_ID", raising=False)
+        yield small
 
 
 def fill(mount: Path) -> Path:
-    """Write ``mount/ballast`` until the filesystem has no byte left; the ballast's path."""
-    ballast = mount / "ballast"
-    fd = os.open(ballast, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    try:
-        for block in (1 << 16, 4096, 512, 1):
-            with contextlib.suppress(OSError):
-                while os.write(fd, b"\xff" * block):
-                    pass
-    finally:
-        os.close(fd)
-    return ballast
+    """Fill ``mount`` to the last byte with ``mount/ballast``; its path."""
+    return fill_up(mount, "ballast")
 
 
 def neighbours(store: Path, tmp_path: Path) -> dict[str, Any]:
@@ -341,12 +308,12 @@ def test_an_artifact_on_a_full_disk_is_a_clean_error_that_leaves_nothing_half_ma
 @contextlib.contextmanager
 def read_only(path: Path) -> Iterator[None]:
     """``path`` bind-mounted onto itself read-only (writes through it fail with EROFS)."""
-    _mount("--bind", str(path), str(path))
+    mount("--bind", str(path), str(path))
     try:
-        _mount("-o", "remount,bind,ro", str(path))
+        mount("-o", "remount,bind,ro", str(path))
         yield
     finally:
-        _umount(path)
+        umount(path)
 
 
 def test_a_read_only_metrics_directory_is_retried_and_recorded(root: Path) -> None:

@@ -24,15 +24,28 @@ def _unavailable(why: str) -> None:
     pytest.skip(why)
 
 
-def _mount(*args: str) -> None:
+def mount(*args: str) -> None:
+    """``mount ARGS``; without root or mount(8) the test skips here and fails in CI."""
+    if os.geteuid() != 0:
+        _unavailable("mounting takes root")
+    if shutil.which("mount") is None:
+        _unavailable("the mount program is not installed")
     done = subprocess.run(["mount", *args], capture_output=True, text=True, check=False)
     if done.returncode != 0:
         _unavailable(f"mount {' '.join(args)} failed: {done.stderr.strip()}")
 
 
-def fill(mount: Path) -> None:
-    """Write ``mount``'s filler file until the filesystem has no byte left."""
-    fd = os.open(mount / "filler", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+def umount(path: Path) -> None:
+    """Unmount ``path``; if something still holds it open, detach it now (it goes when released)."""
+    done = subprocess.run(["umount", str(path)], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        subprocess.run(["umount", "-l", str(path)], capture_output=True, check=False)
+
+
+def fill(mount: Path, name: str = "filler") -> Path:
+    """Write ``mount/name`` until the filesystem has no byte left; its path (delete it to free space)."""
+    ballast = mount / name
+    fd = os.open(ballast, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
         for block in (1 << 20, 65536, 4096, 512, 1):
             with contextlib.suppress(OSError):
@@ -40,6 +53,7 @@ def fill(mount: Path) -> None:
                     pass
     finally:
         os.close(fd)
+    return ballast
 
 
 def is_full(mount: Path) -> bool:
@@ -57,22 +71,19 @@ def is_full(mount: Path) -> bool:
 
 
 @contextlib.contextmanager
-def tmpfs(path: Path, store: Path | None = None, *, size: str = "16m", state: str = "rw") -> Iterator[Path]:
+def tmpfs(path: Path, store: Path | None = None, *, size: str = "16m", state: str = "rw",
+          mode: str = "0755") -> Iterator[Path]:
     """A tmpfs at ``path`` holding a copy of ``store`` (as ``path/store``); ``state``: rw, ro or full."""
-    if os.geteuid() != 0:
-        _unavailable("mounting a tmpfs takes root")
-    if shutil.which("mount") is None:
-        _unavailable("the mount program is not installed")
     path.mkdir(parents=True, exist_ok=True)
-    _mount("-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(path))
+    mount("-t", "tmpfs", "-o", f"size={size},mode={mode}", "tmpfs", str(path))
     try:
         if store is not None:
             shutil.copytree(store, path / "store", symlinks=True)
         if state == "ro":
-            _mount("-o", "remount,ro", str(path))
+            mount("-o", "remount,ro", str(path))
         elif state == "full":
             fill(path)
             assert is_full(path)
         yield path
     finally:
-        subprocess.run(["umount", "-l", str(path)], capture_output=True, check=False)
+        umount(path)
