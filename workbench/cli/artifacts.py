@@ -10,6 +10,7 @@ import datetime as dt
 import json
 from typing import Any
 
+from workbench._units import human_bytes
 from workbench.cli._terminal import confirm, dumps, echo, table, visible
 
 __all__ = ["register"]
@@ -104,14 +105,6 @@ def _store(args: argparse.Namespace) -> Any:
     from workbench.store.artifacts import open_artifacts
 
     return open_artifacts(args.root)
-
-
-def human_bytes(value: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(value) < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TiB"  # pragma: no cover
 
 
 def _when(value: float) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from workbench._units import human_bytes
 from workbench.cli._terminal import dumps, echo, visible
 
 __all__ = ["cmd_artifacts_fsck", "cmd_fsck", "register"]
@@ -33,12 +34,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="the findings as one JSON object")
 
 
-def _bytes(value: float) -> str:
-    from workbench.cli.artifacts import human_bytes
-
-    return human_bytes(value)
-
-
 def _print(result: Any, as_json: bool) -> int:
     if as_json:
         echo(dumps(result.as_dict(), indent=1))
@@ -46,7 +41,7 @@ def _print(result: Any, as_json: bool) -> int:
     checked = result.checked
     parts = [f"{checked[k]} {k}" for k in ("run records", "job records", "metric segments", "manifests")
              if k in checked]
-    parts.append(f"{checked.get('blobs', 0)} blobs ({_bytes(checked.get('blob_bytes', 0))})")
+    parts.append(f"{checked.get('blobs', 0)} blobs ({human_bytes(checked.get('blob_bytes', 0))})")
     echo(f"checked {', '.join(parts)}; {result.unreferenced} blob(s) no version references (`workbench gc`)")
     for item in result.quarantined:
         if item.get("restored_from"):

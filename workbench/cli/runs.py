@@ -202,7 +202,8 @@ def cmd_reindex(args: argparse.Namespace) -> int:
 
 
 def cmd_rm(args: argparse.Namespace) -> int:
-    from workbench.cli.artifacts import _print_gc, human_bytes
+    from workbench._units import human_bytes
+    from workbench.cli.artifacts import _print_gc
     from workbench.store._delete import delete_run
     from workbench.store.artifacts import open_artifacts
 

@@ -12,7 +12,9 @@ import errno
 import os
 from pathlib import Path
 
-__all__ = ["RESERVE", "STORAGE_ERRNOS", "describe", "free_bytes", "human_bytes", "is_storage_fault", "remedy"]
+from workbench._units import human_bytes
+
+__all__ = ["RESERVE", "STORAGE_ERRNOS", "describe", "free_bytes", "is_storage_fault", "remedy"]
 
 #: the file in a live run's directory that holds space for its final record (tracking/_reserve.py)
 RESERVE = ".reserve"
@@ -40,16 +42,6 @@ def free_bytes(path: str | os.PathLike[str]) -> int | None:
         except OSError:
             return None
         return st.f_bavail * st.f_frsize
-
-
-def human_bytes(count: int) -> str:
-    """``1536`` -> ``1.5 KiB``."""
-    size = float(count)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{int(size)} B" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    raise AssertionError("unreachable")
 
 
 def describe(exc: BaseException, path: str | os.PathLike[str]) -> str:

@@ -24,9 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from workbench._private import make_dir
+from workbench._units import human_bytes
 from workbench.config import Settings
 from workbench.errors import ArtifactError, StoreError
-from workbench.store._faults import describe, human_bytes, is_storage_fault, remedy
+from workbench.store._faults import describe, is_storage_fault, remedy
 from workbench.store._paths import Layout
 from workbench.store.artifacts import lineage
 from workbench.store.artifacts._progress import Progress
