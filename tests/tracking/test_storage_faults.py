@@ -135,9 +135,14 @@ def test_a_disk_that_stays_full_fails_the_run_and_counts_the_lost_points(disk: P
             break
     else:
         pytest.fail("2 MiB never filled up")
-    logged += log_random(run, range(logged, logged + 60_000))  # 1.7 MB of points: over log_buffer_mb
-    with pytest.raises(StoreError):
-        run.flush()
+    for _ in range(20):  # 1.7 MB of points refused at once: over log_buffer_mb, the oldest dropped
+        logged += log_random(run, range(logged, logged + 60_000))
+        try:
+            run.flush()  # a live compaction may have freed a little space: then the disk fills again
+        except StoreError:
+            break
+    else:
+        pytest.fail("the full disk took 1.2 M more points")
 
     with pytest.raises(PointsLost) as info:
         run.finish()
