@@ -147,7 +147,7 @@ W3_WHERE = "config.lr < 0.01 and summary.loss < 0.3"
 def w3(root: Path, label: str, budget_ms: float) -> None:
     import duckdb
 
-    from workbench.config import load_settings
+    from workbench.settings import load_settings
     from workbench.store.store import Store
 
     store = Store(load_settings(root))
@@ -175,7 +175,7 @@ def w4(tmp: Path) -> None:
     import duckdb
 
     import workbench as wb
-    from workbench.config import load_settings
+    from workbench.settings import load_settings
     from workbench.store.store import Store
 
     root = tmp / "w4"

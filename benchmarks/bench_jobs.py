@@ -38,9 +38,9 @@ NOTHING = (
 
 def j1(tmp: Path, jobs: int = 200) -> None:
     import workbench as wb
-    from workbench.config import load_settings
     from workbench.jobs._paths import JobPaths
     from workbench.jobs.daemon import ensure_scheduler, stop_scheduler
+    from workbench.settings import load_settings
 
     root = tmp / "j1"
     root.mkdir()
@@ -127,8 +127,8 @@ def _fine_tune(root: Path, logging_steps: int, max_steps: int) -> dict[str, floa
 
 
 def j2(tmp: Path, pairs: int, max_steps: int = 50) -> None:
-    from workbench.config import load_settings
     from workbench.jobs.daemon import stop_scheduler
+    from workbench.settings import load_settings
 
     root = tmp / "j2"
     root.mkdir()

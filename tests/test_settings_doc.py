@@ -8,7 +8,7 @@ import re
 
 from conftest import REPO
 
-from workbench.config import Settings
+from workbench.settings import Settings
 
 DOC = REPO / "docs" / "settings.md"
 

@@ -169,7 +169,7 @@ def store_version(*, root: PathLike | None = None) -> str:
     """
     from pathlib import Path
 
-    from workbench.config import default_root
+    from workbench.settings import default_root
     from workbench.store._paths import Layout
 
     root_path = Path(root).expanduser() if root is not None else default_root()
@@ -239,9 +239,9 @@ def fsck(*, repair: bool = False, root: PathLike | None = None) -> FsckResult:
     """
     from pathlib import Path
 
-    from workbench.config import Settings, default_root, load_settings
     from workbench.jobs._paths import JobPaths
     from workbench.remote._config import check_remotes
+    from workbench.settings import Settings, default_root, load_settings
     from workbench.store.fsck import Finding, check_store
 
     where = (Path(root).expanduser() if root is not None else default_root()).absolute()
@@ -364,8 +364,8 @@ def use_artifact(
     """
     run_id, run_root = _run_id(run)
     if isinstance(ref, str) and ref.count(":") == 2:
-        from workbench.config import load_settings
         from workbench.remote._fetch import fetch_remote_artifact
+        from workbench.settings import load_settings
 
         return fetch_remote_artifact(load_settings(root if root is not None else run_root), ref, dest,
                                      run_id=run_id).path

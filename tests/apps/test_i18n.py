@@ -175,7 +175,7 @@ def test_browser_language_picks_the_text(root: Path, tmp_path: Path, shots: Path
 
 
 def test_ui_language_setting_forces_chinese(root: Path, tmp_path: Path, shots: Path) -> None:  # noqa: F811
-    from workbench.config import load_settings, save_settings
+    from workbench.settings import load_settings, save_settings
 
     _fill(root)
     save_settings(root, ui_language="zh")

@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 from conftest import wait_for  # noqa: F401 - re-exported for the job tests
 
-from workbench.config import load_settings
 from workbench.jobs._container import Container
 from workbench.jobs._paths import JobPaths
 from workbench.jobs.daemon import scheduler_info, stop_scheduler
+from workbench.settings import load_settings
 from workbench.store._paths import Layout
 from workbench.store.records import read_record
 

@@ -19,10 +19,10 @@ from _job_helpers import jobs_env, py, wait_for, write_settings  # noqa: F401 - 
 from conftest import IN_CI
 
 import workbench as wb
-from workbench.config import load_settings
 from workbench.jobs._container import MARKER, Container
 from workbench.jobs._paths import JobPaths
 from workbench.jobs.daemon import ensure_scheduler, scheduler_info, scheduler_running
+from workbench.settings import load_settings
 from workbench.store.records import process_alive, process_start_time
 
 pytestmark = pytest.mark.usefixtures("jobs_env")

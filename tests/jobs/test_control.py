@@ -13,9 +13,9 @@ from _job_helpers import jobs_env, py, wait_for, write_settings  # noqa: F401 - 
 from conftest import require_module
 
 import workbench as wb
-from workbench.config import load_settings
 from workbench.jobs._paths import JobPaths
 from workbench.jobs.daemon import ensure_scheduler, scheduler_info, scheduler_running
+from workbench.settings import load_settings
 from workbench.store.records import process_alive
 
 # logs a step every 20 ms until stopped, with a child process in its group

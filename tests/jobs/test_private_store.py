@@ -20,11 +20,11 @@ from _modes import open_to_others
 from conftest import IN_CI
 
 import workbench as wb
-from workbench.config import load_settings, save_settings
 from workbench.errors import JobError
 from workbench.jobs._paths import JobPaths
 from workbench.jobs.daemon import scheduler_running
 from workbench.jobs.scheduler import Scheduler
+from workbench.settings import load_settings, save_settings
 
 LOGGING_JOB = """
 import workbench as wb

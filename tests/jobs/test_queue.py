@@ -15,9 +15,9 @@ import pytest
 from _job_helpers import jobs_env, py, wait_for, write_settings  # noqa: F401 - jobs_env: a fixture
 
 import workbench as wb
-from workbench.config import load_settings
 from workbench.jobs._paths import JobPaths
 from workbench.jobs.daemon import scheduler_info, scheduler_running, stop_scheduler
+from workbench.settings import load_settings
 
 GATE = """
 import os, time

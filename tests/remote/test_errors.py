@@ -44,7 +44,7 @@ def test_unknown_host_is_refused_unless_trusted_once(sshd: Sshd, remote_root: Pa
     configure(local, sshd, remote_root, timeout=TIMEOUT, trusted=False)
     _sync_fails(local, r"unknown host: its key is not in .*known_hosts.*--trust-new-host")
     assert not known_hosts_path(local).exists()
-    from workbench.config import load_settings
+    from workbench.settings import load_settings
 
     remote = get_remote(load_settings(local), "gpu")
     with connect(remote, known_hosts_path(local), trust_new_host=True) as conn:
@@ -63,7 +63,7 @@ def test_changed_host_key_is_always_refused(sshd: Sshd, remote_root: Path, tmp_p
     known.write_text(f"[{sshd.host}]:{sshd.port} {key_type} {key_data}\n")
     _sync_fails(local, r"host key of .* CHANGED .*ssh-keygen -R '\[127\.0\.0\.1\]:\d+' -f .*known_hosts")
     # trust-on-first-use does not apply to a changed key
-    from workbench.config import load_settings
+    from workbench.settings import load_settings
 
     with pytest.raises(RemoteError, match="CHANGED"):
         connect(get_remote(load_settings(local), "gpu"), known, trust_new_host=True)
@@ -80,7 +80,7 @@ def test_remote_without_python(sshd: Sshd, remote_root: Path, tmp_path: Path) ->
     local = tmp_path / "local"
     configure(local, sshd, remote_root, python="/nonexistent/bin/python3", timeout=TIMEOUT)
     _sync_fails(local, r"has no Python at /nonexistent/bin/python3: install Python 3 there")
-    from workbench.config import load_settings
+    from workbench.settings import load_settings
 
     with connect(get_remote(load_settings(local), "gpu"), known_hosts_path(local)) as conn, \
             pytest.raises(RemoteError, match="has no Python"):

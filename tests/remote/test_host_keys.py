@@ -20,11 +20,11 @@ from _sshd import Sshd, configure, free_port, keygen, remote_root_fixture, sshd_
 from conftest import require_module, require_program
 
 import workbench as wb
-from workbench.config import load_settings
 from workbench.errors import ConfigError, RemoteError
 from workbench.remote import Remote, add_remote, check_remote, get_remote, known_hosts_path
 from workbench.remote._connection import connect
 from workbench.remote._hostkeys import fingerprint, key_type, parse_fingerprint
+from workbench.settings import load_settings
 
 TIMEOUT = 5.0
 pytestmark = pytest.mark.timeout(120)

@@ -15,9 +15,9 @@ from _modes import common_umask, open_to_others  # noqa: F401 - common_umask: a 
 from _sshd import Sshd, configure, make_runs, sshd_fixture  # noqa: F401 - a fixture
 
 import workbench as wb
-from workbench.config import load_settings, save_settings
 from workbench.jobs.daemon import stop_scheduler
 from workbench.remote import check_remote, fetch_artifact
+from workbench.settings import load_settings, save_settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("common_umask")]
 

@@ -22,11 +22,11 @@ from _sshd import Sshd, configure, free_port, sshd_fixture  # noqa: F401 - fixtu
 from conftest import wait_for
 
 import workbench as wb
-from workbench.config import load_settings
 from workbench.errors import JobError, RemoteError
 from workbench.jobs import Job, list_jobs
 from workbench.jobs._paths import JobPaths
 from workbench.jobs.daemon import scheduler_running, stop_scheduler
+from workbench.settings import load_settings
 from workbench.store.records import process_alive
 
 pytestmark = pytest.mark.slow

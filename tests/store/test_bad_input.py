@@ -18,8 +18,8 @@ import pyarrow.parquet as pq
 import pytest
 
 import workbench as wb
-from workbench.config import load_settings
 from workbench.errors import ConfigError, CorruptRecord, QueryError, RunNotFound, StoreError
+from workbench.settings import load_settings
 from workbench.store import Store
 from workbench.store._paths import FORMAT, Layout, new_run_id
 from workbench.store.records import create_record
@@ -494,7 +494,7 @@ def test_a_root_that_is_a_file(tmp_path: Path) -> None:
 
 
 def test_save_settings_keeps_tables_and_refuses_bad_values(tmp_path: Path) -> None:
-    from workbench.config import load_settings, save_settings
+    from workbench.settings import load_settings, save_settings
 
     toml = tmp_path / "workbench.toml"
     toml.write_text('# mine\njob_slots = 1\n\n[remotes.gpu1]\nhost = "h"\n')

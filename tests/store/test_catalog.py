@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 import workbench as wb
-from workbench.config import load_settings
+from workbench.settings import load_settings
 from workbench.store import Store, open_store
 from workbench.store._atomic import atomic_write_json
 from workbench.store._paths import Layout
@@ -159,7 +159,7 @@ def test_a_stale_snapshot_with_a_lost_journal_is_corrected_from_the_records(root
 WRITER = """
     import sys
     import workbench as wb
-    from workbench.config import load_settings
+    from workbench.settings import load_settings
     from workbench.store._paths import Layout
     from workbench.store.records import update_record
 

@@ -301,7 +301,7 @@ def test_every_listing_works_for_the_rest_and_names_the_bad_file(
 
 
 def wb_settings(root: Path) -> Any:
-    from workbench.config import load_settings
+    from workbench.settings import load_settings
 
     return load_settings(root)
 

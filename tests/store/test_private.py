@@ -15,8 +15,8 @@ import pytest
 from _modes import common_umask, open_to_others  # noqa: F401 - common_umask: a fixture
 
 import workbench as wb
-from workbench.config import save_settings
 from workbench.remote import Remote, add_remote
+from workbench.settings import save_settings
 
 pytestmark = pytest.mark.usefixtures("common_umask")
 

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 import workbench as wb
-from workbench.config import load_settings
 from workbench.errors import ArtifactError, CorruptRecord, StoreError
+from workbench.settings import load_settings
 from workbench.store import Store
 from workbench.store._schema import MAX_DEPTH, MAX_RECORD_BYTES, MAX_STRING
 from workbench.store.run_edit import update_run

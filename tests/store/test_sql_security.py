@@ -21,8 +21,8 @@ import pyarrow.parquet as pq
 import pytest
 
 import workbench as wb
-from workbench.config import load_settings
 from workbench.errors import QueryError
+from workbench.settings import load_settings
 from workbench.store import Store
 
 QUIET = {"flush_interval": 0.05, "system_metrics": False, "capture_output": False, "fsync": False}

@@ -17,8 +17,8 @@ import pytest
 from conftest import require_module
 
 import workbench as wb
-from workbench.config import save_settings
 from workbench.errors import ArtifactError
+from workbench.settings import save_settings
 
 CHUNK = 64 * 1024
 

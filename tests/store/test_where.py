@@ -15,8 +15,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from workbench.config import load_settings
 from workbench.errors import FilterError, QueryError
+from workbench.settings import load_settings
 from workbench.store import Store
 from workbench.store._paths import FORMAT, Layout, new_run_id
 from workbench.store._where import compile_query, parse_field

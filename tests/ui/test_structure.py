@@ -15,7 +15,7 @@ UI = Path(workbench.__file__).parent / "ui"
 ALLOWED = {
     "workbench",
     "workbench.errors",
-    "workbench.config",
+    "workbench.settings",
     "workbench.jobs",
     "workbench.remote",
 }
@@ -62,7 +62,7 @@ def test_ui_opens_no_files() -> None:
 def test_rooms_below_never_import_ui() -> None:
     root = UI.parent
     bad = []
-    for room in ("store", "tracking", "jobs", "remote", "config.py", "errors.py"):
+    for room in ("store", "tracking", "jobs", "remote", "settings.py", "errors.py"):
         for path in sorted((root / room).rglob("*.py")) if (root / room).is_dir() else [root / room]:
             found = _imports(path)
             bad += [f"{path.relative_to(root)}:{n} imports {m}" for n, m in found if m.startswith("workbench.ui")]

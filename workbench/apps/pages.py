@@ -14,8 +14,8 @@ import panel as pn
 
 import workbench as wb
 from workbench import ui
-from workbench.config import load_settings, save_settings
 from workbench.errors import WorkbenchError
+from workbench.settings import load_settings, save_settings
 from workbench.ui import _format, _html, _i18n, _safe
 from workbench.ui._i18n import tr
 

@@ -26,7 +26,7 @@ def _literal(args: list[str]) -> list[str]:
 
 def setup() -> dict[str, Any]:
     from workbench.apps.server import TOKEN_ENV, serve_command
-    from workbench.config import default_root
+    from workbench.settings import default_root
 
     root = default_root()
     token = secrets.token_urlsafe(32)

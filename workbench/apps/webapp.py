@@ -16,7 +16,7 @@ from typing import Any
 import panel as pn
 
 from workbench.apps import pages
-from workbench.config import default_root, load_settings
+from workbench.settings import default_root, load_settings
 from workbench.ui import _i18n, _safe
 from workbench.ui._i18n import tr
 

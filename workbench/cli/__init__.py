@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 from workbench._version import __version__
 from workbench.cli._errors import debug_requested, describe
 from workbench.cli._terminal import echo, visible
-from workbench.config import default_root
+from workbench.settings import default_root
 
 __all__ = ["main"]
 

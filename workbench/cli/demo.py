@@ -68,7 +68,7 @@ def _scheduler_running(root: Path) -> bool:
 
 
 def _stop_scheduler(root: Path) -> None:
-    from workbench.config import load_settings
     from workbench.jobs.daemon import stop_scheduler
+    from workbench.settings import load_settings
 
     stop_scheduler(load_settings(root))

@@ -78,7 +78,7 @@ def cmd_fsck(args: argparse.Namespace) -> int:
 
 
 def cmd_artifacts_fsck(args: argparse.Namespace) -> int:
-    from workbench.config import load_settings
+    from workbench.settings import load_settings
     from workbench.store.fsck import check_artifacts_only
 
     return _print(check_artifacts_only(load_settings(args.root), repair=args.repair), args.json)

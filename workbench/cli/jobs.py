@@ -118,7 +118,7 @@ def _split_at_double_dash(parser: argparse.ArgumentParser) -> None:
 
 
 def _settings(args: argparse.Namespace) -> Any:
-    from workbench.config import load_settings
+    from workbench.settings import load_settings
 
     return load_settings(args.root)
 

@@ -60,7 +60,7 @@ def register(sub: Any) -> None:
 
 
 def _settings(args: argparse.Namespace) -> Any:
-    from workbench.config import load_settings
+    from workbench.settings import load_settings
 
     return load_settings(args.root)
 
@@ -78,8 +78,8 @@ def _test(settings: Any, name: str, trust_new_host: bool, fingerprint: str | Non
 
 
 def cmd_add(args: argparse.Namespace) -> int:
-    from workbench.config import load_settings
     from workbench.remote import Remote, add_remote
+    from workbench.settings import load_settings
 
     settings = _settings(args)
     if args.fingerprint is not None:

@@ -46,7 +46,7 @@ def register(sub: Any) -> None:
 
 def cmd_ui(args: argparse.Namespace) -> int:
     from workbench.apps.server import serve
-    from workbench.config import default_root
+    from workbench.settings import default_root
 
     root = Path(args.root).expanduser().absolute() if args.root else default_root()
     return serve(root, address=args.address, port=args.port, token=args.token, no_token=args.no_token,
@@ -55,7 +55,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
     from workbench.apps.dashboard import serve_dashboard
-    from workbench.config import default_root
+    from workbench.settings import default_root
 
     root = Path(args.root).expanduser().absolute() if args.root else default_root()
     return serve_dashboard(args.notebook, root, port=args.port)

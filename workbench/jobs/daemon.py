@@ -19,9 +19,9 @@ import time
 from typing import Any
 
 from workbench._private import private_opener
-from workbench.config import Settings
 from workbench.errors import JobError
 from workbench.jobs._paths import JobPaths
+from workbench.settings import Settings
 from workbench.store.records import process_alive
 
 __all__ = ["ensure_scheduler", "scheduler_info", "scheduler_running", "stop_scheduler"]

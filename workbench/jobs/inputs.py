@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from workbench.config import Settings
 from workbench.errors import ArtifactError, ArtifactNotFound, DatasetError, JobError
+from workbench.settings import Settings
 
 __all__ = ["resolve_base_model", "resolve_dataset"]
 

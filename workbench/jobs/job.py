@@ -10,10 +10,10 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from workbench.config import Settings, load_settings
 from workbench.errors import JobError, RunNotFound, StoreError
 from workbench.jobs._container import Container
 from workbench.jobs._paths import JobPaths
+from workbench.settings import Settings, load_settings
 from workbench.store._paths import Layout
 from workbench.store.records import (
     HOSTNAME,

@@ -9,11 +9,11 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from workbench.config import SETTINGS_FILE, load_settings
 from workbench.errors import JobError
 from workbench.jobs._paths import JobPaths
 from workbench.jobs.job import Job
 from workbench.jobs.registry import get_executor, get_recipe
+from workbench.settings import SETTINGS_FILE, load_settings
 from workbench.store._paths import FORMAT, Layout, new_run_id
 from workbench.store.records import HOSTNAME, create_record, normalize_tags
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from workbench.jobs.schema import Field
 
 if TYPE_CHECKING:
-    from workbench.config import Settings
+    from workbench.settings import Settings
     from workbench.tracking.run import Run
 
 __all__ = ["JobContext", "Recipe"]

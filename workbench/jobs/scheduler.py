@@ -28,7 +28,6 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from workbench._private import open_private
-from workbench.config import Settings, load_settings
 from workbench.errors import JobError, StoreError, WorkbenchError
 from workbench.jobs._container import MARKER, Container
 from workbench.jobs._paths import JobPaths
@@ -42,6 +41,7 @@ from workbench.jobs.executors import (
 )
 from workbench.jobs.outcome import settle, stderr_tail
 from workbench.jobs.registry import get_executor, get_recipe
+from workbench.settings import Settings, load_settings
 from workbench.store._atomic import atomic_write_json
 from workbench.store._paths import Layout
 from workbench.store.records import (

@@ -10,10 +10,10 @@ from __future__ import annotations
 import os
 import sys
 
-from workbench.config import load_settings
 from workbench.errors import JobError
 from workbench.jobs.recipe import JobContext
 from workbench.jobs.registry import get_recipe
+from workbench.settings import load_settings
 from workbench.store._paths import Layout
 from workbench.store.records import read_record
 

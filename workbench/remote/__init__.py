@@ -43,8 +43,8 @@ def check_remote(name: str, *, root: str | os.PathLike[str] | None = None, trust
     host key, a key that is not the pinned one, refused login, no Python, no store), and
     :class:`~workbench.errors.ConfigError` for a malformed ``fingerprint`` (before connecting).
     """
-    from workbench.config import load_settings
     from workbench.remote._connection import check, connect
+    from workbench.settings import load_settings
 
     settings = load_settings(root)
     remote = get_remote(settings, name)
@@ -56,7 +56,7 @@ def check_remote(name: str, *, root: str | os.PathLike[str] | None = None, trust
 def last_sync(name: str, *, root: str | os.PathLike[str] | None = None) -> dict[str, Any] | None:
     """What the last sync of remote ``name`` did: ``time`` (epoch s), ``runs``, ``artifacts``,
     ``files``, ``bytes``, ``refused``, ``seconds``; None before the first one."""
-    from workbench.config import load_settings
     from workbench.remote._sync import last_sync as _last
+    from workbench.settings import load_settings
 
     return _last(load_settings(root).root, name)

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from workbench._private import make_dir
-from workbench.config import SETTINGS_FILE, Settings
 from workbench.errors import ConfigError, RemoteError
 from workbench.remote._hostkeys import parse_fingerprint
+from workbench.settings import SETTINGS_FILE, Settings
 from workbench.store._atomic import atomic_write_bytes
 
 if sys.version_info >= (3, 11):

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 from workbench._private import make_dir, open_private
-from workbench.config import Settings, load_settings
 from workbench.errors import ArtifactError, ArtifactNotFound, RemoteError
 from workbench.remote._config import get_remote, validate_name
 from workbench.remote._connection import (
@@ -38,6 +37,7 @@ from workbench.remote._connection import (
 )
 from workbench.remote._mirror import mirror_dir
 from workbench.remote._sync import ProgressCallback, known_hosts_path
+from workbench.settings import Settings, load_settings
 from workbench.store._atomic import write_all
 from workbench.store._lock import file_lock
 from workbench.store._paths import Layout

@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 from workbench._private import make_dir, open_private
-from workbench.config import Settings, load_settings
 from workbench.errors import RemoteError, StoreError
 from workbench.remote._config import Remote, get_remote
 from workbench.remote._connection import Connection, close_channel, connect, raise_for_checks, wait_status
@@ -43,6 +42,7 @@ from workbench.remote._manifest import (
     wanted_kind,
 )
 from workbench.remote._mirror import check_staged, place_artifacts
+from workbench.settings import Settings, load_settings
 from workbench.store._atomic import atomic_write_json, dumps_json, sync_filesystem, write_all
 from workbench.store._lock import file_lock
 from workbench.store._paths import Layout

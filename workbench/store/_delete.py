@@ -6,8 +6,8 @@ import os
 import shutil
 import time
 
-from workbench.config import Settings
 from workbench.errors import StoreError
+from workbench.settings import Settings
 from workbench.store._paths import Layout
 from workbench.store.records import is_crashed, read_record
 

@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from workbench._private import make_dir, restrict
-from workbench.config import Settings
 from workbench.errors import CorruptRecord, StoreError
+from workbench.settings import Settings
 from workbench.store._atomic import atomic_write_json
 from workbench.store._duckdb import connect
 from workbench.store._faults import RESERVE

@@ -35,8 +35,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from workbench.config import Settings
 from workbench.errors import RunNotFound, StoreError
+from workbench.settings import Settings
 from workbench.store import segments
 from workbench.store._paths import Layout, is_run_id
 from workbench.store.records import read_record

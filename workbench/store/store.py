@@ -10,8 +10,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workbench.config import Settings, load_settings
 from workbench.errors import QueryError, RunNotFound
+from workbench.settings import Settings, load_settings
 from workbench.store import segments
 from workbench.store._downsample import m4_indices
 from workbench.store._paths import Layout, is_run_id, validate_run_id

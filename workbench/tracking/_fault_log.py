@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from workbench.config import Settings
+from workbench.settings import Settings
 from workbench.store._faults import describe, remedy
 from workbench.tracking._backlog import Backlog
 

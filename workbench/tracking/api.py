@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from workbench._private import make_dir
-from workbench.config import load_settings
 from workbench.errors import StoreError
+from workbench.settings import load_settings
 from workbench.store import segments
 from workbench.store._atomic import atomic_write_bytes
 from workbench.store._faults import describe, is_storage_fault, remedy
@@ -102,7 +102,7 @@ def init(
     root:
         The store (default ``WORKBENCH_ROOT``, else ``~/.workbench``).
     **settings:
-        Overrides of :class:`~workbench.config.Settings` fields, e.g. ``flush_interval=5``.
+        Overrides of :class:`~workbench.settings.Settings` fields, e.g. ``flush_interval=5``.
 
     When ``WORKBENCH_RUN_ID`` is set (a launched job), the run attaches to that existing run:
     its launch config wins over ``config`` for keys both set.

@@ -28,8 +28,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from workbench._private import make_dir, private_opener
-from workbench.config import Settings
 from workbench.errors import PointsLost, StoreError, WorkbenchError
+from workbench.settings import Settings
 from workbench.store import segments
 from workbench.store._atomic import sync_filesystem
 from workbench.store._faults import describe, is_storage_fault, remedy

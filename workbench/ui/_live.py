@@ -46,7 +46,7 @@ class Poller:
 
 def refresh_interval(root: Any) -> float:
     """The store's ``ui_refresh`` setting."""
-    from workbench.config import load_settings
+    from workbench.settings import load_settings
 
     return float(load_settings(root).ui_refresh)
 

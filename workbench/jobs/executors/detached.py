@@ -23,12 +23,12 @@ import time
 from typing import Any
 
 from workbench._private import make_dir, private_opener
-from workbench.config import load_settings
 from workbench.errors import JobError, WorkbenchError
 from workbench.jobs._paths import JobPaths
 from workbench.jobs.executors import ExitStatus
 from workbench.jobs.outcome import settle, stderr_tail
 from workbench.jobs.registry import get_recipe
+from workbench.settings import load_settings
 from workbench.store._paths import Layout
 from workbench.store.records import HOSTNAME, Record, process_start_time, update_record
 

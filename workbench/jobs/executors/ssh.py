@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench._private import make_dir
-from workbench.config import Settings, load_settings
 from workbench.errors import JobError, RemoteError, StoreError
 from workbench.jobs.executors import SIGNALS, ExitStatus, Launch
+from workbench.settings import Settings, load_settings
 from workbench.store._atomic import atomic_write_bytes, dumps_json
 from workbench.store._paths import Layout
 from workbench.store.records import TERMINAL, Record, parse_record, read_record, update_record

@@ -15,8 +15,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from workbench.config import Settings, load_settings
 from workbench.errors import ArtifactError, ArtifactNotFound
+from workbench.settings import Settings, load_settings
 from workbench.store._paths import Layout
 from workbench.store.artifacts import aliases as _aliases
 from workbench.store.artifacts import lineage as _lineage

@@ -17,8 +17,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from workbench.config import Settings
 from workbench.errors import DatasetError
+from workbench.settings import Settings
 
 __all__ = ["FORMATS", "describe_dataset", "describe_table", "table_format"]
 

@@ -10,8 +10,8 @@ import os
 import shutil
 from pathlib import Path
 
-from workbench.config import Settings
 from workbench.errors import ArtifactError, ArtifactNotFound
+from workbench.settings import Settings
 from workbench.store._atomic import atomic_write_bytes
 from workbench.store._paths import Layout
 from workbench.store.artifacts.aliases import aliases_path, read_aliases, write_aliases

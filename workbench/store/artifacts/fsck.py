@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from workbench._private import open_private
-from workbench.config import Settings
 from workbench.errors import ArtifactError, ArtifactNotFound
+from workbench.settings import Settings
 from workbench.store._atomic import write_all
 from workbench.store._paths import Layout
 from workbench.store.artifacts._progress import Progress

@@ -14,8 +14,8 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-from workbench.config import Settings
 from workbench.errors import ArtifactError, ArtifactNotFound
+from workbench.settings import Settings
 from workbench.store._paths import Layout
 from workbench.store.artifacts.blobs import Blobs
 from workbench.store.artifacts.locks import store_lock

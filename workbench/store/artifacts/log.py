@@ -25,8 +25,8 @@ from typing import Any
 
 from workbench._private import make_dir
 from workbench._units import human_bytes
-from workbench.config import Settings
 from workbench.errors import ArtifactError, StoreError
+from workbench.settings import Settings
 from workbench.store._faults import describe, is_storage_fault, remedy
 from workbench.store._paths import Layout
 from workbench.store.artifacts import lineage

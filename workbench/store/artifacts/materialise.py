@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from workbench._private import DIR_MODE, FILE_MODE, make_dir, private_opener
-from workbench.config import Settings
 from workbench.errors import ArtifactError
+from workbench.settings import Settings
 from workbench.store._atomic import write_all
 from workbench.store._paths import Layout
 from workbench.store.artifacts._progress import Progress

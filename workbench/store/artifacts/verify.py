@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from workbench.config import Settings
+from workbench.settings import Settings
 from workbench.store._atomic import atomic_write_bytes, dumps_json
 from workbench.store._paths import Layout
 

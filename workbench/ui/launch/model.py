@@ -15,9 +15,9 @@ import shlex
 from typing import Any
 
 import workbench as wb
-from workbench.config import load_settings
 from workbench.jobs import Field, executor_names, get_recipe, recipe_names
 from workbench.remote import list_remotes
+from workbench.settings import load_settings
 from workbench.ui._i18n import add_zh
 from workbench.ui._model import ViewModel
 from workbench.ui.launch.monitor_model import JobMonitorModel

@@ -3,7 +3,7 @@
 Long actions run in a worker thread so a view never freezes: the model reports progress through
 the ``callback`` of :func:`workbench.remote.sync` / :func:`workbench.remote.fetch_artifact` and
 notifies its views; a view that draws on an event loop (Panel in ``panel serve``) moves the
-redraw onto it. Only public functions of :mod:`workbench.remote` and :mod:`workbench.config` are
+redraw onto it. Only public functions of :mod:`workbench.remote` and :mod:`workbench.settings` are
 called: the model holds no paths and reads no files.
 """
 
@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from workbench.config import load_settings
 from workbench.errors import RemoteError, WorkbenchError
 from workbench.remote import (
     Remote,
@@ -26,6 +25,7 @@ from workbench.remote import (
     remove_remote,
     sync,
 )
+from workbench.settings import load_settings
 from workbench.ui._format import duration, size, when
 from workbench.ui._i18n import tr
 from workbench.ui._model import ViewModel
