@@ -21,8 +21,8 @@ import os
 import stat
 from pathlib import Path
 
-__all__ = ["DIR_MODE", "FILE_MODE", "READ_ONLY_MODE", "exposure", "make_dir", "open_private", "private_opener",
-           "restrict"]
+__all__ = ["DIR_MODE", "FILE_MODE", "NONBLOCK", "OPEN_FLAGS", "READ_ONLY_MODE", "exposure", "make_dir",
+           "open_private", "private_opener", "restrict"]
 
 #: directories workbench creates: the owner may list, enter and change them, nobody else
 DIR_MODE = 0o700
@@ -56,9 +56,16 @@ def make_dir(path: str | os.PathLike[str], *, parents: bool = True, exist_ok: bo
             raise
 
 
+#: flags for every ``os.open`` of a store file: close-on-exec, and binary on Windows (no newline
+#: translation), each only where the system has it
+OPEN_FLAGS: int = getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+#: ``O_NONBLOCK`` where the system has it (not Windows, which has no fifos to block on)
+NONBLOCK: int = getattr(os, "O_NONBLOCK", 0)
+
+
 def open_private(path: str | os.PathLike[str], flags: int) -> int:
     """``os.open(path, flags)`` creating a missing file with mode 0600 (close-on-exec)."""
-    return os.open(path, flags | os.O_CLOEXEC, FILE_MODE)
+    return os.open(path, flags | OPEN_FLAGS, FILE_MODE)
 
 
 def private_opener(path: str, flags: int) -> int:

@@ -15,7 +15,8 @@ The tree::
     ├── QueryError             a query the store cannot answer
     │   └── FilterError        a ``where`` / ``order_by`` expression that does not parse
     ├── JobError               launching or controlling jobs
-    └── RemoteError            SSH remotes and sync
+    ├── RemoteError            SSH remotes and sync
+    └── MissingExtra           (also an ImportError) a feature whose optional packages are not installed
 
 A message says what failed, names the run, file or expression, and suggests the next step.
 """
@@ -30,6 +31,7 @@ __all__ = [
     "DatasetError",
     "FilterError",
     "JobError",
+    "MissingExtra",
     "PointsLost",
     "QueryError",
     "ReadOnlyRun",
@@ -116,3 +118,18 @@ class JobError(WorkbenchError):
 
 class RemoteError(WorkbenchError):
     """A remote could not be reached, trusted or synced."""
+
+
+class MissingExtra(WorkbenchError, ImportError):
+    """A feature needs an optional part of workbench (an "extra") that is not installed.
+
+    The message is one line naming the feature, the missing module and the command that installs
+    it, e.g. ``pip install 'workbench-ml[ui]'``. ``extra`` is the extra's name, ``module`` the
+    module that could not be imported.
+    """
+
+    def __init__(self, message: str, *, extra: str, module: str) -> None:
+        super().__init__(message)
+        self.extra = extra
+        self.module = module
+        self.name = module  # ImportError's attribute: the module that is missing

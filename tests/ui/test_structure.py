@@ -18,6 +18,7 @@ ALLOWED = {
     "workbench.settings",
     "workbench.jobs",
     "workbench.remote",
+    "workbench._extras",  # the one-line MissingExtra when ipywidgets or Panel is not installed
 }
 #: libraries that read the store directly: only the rooms below may use them
 FORBIDDEN = {"duckdb", "pyarrow", "sqlite3", "fcntl", "shutil"}

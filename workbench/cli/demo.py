@@ -28,9 +28,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from workbench.cli.runs import _print_frame
 
     root = Path(args.root).expanduser().absolute() if args.root else Path.home() / ".workbench-demo"
-    if not args.no_serve:  # a busy port now, not after minutes of filling the store
+    if not args.no_serve:  # a missing extra or a busy port now, not after minutes of filling the store
         from workbench.apps._serving import check_listen
+        from workbench.cli.ui import check_ui_extra
 
+        check_ui_extra("workbench demo (its web app)")
         check_listen("127.0.0.1", args.port)
     if len(wb.runs(project="demo-sweep", root=root)) if (root / "runs").is_dir() else 0:
         echo(f"{root} already holds the demo; delete it to start over")
@@ -45,7 +47,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if not args.no_finetune:
             echo("fine-tuning a LoRA classifier on the sample reviews (about a minute on CPU) ...", flush=True)
             if demo.add_finetune(root) is None:
-                echo("  skipped: torch is not installed (pip install 'workbench[finetune]')")
+                echo("  skipped: torch is not installed (pip install 'workbench-ml[finetune]')")
         if not scheduled:  # the one the demo's jobs started, idle now: nothing of the demo outlives it
             _stop_scheduler(root)
     frame = wb.runs(root=root, order_by="-summary.val_acc",

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-__all__ = ["port_number", "register"]
+__all__ = ["check_ui_extra", "port_number", "register"]
 
 
 def port_number(text: str) -> int:
@@ -44,7 +44,15 @@ def register(sub: Any) -> None:
     d.set_defaults(handler=cmd_dashboard)
 
 
+def check_ui_extra(feature: str) -> None:
+    """MissingExtra unless the web app's packages (Panel, Bokeh) are installed: said before any link."""
+    from workbench._extras import check
+
+    check("panel", "bokeh", extra="ui", feature=feature)
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
+    check_ui_extra("workbench ui")
     from workbench.apps.server import serve
     from workbench.settings import default_root
 
@@ -54,6 +62,10 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
+    from workbench._extras import check
+
+    # Voila serves the notebook; its cells show the ipywidgets views (bqplot charts, ipydatagrid tables)
+    check("voila", "ipywidgets", "bqplot", "ipydatagrid", extra="ui", feature="workbench dashboard")
     from workbench.apps.dashboard import serve_dashboard
     from workbench.settings import default_root
 

@@ -1,6 +1,6 @@
 """Starting, finding and stopping the one scheduler of a store.
 
-The scheduler holds an ``flock`` on ``jobs/scheduler.lock`` for its whole life: whoever can take
+The scheduler holds a lock (``store/_lock.py``) on ``jobs/scheduler.lock`` for its whole life: whoever can take
 that lock knows that no scheduler runs. ``launch`` starts one in the background when none does:
 a short-lived helper process forks it and exits, so the scheduler belongs to no terminal or
 notebook kernel (``setsid``) and outlives both.
@@ -9,7 +9,6 @@ notebook kernel (``setsid``) and outlives both.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import signal
@@ -22,6 +21,7 @@ from workbench._private import private_opener
 from workbench.errors import JobError
 from workbench.jobs._paths import JobPaths
 from workbench.settings import Settings
+from workbench.store._lock import lock_held
 from workbench.store.records import process_alive
 
 __all__ = ["ensure_scheduler", "scheduler_info", "scheduler_running", "stop_scheduler"]
@@ -33,17 +33,7 @@ _FORK_AND_EXEC = "import os,sys\nif os.fork(): os._exit(0)\nos.execv(sys.argv[1]
 
 def scheduler_running(paths: JobPaths) -> bool:
     """Whether a scheduler holds the lock of this store now."""
-    try:
-        fd = os.open(paths.lock, os.O_RDWR | os.O_CLOEXEC)
-    except FileNotFoundError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
+    return lock_held(paths.lock)
 
 
 def scheduler_info(paths: JobPaths) -> dict[str, Any] | None:

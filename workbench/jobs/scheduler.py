@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import fcntl
 import os
 import signal
 import sys
@@ -27,7 +26,6 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from workbench._private import open_private
 from workbench.errors import JobError, StoreError, WorkbenchError
 from workbench.jobs._container import MARKER, Container
 from workbench.jobs._paths import JobPaths
@@ -43,6 +41,7 @@ from workbench.jobs.outcome import settle, stderr_tail
 from workbench.jobs.registry import get_executor, get_recipe
 from workbench.settings import Settings, load_settings
 from workbench.store._atomic import atomic_write_json
+from workbench.store._lock import HeldLock, acquire_lock
 from workbench.store._paths import Layout
 from workbench.store.records import (
     HOSTNAME,
@@ -109,7 +108,7 @@ class Scheduler:
         self._seen: set[str] = set()  # active markers already looked at
         self._executors: dict[str, Any] = {}
         self._stop = False
-        self._lock_fd: int | None = None
+        self._held: HeldLock | None = None
         self._wake_r: int | None = None
         self._refusal: JobError | None = None  # the store turned writable by others: stop, then raise
         self._cgroup_said = False  # why jobs get no cgroup, said once
@@ -125,20 +124,12 @@ class Scheduler:
 
     # -- lock -------------------------------------------------------------------------------------
     def _acquire(self) -> bool:
-        fd = open_private(self.paths.lock, os.O_RDWR | os.O_CREAT)
         # a launcher that asks whether a scheduler runs (daemon.scheduler_running) holds the lock
         # for an instant: only a lock held longer than _ACQUIRE_WAIT means another scheduler
-        deadline = time.monotonic() + _ACQUIRE_WAIT
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    os.close(fd)
-                    return False
-                time.sleep(0.005)
-        self._lock_fd = fd
+        held = acquire_lock(self.paths.lock, timeout=_ACQUIRE_WAIT)
+        if held is None:
+            return False
+        self._held = held
         atomic_write_json(
             self.paths.state,
             {
@@ -153,11 +144,11 @@ class Scheduler:
         return True
 
     def _release(self) -> None:
-        if self._lock_fd is not None:
+        if self._held is not None:
             with contextlib.suppress(OSError):
                 self.paths.state.unlink()
-            os.close(self._lock_fd)
-            self._lock_fd = None
+            self._held.release()
+            self._held = None
 
     # -- the loop ---------------------------------------------------------------------------------
     def run(self) -> int:

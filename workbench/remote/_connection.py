@@ -24,12 +24,10 @@ __all__ = ["CommandResult", "Connection", "connect"]
 
 
 def _import_ssh() -> tuple[Any, Any]:
-    try:
-        import fabric
-        import paramiko
-    except ImportError as exc:
-        raise RemoteError("remotes need Fabric: pip install 'workbench[remote]'") from exc
-    return fabric, paramiko
+    from workbench._extras import require
+
+    # MissingExtra: one line naming the 'remote' extra and its pip install command
+    return require("fabric", "remote", "remotes (SSH)"), require("paramiko", "remote", "remotes (SSH)")
 
 
 class CommandResult:

@@ -75,7 +75,7 @@ def check_host(conn: Connection) -> str:
         detail = result.stdout.decode(errors="replace").strip().splitlines()[-1:] or [""]
         raise RemoteError(
             f"{where}: {remote.python} cannot import workbench ({detail[0][:300]}); install it there "
-            f"(`{remote.python} -m pip install workbench`) so the job's worker can run"
+            f"(`{remote.python} -m pip install workbench-ml`) so the job's worker can run"
         )
     if result.exit_status == _NO_ROOT:
         raise RemoteError(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 from pathlib import Path
 
 from workbench._units import human_bytes
@@ -33,6 +34,8 @@ def free_bytes(path: str | os.PathLike[str]) -> int | None:
     target = Path(path)
     while True:
         try:
+            if not hasattr(os, "statvfs"):  # Windows
+                return shutil.disk_usage(target).free
             st = os.statvfs(target)
         except FileNotFoundError:
             if target.parent == target:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -169,7 +170,28 @@ def process_start_time(pid: int) -> int | None:
         return None
 
 
+if sys.platform == "win32":
+
+    def _windows_process_alive(pid: int) -> bool:
+        """Whether ``pid`` runs, asked of Windows (where ``os.kill(pid, 0)`` would send it a Ctrl-C)."""
+        import ctypes
+
+        kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
+        handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+        if not handle:
+            return bool(ctypes.get_last_error() == 5)  # ERROR_ACCESS_DENIED: it exists, another user's
+        try:
+            code = ctypes.c_ulong()
+            if not kernel32.GetExitCodeProcess(handle, ctypes.byref(code)):
+                return True
+            return code.value == 259  # STILL_ACTIVE
+        finally:
+            kernel32.CloseHandle(handle)
+
+
 def process_alive(pid: int, start_time: int | None) -> bool:
+    if sys.platform == "win32":
+        return _windows_process_alive(pid)
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

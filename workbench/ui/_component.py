@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Generic, TypeVar
 
+from workbench._extras import check
 from workbench.ui._model import ViewModel
 
 M = TypeVar("M", bound=ViewModel)
@@ -24,11 +25,13 @@ class Component(Generic[M]):
     def widget(self) -> Any:
         """The ipywidgets view (one per component, made on first use)."""
         if self._widget is None:
+            check("ipywidgets", "bqplot", "ipydatagrid", extra="ui", feature="workbench's notebook views")
             self._widget = self._make_widget()
         return self._widget
 
     def panel(self) -> Any:
         """A new Panel view of the same model (one per browser session)."""
+        check("panel", "bokeh", extra="ui", feature="workbench's Panel views")
         return self._make_panel()
 
     def lock(self, reason: str | None) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 from workbench.errors import DatasetError, JobError
 from workbench.jobs.schema import Field
 
-__all__ = ["COMMON_FIELDS", "Split", "load_split", "plan_steps", "setup_torch", "split_tables"]
+__all__ = ["COMMON_FIELDS", "Split", "load_split", "plan_steps", "require_finetune", "setup_torch", "split_tables"]
 
 COMMON_FIELDS = (
     Field("epochs", "int", 3, "passes over the training set", minimum=1, maximum=10_000),
@@ -209,6 +209,14 @@ def check_text(rows: list[dict[str, Any]], column: str, where: str) -> None:
                 f"dataset {where}: row {number} has {'no' if value is None else 'an empty'} "
                 f"{column!r} ({value!r}); every row needs text"
             )
+
+
+def require_finetune(recipe: str) -> None:
+    """MissingExtra (one line: ``pip install 'workbench-ml[finetune]'``) unless the fine-tune stack is
+    installed where the job runs; checked before the job's run starts, importing nothing."""
+    from workbench._extras import check
+
+    check("torch", "transformers", "peft", "accelerate", extra="finetune", feature=f"the {recipe} recipe")
 
 
 def setup_torch(config: Mapping[str, Any]) -> str:

@@ -26,6 +26,7 @@ from workbench.jobs.recipes._common import (
     lora_config,
     plan_steps,
     quiet_peft,
+    require_finetune,
     setup_torch,
     training_arguments,
 )
@@ -107,6 +108,7 @@ class _Collate:
 
 
 def run(ctx: JobContext) -> None:
+    require_finetune("causal-lm")
     config = ctx.config
     columns = list((ctx.spec.get("dataset") or {}).get("columns") or [config["text_column"]])
     with ctx.init() as run:

