@@ -1,8 +1,9 @@
 """What the remote lists (the manifest) and what may come from it: paths checked before use.
 
 The remote side runs GNU find under ``<root>/runs`` and prints one NUL-terminated entry per file:
-``TYPE<TAB>PATH<TAB>SIZE<TAB>MTIME``; then under ``<root>/artifacts`` with ``A`` before TYPE. Run
-records, metric segments, captured logs, artifact manifests and alias files are wanted; every
+``TYPE<TAB>PATH<TAB>SIZE<TAB>MTIME``; then under ``<root>/artifacts`` with ``A`` before TYPE, and
+under ``<root>/environments`` with ``E``. Run records, metric segments, captured logs, artifact
+manifests, alias files and environment files are wanted; every
 entry is checked here, since a remote may be hostile: no absolute paths, no ``..``, valid run ids
 and artifact names, regular files only, sizes within limits.
 """
@@ -14,7 +15,7 @@ import re
 
 from workbench.errors import ArtifactError
 from workbench.store._paths import is_run_id
-from workbench.store._schema import MAX_MANIFEST_BYTES, MAX_RECORD_BYTES
+from workbench.store._schema import MAX_ENVIRONMENT_BYTES, MAX_MANIFEST_BYTES, MAX_RECORD_BYTES
 from workbench.store.artifacts.names import validate_name
 
 __all__ = ["MAX_RECORD_BYTES", "MAX_SEGMENT_BYTES", "Entry", "Manifest", "artifact_kind", "parse_manifest",
@@ -28,6 +29,7 @@ MAX_LOG_BYTES = 64 * 1024 * 1024
 MAX_ARTIFACT_BYTES = MAX_MANIFEST_BYTES
 _LOG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}\.log\Z")
 _ARTIFACT_FILE = re.compile(r"(?:v[1-9][0-9]{0,8}\.json|aliases\.json)\Z")
+_ENVIRONMENT = re.compile(r"[0-9a-f]{64}\.json\Z")
 _SEGMENT = re.compile(r"(?:s-\d{8}|c-\d{8}-\d{8})\.parquet\Z")
 # the common, safe shapes in one match (the slow checks run only for the rest)
 _WANTED = re.compile(r"([0-9a-z][0-9a-z_-]{1,63})/(?:(run\.json)|metrics/(?:s-\d{8}|c-\d{8}-\d{8})\.parquet)\Z")
@@ -50,6 +52,8 @@ class Manifest:
     refused_runs: set[str]
     #: artifact name -> its manifests and alias file (paths relative to artifacts/), sorted
     artifacts: dict[str, list[Entry]] = dataclasses.field(default_factory=dict)
+    #: environment files (``<digest>.json``, relative to environments/)
+    environments: list[Entry] = dataclasses.field(default_factory=list)
 
 
 def unsafe_reason(path: str) -> str | None:
@@ -96,7 +100,7 @@ def artifact_kind(path: str) -> str | None:
 
 def size_limit(kind: str) -> int:
     return {"record": MAX_RECORD_BYTES, "log": MAX_LOG_BYTES, "manifest": MAX_ARTIFACT_BYTES,
-            "aliases": MAX_ARTIFACT_BYTES}.get(kind, MAX_SEGMENT_BYTES)
+            "aliases": MAX_ARTIFACT_BYTES, "environment": MAX_ENVIRONMENT_BYTES}.get(kind, MAX_SEGMENT_BYTES)
 
 
 def _parse_artifact_line(kind_char: str, path: str, size: int, mtime: str, remote: str,
@@ -130,6 +134,7 @@ def parse_manifest(data: bytes, remote: str) -> Manifest:
     refused_runs: set[str] = set()
     artifacts: dict[str, list[Entry]] = {}
     refused_names: set[str] = set()
+    environments: list[Entry] = []
 
     def refuse(run_id: str | None, path: str, why: str) -> None:
         refused.append(f"remote {remote!r}: refused {path!r}: {why}")
@@ -148,6 +153,13 @@ def parse_manifest(data: bytes, remote: str) -> Manifest:
         except (UnicodeDecodeError, ValueError):
             refused.append(f"remote {remote!r}: refused a manifest line that does not parse: {raw[:200]!r}")
             continue
+        if kind_char.startswith("E"):
+            if kind_char == "Ef" and _ENVIRONMENT.match(path) and 0 <= size <= MAX_ENVIRONMENT_BYTES:
+                environments.append(Entry(path, size, mtime))
+            elif _ENVIRONMENT.match(path):
+                refused.append(f"remote {remote!r}: refused environment file {path!r}: not a regular file "
+                               f"of at most {MAX_ENVIRONMENT_BYTES} bytes")
+            continue  # anything else there (temp files) stays on the remote
         if kind_char.startswith("A"):
             _parse_artifact_line(kind_char[1:], path, size, mtime, remote, artifacts, refused, refused_names)
             continue
@@ -196,4 +208,4 @@ def parse_manifest(data: bytes, remote: str) -> Manifest:
         entries.sort(key=lambda e: e.path)
         if not any(artifact_kind(e.path) == "manifest" for e in entries):
             artifacts.pop(name)  # only an alias file: nothing to show
-    return Manifest(runs, refused, refused_runs, artifacts)
+    return Manifest(runs, refused, refused_runs, artifacts, environments)

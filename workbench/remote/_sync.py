@@ -2,7 +2,8 @@
 
 One command lists the remote's runs and artifacts (a manifest: paths, sizes, mtimes); the run
 records, metric segments and captured logs of every run that changed since the cursor, and the
-manifests and alias file of every artifact that changed, come in one streamed tar archive, each
+manifests and alias file of every artifact that changed, and the environment files
+(``environments/<digest>.json``) this store lacks, come in one streamed tar archive, each
 member checked (its path, see ``_manifest``; every record, manifest and alias file against the
 store's schema, see ``workbench/store/_schema.py``) and written into a staging directory under
 the local root.
@@ -46,7 +47,15 @@ from workbench.settings import Settings, load_settings
 from workbench.store._atomic import atomic_write_json, dumps_json, sync_filesystem, write_all
 from workbench.store._lock import file_lock
 from workbench.store._paths import Layout
-from workbench.store._schema import MAX_RECORD_BYTES, SchemaError, describe, load_record, read_bounded
+from workbench.store._schema import (
+    MAX_RECORD_BYTES,
+    SchemaError,
+    describe,
+    load_environment,
+    load_record,
+    read_bounded,
+)
+from workbench.store.environments import encode_environment, is_environment_file
 
 __all__ = ["ProgressCallback", "SyncResult", "known_hosts_path", "last_sync", "state_dir", "sync_remote"]
 
@@ -86,12 +95,14 @@ def _manifest_command(remote: Remote) -> str:
     # exit statuses 3/4/5: see raise_for_checks; find is GNU find (-printf)
     return (f"[ -x {python} ] || exit 3; [ -d {root} ] || exit 4; cd {root}/runs 2>/dev/null || exit 5; "
             "find . -mindepth 1 -maxdepth 3 -printf '%y\\t%P\\t%s\\t%T@\\0' || exit $?; "
-            f"cd {root}/artifacts 2>/dev/null || exit 0; "
-            "exec find . -mindepth 1 -maxdepth 2 -printf 'A%y\\t%P\\t%s\\t%T@\\0'")
+            f"if cd {root}/artifacts 2>/dev/null; then "
+            "find . -mindepth 1 -maxdepth 2 -printf 'A%y\\t%P\\t%s\\t%T@\\0' || exit $?; fi; "
+            f"cd {root}/environments 2>/dev/null || exit 0; "
+            "exec find . -mindepth 1 -maxdepth 1 -printf 'E%y\\t%P\\t%s\\t%T@\\0'")
 
 
 def _archive_command(remote: Remote) -> str:
-    # members are named runs/... and artifacts/... (relative to the remote root)
+    # members are named runs/..., artifacts/... and environments/... (relative to the remote root)
     return (f"cd {shlex.quote(remote.root)} && "
             "exec tar -cf - --null --no-recursion --ignore-failed-read -T - 2>/dev/null")
 
@@ -185,6 +196,7 @@ class _Lost(Exception):
 
 #: the staging subdirectory of artifact manifests (a run id never starts with a dot)
 _ARTIFACTS = ".artifacts"
+_ENVIRONMENTS = ".environments"
 #: segments up to this size are read whole and written by the writer threads
 _POOLED_BYTES = 8 * 1024 * 1024
 
@@ -270,6 +282,16 @@ def _receive(conn: Connection, paths: list[str], staging: Path, result: SyncResu
                 if full not in expected:
                     refuse(full, "it was not asked for")
                     continue
+                if full.startswith("environments/"):  # refuses no run: runs without it read on
+                    why = _stage_environment(archive, member, staging)
+                    if why is not None:
+                        result.refused.append(f"remote {name!r}: refused archive member {full!r}: {why}")
+                        continue
+                    arrived.add(full)
+                    result.files += 1
+                    result.bytes += member.size
+                    bar.file_done(member.size)
+                    continue
                 if not member.isreg():
                     refuse(full, "not a regular file (a symlink, hard link, device or directory)")
                     continue
@@ -340,6 +362,42 @@ def _receive(conn: Connection, paths: list[str], staging: Path, result: SyncResu
     if status not in (0, 1):  # 1: a file vanished or changed while tar read it (a live run)
         raise RemoteError(f"tar on remote {name!r} failed with exit status {status}; nothing was changed here")
     return arrived
+
+
+def _stage_environment(archive: Any, member: Any, staging: Path) -> str | None:
+    """Check an environment file of the archive (its schema, and that its content hashes to its
+    name) and stage it in canonical form; why it is refused, or None."""
+    filename = member.name.removeprefix("environments/")
+    if not member.isreg():
+        return "not a regular file (a symlink, hard link, device or directory)"
+    if not is_environment_file(filename) or member.size > size_limit("environment"):
+        return f"not an environment file (<sha256>.json) of at most {size_limit('environment')} bytes"
+    source = archive.extractfile(member)
+    try:
+        data = source.read() if source is not None else b""
+    except (OSError, EOFError) as exc:
+        raise _Lost(exc) from exc
+    try:
+        packages = load_environment(data)["packages"]
+    except SchemaError as exc:
+        return f"the environment file{describe(exc)}"
+    digest, canonical = encode_environment(packages)
+    if f"{digest}.json" != filename:
+        return "its content is not the environment its name says"
+    _write_file(staging / _ENVIRONMENTS / filename, canonical)
+    return None
+
+
+def _place_environments(layout: Layout, staging: Path) -> None:
+    """Move the staged environment files into ``environments/``, each only where it is missing."""
+    staged = staging / _ENVIRONMENTS
+    if not staged.is_dir():
+        return
+    make_dir(layout.environments)
+    for path in sorted(staged.iterdir()):
+        target = layout.environment(path.name.removesuffix(".json"))  # checked: a digest, confined
+        if not os.path.lexists(target):
+            os.rename(path, target)
 
 
 def _stage_records(layout: Layout, staging: Path, run_ids: list[str], name: str,
@@ -426,15 +484,18 @@ def sync_remote(settings: Settings, name: str, *, progress: str | None = None,
             changed = _changed(manifest.runs, cursor, lambda run_id: layout.run_dir(run_id).is_dir())
             mirror = state / "artifacts"
             changed_art = _changed(manifest.artifacts, art_cursor, lambda art: (mirror / art).is_dir())
-            if changed or changed_art:
+            envs = [e for e in manifest.environments
+                    if not os.path.lexists(layout.environments / e.path)]  # names checked by parse_manifest
+            if changed or changed_art or envs:
                 staging = state / f"staging-{os.getpid()}-{os.urandom(4).hex()}"
                 make_dir(staging, parents=False, exist_ok=False)
                 try:
                     entries = [e for run_id in changed for e in manifest.runs[run_id]]
                     art_entries = [e for art in changed_art for e in manifest.artifacts[art]]
                     paths = ([f"runs/{e.path}" for e in entries]
-                             + [f"artifacts/{e.path}" for e in art_entries])
-                    bar = _Bar(sum(e.size for e in entries + art_entries), len(paths), name,
+                             + [f"artifacts/{e.path}" for e in art_entries]
+                             + [f"environments/{e.path}" for e in envs])
+                    bar = _Bar(sum(e.size for e in entries + art_entries + envs), len(paths), name,
                                progress or settings.progress, callback)
                     refused_runs = set(manifest.refused_runs)
                     try:
@@ -445,8 +506,9 @@ def sync_remote(settings: Settings, name: str, *, progress: str | None = None,
                     complete = [run_id for run_id in changed if run_id not in refused_runs
                                 and all(f"runs/{e.path}" in arrived for e in manifest.runs[run_id])]
                     ready = _stage_records(layout, staging, complete, name, result)
-                    if (ready or changed_art) and settings.fsync:
+                    if (ready or changed_art or envs) and settings.fsync:
                         sync_filesystem(staging)
+                    _place_environments(layout, staging)  # before the runs that name them
                     _place(layout, staging, ready)
                     placed = _place_artifacts(settings, name, staging, changed_art, manifest, arrived,
                                               refused_runs, result)

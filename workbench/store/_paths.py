@@ -24,6 +24,7 @@ FORMAT = 1
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case: sorts like time
 _RUN_ID = re.compile(r"[0-9a-z][0-9a-z_-]{1,63}\Z")
+_DIGEST = re.compile(r"[0-9a-f]{64}\Z")
 
 
 def _b32(number: int, width: int) -> str:
@@ -60,7 +61,7 @@ def validate_run_id(run_id: str) -> str:
 class Layout:
     """Paths of a store rooted at ``root`` (see docs/store.md)."""
 
-    __slots__ = ("_journal_fd", "artifacts", "blobs", "catalog", "journal", "root", "runs")
+    __slots__ = ("_journal_fd", "artifacts", "blobs", "catalog", "environments", "journal", "root", "runs")
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -69,6 +70,7 @@ class Layout:
         self.journal = self.catalog / "journal"
         self.artifacts = root / "artifacts"
         self.blobs = root / "blobs" / "sha256"
+        self.environments = root / "environments"
         self._journal_fd: int | None = None
 
     def run_dir(self, run_id: str) -> Path:
@@ -85,6 +87,12 @@ class Layout:
 
     def files_dir(self, run_id: str) -> Path:
         return self.run_dir(run_id) / "files"
+
+    def environment(self, digest: str) -> Path:
+        """``environments/<digest>.json``: the installed distributions of one environment."""
+        if not (isinstance(digest, str) and _DIGEST.match(digest)):
+            raise StoreError(f"{digest!r} is not an environment digest (64 hex digits)")
+        return self.environments / f"{digest}.json"
 
     def ensure(self) -> None:
         try:

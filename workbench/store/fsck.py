@@ -7,6 +7,8 @@ What is checked, and against what:
   the store's schema (``_schema``), as every query reads them;
 - **metric segments** (the files a query reads): a regular file, a readable parquet file, the
   columns ``step, key, value, time``;
+- **environment files** (``environments/<digest>.json``): the schema, and the digest of the
+  content against the name (``workbench.store.environments``); one that no record names is kept;
 - **the catalog** (``catalog/``): ``state.json``, the snapshot it names and its three parquet
   files, the journal a regular file. It is derived: ``workbench reindex`` rebuilds it;
 - **artifacts** (:mod:`workbench.store.artifacts.fsck`): every blob re-hashed, every manifest,
@@ -14,8 +16,9 @@ What is checked, and against what:
   local versions name but the store lacks;
 - what the rooms above the store pass in (``extra``): the settings file, ``[remotes.*]`` tables.
 
-``repair`` moves each corrupt blob into ``<root>/quarantine/`` (the versions that lost files are
-named) and, when the catalog is damaged, moves ``catalog/`` there too and rebuilds it. Nothing is
+``repair`` moves each corrupt blob and each damaged environment file into ``<root>/quarantine/``
+(the versions that lost files are named; the next run in that environment writes its file again)
+and, when the catalog is damaged, moves ``catalog/`` there too and rebuilds it. Nothing is
 deleted; a damaged record, segment, manifest or alias file is reported with its fix, never
 rewritten. The result is ``ok`` only when nothing was found: a run that repaired something is
 not ``ok`` (``workbench fsck`` exits 1, like ``e2fsck`` after correcting errors); the next run
@@ -49,7 +52,7 @@ _CATALOG_TABLES = ("runs", "params", "summaries")
 @dataclasses.dataclass(frozen=True)
 class Finding:
     """One problem: its ``kind`` (``run record``, ``job record``, ``metric segment``, ``catalog``,
-    ``manifest``, ``alias file``, ``usage log``, ``next_version``, ``corrupt blob``,
+    ``environment``, ``manifest``, ``alias file``, ``usage log``, ``next_version``, ``corrupt blob``,
     ``missing blob``, ``settings``, ``remote``), the ``path`` of the file, the ``problem`` and the
     ``fix``."""
 
@@ -98,6 +101,8 @@ _RUN_FIX = ("restore the file from a backup, or move the run's directory out of 
 _JOB_FIX = ("restore the file from a backup, or move the run's directory out of the store; `workbench jobs ls` "
             "and the scheduler skip it meanwhile")
 _SEGMENT_FIX = "restore the file, or move it out of the store: queries skip it meanwhile and its points are not shown"
+_ENVIRONMENT_FIX = ("move it out of the store (`workbench fsck --repair` moves it into quarantine): runs that name it "
+                    "show their short package list until a run in that environment writes the file again")
 _CATALOG_FIX = ("`workbench reindex` (or `workbench fsck --repair`) rebuilds it from the run records: the catalog "
                 "is derived, nothing is lost")
 
@@ -129,6 +134,28 @@ def _check_runs(layout: Layout, jobs: set[str], findings: list[Finding], checked
             if problem is not None:
                 findings.append(Finding("metric segment", str(segment), f"metric segment {segment} {problem}",
                                         _SEGMENT_FIX))
+
+
+def _check_environments(layout: Layout, findings: list[Finding], checked: dict[str, int], repair: bool) -> None:
+    from workbench.store.environments import environment_problems
+
+    checked["environments"] = 0
+    for path, found in environment_problems(layout):
+        checked["environments"] += 1
+        if found is None:
+            continue
+        problem, fix = found, _ENVIRONMENT_FIX
+        if repair:
+            from workbench.store.artifacts.quarantine import make_quarantine
+
+            target = None
+            with contextlib.suppress(OSError, StoreError):
+                target = make_quarantine(layout) / f"{path.name}-{time.strftime('%Y%m%dT%H%M%S')}-{os.urandom(2).hex()}"
+                os.rename(path, target)
+            if target is not None and not os.path.lexists(path):
+                problem += f" (--repair moved it to {target})"
+                fix = "nothing more: the next run in that environment writes its file again"
+        findings.append(Finding("environment", str(path), problem, fix))
 
 
 def _segment_problem(path: Path, pq: Any) -> str | None:
@@ -271,6 +298,7 @@ def check_store(
     findings: list[Finding] = list(extra)
     checked = {"run records": 0, "job records": 0, "metric segments": 0}
     _check_runs(layout, set(jobs), findings, checked)
+    _check_environments(layout, findings, checked, repair)
     rebuilt = None
     if _check_catalog(layout, findings) and repair:
         rebuilt = _rebuild_catalog(layout, settings)
