@@ -22,13 +22,16 @@ from workbench.errors import (
     DatasetError,
     FilterError,
     JobError,
+    MissingExtra,
     QueryError,
     RemoteError,
     RunNotFound,
     StoreError,
     WorkbenchError,
 )
+from workbench.integrations import _register as _hf_report_to  # noqa: F401  (report_to="workbench")
 from workbench.tracking.api import init
+from workbench.tracking.current import alert, config, define_metric, finish, log, summary
 from workbench.tracking.run import Run
 
 if TYPE_CHECKING:
@@ -52,6 +55,7 @@ __all__ = [
     "FilterError",
     "Job",
     "JobError",
+    "MissingExtra",
     "QueryError",
     "RemoteError",
     "Run",
@@ -59,24 +63,31 @@ __all__ = [
     "StoreError",
     "WorkbenchError",
     "__version__",
+    "alert",
     "artifact",
     "artifacts",
+    "config",
+    "define_metric",
     "disk_usage",
+    "finish",
     "fsck",
     "get_run",
     "history",
     "init",
     "launch",
+    "log",
     "log_artifact",
     "log_dataset",
     "reindex",
     "remove_alias",
+    "run",
     "run_artifacts",
     "run_logs",
     "runs",
     "set_alias",
     "sql",
     "store_version",
+    "summary",
     "sync",
     "update_run",
     "use_artifact",
@@ -582,7 +593,7 @@ def sync(name: str, *, root: PathLike | None = None, progress: str | None = None
     changed since the last sync come in one streamed archive, are checked (paths, file types,
     sizes, run ids) and staged, and each run then moves into place whole. Synced runs carry
     ``remote = name``, are read-only here and show in :func:`runs` like local ones. A local run
-    with the same id is never overwritten. Needs ``pip install 'workbench[remote]'``.
+    with the same id is never overwritten. Needs ``pip install 'workbench-ml[remote]'``.
 
     Parameters
     ----------
@@ -622,6 +633,11 @@ _LAZY = {"Job": "workbench.jobs.job", "Artifact": "workbench.store.artifacts.art
 
 
 def __getattr__(name: str) -> Any:
+    # ``workbench.run``: the current run (W&B's ``wandb.run``), None when there is none
+    if name == "run":
+        from workbench.tracking.current import current
+
+        return current()
     # classes of the jobs and artifacts rooms load on first use: `import workbench` stays light
     module = _LAZY.get(name)
     if module is None:

@@ -25,7 +25,7 @@ RECORD_KEYS = {
     "format", "id", "project", "name", "created", "started", "ended", "status", "heartbeat",
     "config", "summary", "summary_pinned", "metrics", "tags", "notes", "remote",
     "pid", "pid_start", "host", "user", "python", "platform", "executable", "command", "cwd", "git",
-    "packages", "notebook",
+    "packages", "notebook", "environment",
 }
 
 SCRIPT = """

@@ -149,9 +149,8 @@ def test_workbench_reindex_lists_a_record_of_the_wrong_shape(root: Path) -> None
 
 
 def test_writers_never_write_a_record_that_readers_would_refuse(root: Path) -> None:
-    refused = "not written, the record would not be readable (config[''] is an empty string)"
-    with pytest.raises(StoreError, match=re.escape(refused)):
-        wb.init(config={"": 1}, root=root, **QUIET)
+    with pytest.raises(wb.ConfigError, match=re.escape("config key '' must be a non-empty string")):
+        wb.init(config={"": 1}, root=root, **QUIET)  # refused before the store is touched
     with pytest.raises(StoreError, match="name holds a NUL character"):
         wb.init(name="a\x00b", root=root, **QUIET)
     assert not (root / "runs").exists() or not any((root / "runs").iterdir())  # no half-made run

@@ -32,6 +32,7 @@ from typing import Any
 
 __all__ = [
     "MAX_DEPTH",
+    "MAX_ENVIRONMENT_BYTES",
     "MAX_INT",
     "MAX_ITEMS",
     "MAX_KEYS",
@@ -42,6 +43,7 @@ __all__ = [
     "MAX_TIME",
     "SchemaError",
     "load_aliases",
+    "load_environment",
     "load_manifest",
     "load_record",
     "read_bounded",
@@ -51,6 +53,8 @@ __all__ = [
 MAX_RECORD_BYTES = 16 * 1024 * 1024
 #: an artifact manifest or alias file larger than this is refused (a real one is kilobytes)
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024
+#: an environment file larger than this is refused (a real one is tens of kilobytes)
+MAX_ENVIRONMENT_BYTES = 4 * 1024 * 1024
 #: arrays and objects nested deeper than this are refused (the document itself is level 1)
 MAX_DEPTH = 32
 #: characters in one string, at any depth
@@ -89,7 +93,9 @@ def read_bounded(path: Path, limit: int) -> bytes:
     """At most ``limit + 1`` bytes of ``path``: enough to tell that a file is over its limit
     without reading a huge one whole. OSError as ``open`` raises it; :class:`SchemaError` for
     something other than a regular file (a fifo would block the reader)."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    # each flag where the system has it (Windows: no O_NONBLOCK nor O_CLOEXEC, but O_BINARY)
+    flags = getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    fd = os.open(path, os.O_RDONLY | flags)
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise SchemaError("", "is not a regular file")
@@ -373,7 +379,13 @@ def _check_format(document: Any, current: int, path: tuple[Any, ...] = ("format"
 # -- run records ---------------------------------------------------------------------------------
 
 _STAT = _fields({"count": _count, "step": _int64, "min": _nullable(_number), "max": _nullable(_number),
-                 "last": _nullable(_number)})
+                 "last": _nullable(_number), "first": _nullable(_number), "sum": _nullable(_number)})
+# define_metric: how a key (or a glob such as "val/*") is summarised and charted
+_METRIC_DEF = _fields({"step_metric": _name, "summary": _list_of(_one_of(("min", "max", "mean", "first", "last",
+                                                                          "best", "none"))),
+                       "goal": _one_of(("minimize", "maximize")), "hidden": _boolean, "step_sync": _boolean})
+_ALERT = _fields({"time": _time, "title": _text, "text": _text, "level": _one_of(("INFO", "WARN", "ERROR"))},
+                 required=("time", "title", "text", "level"))
 _LINEAGE = _fields({"name": _name, "version": _integer(1, _INT64), "type": _nullable(_line),
                     "time": _nullable(_time), "new": _nullable(_boolean), "remote": _nullable(_line)},
                    required=("name", "version"))
@@ -390,7 +402,7 @@ def _record_check() -> Check:
 
     times = dict.fromkeys(("created", "started", "ended", "heartbeat"), _nullable(_time))
     texts = dict.fromkeys(("notes", "python", "platform", "executable", "cwd", "notebook"), _nullable(_text))
-    lines = dict.fromkeys(("project", "name", "host", "user", "remote"), _nullable(_line))
+    lines = dict.fromkeys(("project", "name", "host", "user", "remote", "group", "job_type"), _nullable(_line))
     return _fields({
         "id": _run_id, "status": _one_of(STATUSES), **times, **texts, **lines,
         "config": _nested_names, "summary": _map_of(_name, _any), "summary_pinned": _list_of(_name),
@@ -399,7 +411,9 @@ def _record_check() -> Check:
         "pid_start": _nullable(_count), "exit_code": _nullable(_int64),
         "command": _nullable(_list_of(_text)), "packages": _nullable(_map_of(_name, _nullable(_text))),
         "git": _nullable(_GIT), "error": _nullable(_ERROR), "warnings": _list_of(_text),
-        "points_lost": _count,
+        "environment": _nullable(_digest),  # environments/<digest>.json (workbench.store.environments)
+        "points_lost": _count, "resumes": _count,
+        "metric_defs": _map_of(_name, _METRIC_DEF), "alerts": _list_of(_ALERT),
         "artifacts": _fields({"produced": _list_of(_LINEAGE), "used": _list_of(_LINEAGE)}),
         "job": _JOB,
     })
@@ -519,6 +533,26 @@ def load_aliases(data: bytes) -> dict[str, int]:
         raise SchemaError("", f"is {_a(aliases)}, not an object of alias -> version")
     _ALIASES(aliases, ())
     return aliases
+
+
+# -- environment files (environments/<digest>.json) -------------------------------------------------
+
+_ENVIRONMENT = _fields({"packages": _map_of(_name, _line)}, required=("packages",))
+
+
+def load_environment(data: bytes) -> dict[str, Any]:
+    """The environment file in ``data`` (``{"format": 1, "packages": {name: version}}``), checked;
+    :class:`SchemaError` if it is not one. Whether its digest matches its name is the caller's check
+    (``workbench.store.environments``)."""
+    from workbench.store.environments import ENVIRONMENT_FORMAT
+
+    document = _parse(data, MAX_ENVIRONMENT_BYTES)
+    _check_values(document)
+    if not isinstance(document, dict) or not isinstance(document.get("packages"), dict):
+        raise SchemaError("", "is not a workbench environment (no 'packages' object)")
+    _check_format(document, ENVIRONMENT_FORMAT)
+    _ENVIRONMENT(document, ())
+    return document
 
 
 def describe(exc: SchemaError) -> str:

@@ -40,6 +40,7 @@ RUN_FIELDS: dict[str, str] = {
     "created": "created", "started": "started", "ended": "ended", "heartbeat": "heartbeat",
     "duration": "duration", "host": "host", "user": "user", "notes": "notes", "tags": "tags",
     "remote": "remote", "git_commit": "git_commit", "pid": "pid", "notebook": "notebook", "error": "error",
+    "group": "group", "job_type": "job_type",
 }
 _TIME_FIELDS = {"created", "started", "ended", "heartbeat"}
 _NUMERIC_RUN_FIELDS = _TIME_FIELDS | {"duration", "pid"}
@@ -162,7 +163,7 @@ class _Compiler:
         if field not in self.fields:
             self.fields.append(field)
         if field.kind == "run":
-            return f"r.{RUN_FIELDS[field.name]}"
+            return f'r."{RUN_FIELDS[field.name]}"'  # quoted: "group" is an SQL keyword
         key = (field.kind, field.name)
         alias = self._aliases.get(key)
         if alias is None:

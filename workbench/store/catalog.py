@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench._private import make_dir, restrict
+from workbench._private import NONBLOCK, OPEN_FLAGS, make_dir, restrict
 from workbench.errors import CorruptRecord, StoreError
 from workbench.settings import Settings
 from workbench.store._atomic import atomic_write_json
@@ -47,7 +47,7 @@ _RUN_COLUMNS = [
     ("created", "DOUBLE"), ("started", "DOUBLE"), ("ended", "DOUBLE"), ("heartbeat", "DOUBLE"),
     ("duration", "DOUBLE"), ("tags", "VARCHAR[]"), ("notes", "VARCHAR"), ("host", "VARCHAR"),
     ("user", "VARCHAR"), ("remote", "VARCHAR"), ("git_commit", "VARCHAR"), ("pid", "BIGINT"),
-    ("notebook", "VARCHAR"), ("error", "VARCHAR"),
+    ("notebook", "VARCHAR"), ("error", "VARCHAR"), ("group", "VARCHAR"), ("job_type", "VARCHAR"),
     ("_pid_start", "BIGINT"), ("_ino", "BIGINT"), ("_mtime", "BIGINT"), ("_size", "BIGINT"),
 ]
 _VALUE_COLUMNS = [("run_id", "VARCHAR"), ("key", "VARCHAR"), ("num", "DOUBLE"), ("str", "VARCHAR"),
@@ -103,6 +103,10 @@ def _opt_float(value: Any) -> float | None:
         return None
 
 
+def _opt_str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 def _opt_int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
@@ -143,6 +147,7 @@ class _Rows:
             record.get("remote"), git.get("commit") if isinstance(git, dict) else None,
             _opt_int(record.get("pid")), record.get("notebook"),
             (error.get("message") if isinstance(error, dict) else str(error)) if error else None,
+            _opt_str(record.get("group")), _opt_str(record.get("job_type")),
             _opt_int(record.get("pid_start")), *ident,
         ))
         config = flatten(record.get("config") or {})
@@ -154,6 +159,14 @@ class _Rows:
         for key in summary.keys() | stats.keys():
             stat = stats.get(key) or {}
             value = summary.get(key, stat.get("last"))
+            if isinstance(value, dict) and value:
+                # define_metric(summary="min,max"): {"min": .., "max": ..} -> summary.loss.min, ...
+                for inner, item in flatten(value, key).items():
+                    summary_values[inner] = item
+                    self.summaries.append((run_id, inner, *_typed(item), None, None, None, None))
+                if key not in stats:
+                    continue
+                value = stat.get("last")  # summary.loss stays the last value, with its stats
             summary_values[key] = value
             self.summaries.append((run_id, key, *_typed(value), _opt_float(stat.get("min")),
                                    _opt_float(stat.get("max")), _opt_int(stat.get("count")),
@@ -262,7 +275,7 @@ class Catalog:
         """The record and the identity (inode, mtime, size) of exactly the bytes read."""
         path = self.layout.runs / run_id / "run.json"
         try:  # O_NONBLOCK: a fifo in a record's place must not hang every query
-            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            fd = os.open(path, os.O_RDONLY | NONBLOCK | OPEN_FLAGS)
         except (FileNotFoundError, NotADirectoryError):
             return None, None
         except OSError as exc:
@@ -469,7 +482,8 @@ class Catalog:
             if not name.startswith("snapshot-") or "/" in name or not directory.is_dir():
                 return False
             for name in _TABLES:
-                self._con.execute(f"INSERT INTO {name} SELECT * FROM read_parquet($p)",
+                # by name: a snapshot of an older workbench lacks newer columns (they read as NULL)
+                self._con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM read_parquet($p)",
                                   {"p": str(directory / f"{name[1:]}.parquet")})
         except (OSError, ValueError, KeyError, TypeError) as exc:
             self._create_tables()

@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 __all__ = ["Store", "open_store"]
 
 _BASE_COLUMNS = ["run_id", "project", "name", "status", "created", "started", "ended", "duration",
-                 "tags", "notes", "host", "user", "remote", "git_commit", "notebook", "error"]
+                 "tags", "notes", "host", "user", "remote", "git_commit", "notebook", "error", "group",
+                 "job_type"]
 _TIME_COLUMNS = ("created", "started", "ended")
 _RETRIES = 5  # listings of metric files, while compaction replaces files under a query
 _CHURN = "the run's metric files kept changing while they were read (compaction); try again"
@@ -73,6 +74,23 @@ class Store:
     def get(self, run_id: str) -> dict[str, Any]:
         """The run record (read from its file, so always current)."""
         return read_record(self.layout, self.resolve(run_id))
+
+    def environment(self, run_id: str) -> dict[str, str] | None:
+        """Every distribution installed where the run ran (name -> version, sorted), from the
+        environment file its record names; None when there is none (an older run, one synced
+        without it). A damaged or misnamed file is skipped with a warning naming it (the record's
+        short ``packages`` map is still there); ``workbench fsck`` reports it."""
+        from workbench.errors import StoreError
+        from workbench.store.environments import read_environment
+
+        digest = self.get(run_id).get("environment")
+        if digest is None:
+            return None
+        try:
+            return read_environment(self.layout, digest)
+        except StoreError as exc:
+            warnings.warn(f"{exc}; `workbench fsck --repair` moves it aside", stacklevel=2)
+            return None
 
     # -- runs() ------------------------------------------------------------------------------------
     def runs(self, project: str | None = None, where: str | None = None,

@@ -92,18 +92,22 @@ def fold(stats: dict[str, dict[str, Any]], summary: dict[str, Any], pinned: set[
     steps, codes, names, values, _ = batch
     starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
     ends = np.r_[starts[1:], len(codes)]
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):
         mins = np.fmin.reduceat(values, starts)
         maxs = np.fmax.reduceat(values, starts)
-    for start, end, lo, hi in zip(starts.tolist(), ends.tolist(), mins.tolist(), maxs.tolist()):
+        sums = np.add.reduceat(values, starts)
+    for start, end, lo, hi, total in zip(starts.tolist(), ends.tolist(), mins.tolist(), maxs.tolist(),
+                                         sums.tolist()):
         key = names[codes[start]]
         stat = stats.get(key)
         if stat is None:
-            stat = {"count": 0, "min": lo, "max": hi, "step": -1}
+            # first: the value logged first (for define_metric(summary="first")); sum: for "mean"
+            stat = {"count": 0, "min": lo, "max": hi, "step": -1, "first": float(values[start]), "sum": 0.0}
             stats[key] = stat
         else:
             stat["min"] = _fmin(stat["min"], lo)
             stat["max"] = _fmax(stat["max"], hi)
+        stat["sum"] = stat.get("sum", 0.0) + total
         stat["count"] += end - start
         last_step = int(steps[end - 1])
         # the value at the highest step is the summary (ties: the one logged last)

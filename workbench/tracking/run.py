@@ -35,8 +35,10 @@ from workbench.store._atomic import sync_filesystem
 from workbench.store._faults import describe, is_storage_fault, remedy
 from workbench.store._paths import Layout
 from workbench.store.records import TERMINAL, Record, normalize_tags, update_record
-from workbench.tracking import _backlog, _capture, _flusher, _lifecycle
+from workbench.tracking import _backlog, _capture, _flusher, _lifecycle, current
+from workbench.tracking._config import Config, jsonable, set_items
 from workbench.tracking._fault_log import FaultLog
+from workbench.tracking._metric_defs import MetricDefs
 from workbench.tracking._reserve import Reserve
 
 if TYPE_CHECKING:
@@ -91,10 +93,26 @@ def _to_float(key: str, value: Any) -> float:
 
 
 class _Summary(MutableMapping[str, Any]):
-    """``run.summary``: the last value of each metric, plus values set by hand (which stay)."""
+    """``run.summary``: the last value of each metric, plus values set by hand (which stay).
+
+    Keys read and set as items or attributes (``run.summary.best_acc = 0.93``), as in W&B.
+    """
+
+    __slots__ = ("_run",)
 
     def __init__(self, run: Run) -> None:
-        self._run = run
+        object.__setattr__(self, "_run", run)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(f"summary has no key {name!r}") from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self[name] = value
 
     def __getitem__(self, key: str) -> Any:
         return self._run._summary_view()[key]
@@ -127,7 +145,7 @@ class Run:
     """
 
     def __init__(self, layout: Layout, settings: Settings, record: Record, *, first_step: int = 0,
-                 first_sequence: int = 0) -> None:
+                 first_sequence: int = 0, resumed: bool = False, allow_val_change: bool = False) -> None:
         self._layout = layout
         self._settings = settings
         self.id: str = record["id"]
@@ -153,6 +171,12 @@ class Run:
         self._stats: dict[str, dict[str, Any]] = dict(record.get("metrics") or {})
         self._summary: dict[str, Any] = dict(record.get("summary") or {})
         self._pinned: set[str] = set(record.get("summary_pinned") or ())
+        self._config: dict[str, Any] = dict(record.get("config") or {})
+        self._config_view = Config(self)
+        self._allow_val_change = allow_val_change
+        self._defs = MetricDefs(record.get("metric_defs"))
+        #: True when this run continues one started before (``init(id=..., resume=...)``)
+        self.resumed = resumed
         self._last_write = time.time()
         self._flush_error: BaseException | None = None
         # points taken from the buffer but not stored yet, and the store's refusals to write them
@@ -182,9 +206,47 @@ class Run:
         return str(self._record.get("name"))
 
     @property
-    def config(self) -> dict[str, Any]:
-        """The run's config (a copy): what ``init`` was given, merged with a launch spec's."""
-        return dict(self._record.get("config") or {})
+    def group(self) -> str | None:
+        """The run's group (``init(group=...)``): runs of one experiment, e.g. the ranks of a job."""
+        return self._record.get("group")
+
+    @property
+    def job_type(self) -> str | None:
+        """What kind of run this is (``init(job_type="eval")``)."""
+        return self._record.get("job_type")
+
+    @property
+    def config(self) -> Config:
+        """The run's config, live: item and attribute access, ``update()``, ``setdefault()``.
+
+        Every change is written to the record at once (queries see ``config.*``). A key that
+        holds a different value is protected: changing it raises
+        :class:`~workbench.errors.ConfigError` unless ``allow_val_change=True``.
+        """
+        return self._config_view
+
+    @config.setter
+    def config(self, values: Mapping[str, Any]) -> None:
+        self.config.update(values)
+
+    def _config_root(self) -> dict[str, Any]:
+        return self._config
+
+    def _config_set(self, path: tuple[str, ...], items: Mapping[str, Any], *, allow_val_change: bool,
+                    delete: tuple[str, ...] = ()) -> None:
+        if self._finished:
+            raise WorkbenchError(f"run {self.id} is finished; its config can no longer change "
+                                 f"(reopen it with workbench.init(id={self.id!r}, resume='must'))")
+        with self._flush_lock:
+            new = set_items(self._config, path, items, allow_val_change=allow_val_change or self._allow_val_change,
+                            delete=delete)
+            if new == self._config:
+                return
+            self._config = new
+            self._config_view._refresh(new)
+            self._record["config"] = new
+            self._pending["config"] = new
+            self._write_now()
 
     @property
     def dir(self) -> Any:
@@ -221,11 +283,15 @@ class Run:
         return f"<Run {self.id} {self.project}/{self.name} {self.status}>"
 
     # -- the hot path -------------------------------------------------------------------------
-    def log(self, data: Mapping[str, Any], step: int | None = None) -> None:
+    def log(self, data: Mapping[str, Any], step: int | None = None, commit: bool | None = None, *,
+            time: float | None = None) -> None:
         """Log metric values at ``step`` (default: one past the last step logged).
 
         Values are numbers: int, float, bool, numpy scalars or 0-d numpy/torch tensors. NaN
-        and infinities are kept as they are.
+        and infinities are kept as they are. A nested dict logs its keys as ``outer.inner``.
+        ``commit=False`` keeps the step open: the next call without a step logs at the same
+        step (W&B's convention). ``time`` is the points' wall time in epoch seconds (default:
+        now), for importers and replays.
         """
         if self._finished:
             raise WorkbenchError(f"run {self.id} is finished; start a new one with workbench.init()")
@@ -242,18 +308,27 @@ class Run:
             entry = self._validate(data)
         if step is None:
             step = self._step
-            self._step = step + 1
-        elif type(step) is int and step >= 0:
-            if step >= self._step:
+            if commit is not False:
                 self._step = step + 1
         else:
-            step = self._check_step(step)
+            if type(step) is not int or step < 0:
+                step = self._check_step(step)
             if step >= self._step:
-                self._step = step + 1
+                self._step = step + 1 if commit is not False else step
+        when = _now() if time is None else self._check_time(time)
         if entry is None:
-            self._append_single((step, _now(), key, value))
+            self._append_single((step, when, key, value))
         else:
-            self._append((step, _now(), entry))
+            self._append((step, when, entry))
+
+    @staticmethod
+    def _check_time(when: Any) -> float:
+        if isinstance(when, bool) or not isinstance(when, (int, float)):
+            raise TypeError(f"run.log: time must be epoch seconds (a number), not {when!r}")
+        seconds = float(when)
+        if not -2**33 < seconds < 2**33:  # the store's limit on times (years 1697 to 2242)
+            raise ValueError(f"run.log: time {seconds} is not epoch seconds between the years 1697 and 2242")
+        return seconds
 
     def _check_step(self, step: Any) -> int:
         if isinstance(step, bool) or not isinstance(step, int):
@@ -273,6 +348,10 @@ class Run:
             raise TypeError(f"run.log takes a dict of metric values, not {type(data).__name__}")
         clean: dict[str, Any] = {}
         for key, value in data.items():
+            if isinstance(value, Mapping):  # W&B's nested form: {"val": {"loss": 1}} -> "val.loss"
+                for inner, item in self._validate({f"{key}.{k}": v for k, v in value.items()}).items():
+                    clean[inner] = item
+                continue
             if key not in self._known:
                 _check_key(key)
             clean[key] = value if type(value) in self._fast else _to_float(key, value)
@@ -286,14 +365,16 @@ class Run:
             if self._faults.current is None:
                 self._write_backlog()
             summary = dict(self._summary)
+            stats = self._stats
             if self._backlog:  # points the store refused so far: their values all the same
                 stats = {key: dict(stat) for key, stat in self._stats.items()}
                 for batch in self._backlog:
                     _backlog.fold(stats, summary, self._pinned, batch)
-            return summary
+            return self._defs.apply(summary, stats, self._pinned) if self._defs else summary
 
     def _set_summary(self, key: str, value: Any) -> None:
         _check_key(key)
+        value = jsonable(value)
         with self._flush_lock:
             self._summary[key] = value
             self._pinned.add(key)
@@ -311,6 +392,66 @@ class Run:
             self._pending[name] = value
         self._urgent = True
         _flusher.wake()
+
+    def _write_now(self) -> None:
+        """Write the record now (config changes): queries see them at once. A store that
+        refuses the write leaves the change pending; the flusher retries it."""
+        with self._flush_lock:
+            try:
+                self._write_record(time.time())
+            except OSError as exc:
+                if not is_storage_fault(exc):
+                    raise
+                self._faults.refused(exc, self._layout.record(self.id))
+                self._urgent = True
+                _flusher.wake()
+
+    # -- metric definitions and alerts ------------------------------------------------------------
+    def define_metric(self, name: str, step_metric: str | None = None, *, step_sync: bool | None = None,
+                      hidden: bool | None = None, summary: str | None = None, goal: str | None = None,
+                      overwrite: bool | None = None) -> dict[str, Any]:
+        """Say how a metric (or a glob such as ``"val/*"``) is summarised and charted, as in W&B.
+
+        ``summary``: ``"min"``, ``"max"``, ``"mean"``, ``"first"``, ``"last"``, ``"best"`` (with
+        ``goal``), ``"none"`` or a comma-separated list: the summary of the key becomes
+        ``{"min": ..., "max": ...}`` (queries: ``summary.loss.min``). ``step_metric``: the key
+        charts put on the x axis (e.g. ``"epoch"``). ``goal``: ``"minimize"`` or ``"maximize"``.
+        ``hidden``: keep it out of default charts. Recorded in the run's ``metric_defs``.
+
+        Examples
+        --------
+        >>> run.define_metric("val/loss", summary="min", goal="minimize")  # doctest: +SKIP
+        >>> run.define_metric("val/*", step_metric="epoch")  # doctest: +SKIP
+        """
+        with self._flush_lock:
+            spec = self._defs.define(name, step_metric=step_metric, step_sync=step_sync, hidden=hidden,
+                                     summary=summary, goal=goal, overwrite=overwrite)
+            self._record["metric_defs"] = self._defs.as_record()
+            self._pending["metric_defs"] = self._record["metric_defs"]
+            self._pending["summary"] = True
+        self._urgent = True
+        _flusher.wake()
+        return spec
+
+    def alert(self, title: str, text: str, level: str = "INFO", wait_duration: Any = None) -> bool:
+        """Record an alert (W&B's ``run.alert``): kept in the run's ``alerts`` and printed to
+        stderr. One with the same title within ``wait_duration`` seconds (or a ``timedelta``)
+        of the last is dropped; returns whether it was recorded."""
+        from workbench.tracking._metric_defs import make_alert
+
+        with self._flush_lock:
+            alerts = list(self._record.get("alerts") or [])
+            alert = make_alert(title, text, level, wait_duration, alerts)
+            if alert is None:
+                return False
+            alerts = [*alerts, alert][-100:]  # the newest 100
+            self._record["alerts"] = alerts
+            self._pending["alerts"] = alerts
+        shown = "".join(c if c.isprintable() else " " for c in f"{alert['title']}: {alert['text']}")
+        print(f"workbench: run {self.id}: alert {alert['level']}: {shown[:500]}", file=sys.__stderr__)
+        self._urgent = True
+        _flusher.wake()
+        return True
 
     # -- flushing -----------------------------------------------------------------------------
     def _background_flush(self) -> None:
@@ -445,7 +586,8 @@ class Run:
             self._pending["warnings"] = list(self._faults.warnings)
         pending, self._pending = self._pending, {}
         stats = {k: dict(v) for k, v in self._stats.items()}
-        summary = dict(self._summary)
+        summary = self._defs.apply(dict(self._summary), stats, self._pinned) if self._defs else dict(self._summary)
+        self._defs.strip(stats)
         pinned = sorted(self._pinned)
 
         def mutate(record: Record) -> None:
@@ -577,6 +719,7 @@ class Run:
                     self._make_durable()
                 except OSError as exc:
                     print(f"workbench: run {self.id}: could not make it durable: {exc}", file=sys.__stderr__)
+        current.clear(self)
         if self._final is None:
             _lifecycle.unregister(self)  # else the exit hook tries to record the end once more
         if loss is not None:

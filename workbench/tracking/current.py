@@ -1,0 +1,160 @@
+"""The current run of the process and the module-level calls that act on it, W&B-style.
+
+``workbench.init`` makes the run it returns current; ``workbench.log``, ``workbench.config``,
+``workbench.summary``, ``workbench.define_metric``, ``workbench.alert`` and ``workbench.finish``
+act on it; ``workbench.run`` is it (``None`` when there is none). Finishing a run that is
+current leaves none current.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, MutableMapping
+from typing import TYPE_CHECKING, Any
+
+from workbench.errors import WorkbenchError
+
+if TYPE_CHECKING:
+    from workbench.tracking.run import Run
+
+__all__ = ["alert", "config", "current", "define_metric", "finish", "log", "summary"]
+
+_current: Any = None  # a Run or a DisabledRun
+
+
+def current() -> Run | None:
+    """The current run: the last one ``init`` returned that is not finished; else ``None``."""
+    run = _current
+    if run is not None and run._finished:
+        return None
+    return run  # type: ignore[no-any-return]
+
+
+def set_current(run: Any) -> None:
+    global _current
+    _current = run
+
+
+def clear(run: Any) -> None:
+    global _current
+    if _current is run:
+        _current = None
+
+
+def _require(what: str) -> Run:
+    run = current()
+    if run is None:
+        raise WorkbenchError(f"workbench.{what}: no run is active; call workbench.init() first")
+    return run
+
+
+def log(data: Mapping[str, Any], step: int | None = None, commit: bool | None = None, *,
+        time: float | None = None) -> None:
+    """``run.log`` on the current run (see :meth:`workbench.Run.log`)."""
+    _require("log").log(data, step=step, commit=commit, time=time)
+
+
+def finish(status: str = "completed", *, exit_code: int | None = None, quiet: bool | None = None) -> None:
+    """Finish the current run; nothing happens when there is none (as in W&B).
+
+    ``exit_code`` other than 0 records the run ``failed`` (W&B's convention) unless a
+    ``status`` is given; ``quiet`` is accepted for W&B code and ignored.
+    """
+    run = current()
+    if run is None:
+        return
+    if exit_code not in (None, 0) and status == "completed":
+        status = "failed"
+    run.finish(status, exit_code=exit_code)
+
+
+def define_metric(name: str, step_metric: str | None = None, *, step_sync: bool | None = None,
+                  hidden: bool | None = None, summary: str | None = None, goal: str | None = None,
+                  overwrite: bool | None = None) -> dict[str, Any]:
+    """``run.define_metric`` on the current run (see :meth:`workbench.Run.define_metric`)."""
+    return _require("define_metric").define_metric(
+        name, step_metric, step_sync=step_sync, hidden=hidden, summary=summary, goal=goal, overwrite=overwrite)
+
+
+def alert(title: str, text: str, level: str = "INFO", wait_duration: Any = None) -> bool:
+    """``run.alert`` on the current run (see :meth:`workbench.Run.alert`)."""
+    return _require("alert").alert(title, text, level=level, wait_duration=wait_duration)
+
+
+class _ConfigProxy(MutableMapping[str, Any]):
+    """``workbench.config``: the config of the current run."""
+
+    __slots__ = ()
+
+    def _target(self) -> Any:
+        return _require("config").config
+
+    def __getitem__(self, key: str) -> Any:
+        return self._target()[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._target()[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self._target()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._target())
+
+    def __len__(self) -> int:
+        return len(self._target())
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._target()
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self._target(), name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._target(), name, value)
+
+    def __delattr__(self, name: str) -> None:
+        delattr(self._target(), name)
+
+    def update(self, *args: Any, allow_val_change: bool = False, **kwargs: Any) -> None:
+        self._target().update(*args, allow_val_change=allow_val_change, **kwargs)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._target().get(key, default)
+
+    def __repr__(self) -> str:
+        run = current()
+        return "<workbench.config: no run; call workbench.init() first>" if run is None else repr(run.config)
+
+
+class _SummaryProxy(MutableMapping[str, Any]):
+    """``workbench.summary``: the summary of the current run."""
+
+    __slots__ = ()
+
+    def _target(self) -> Any:
+        return _require("summary").summary
+
+    def __getitem__(self, key: str) -> Any:
+        return self._target()[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._target()[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self._target()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._target())
+
+    def __len__(self) -> int:
+        return len(self._target())
+
+    def __repr__(self) -> str:
+        run = current()
+        return "<workbench.summary: no run; call workbench.init() first>" if run is None else repr(run.summary)
+
+
+config: MutableMapping[str, Any] = _ConfigProxy()
+summary: MutableMapping[str, Any] = _SummaryProxy()
