@@ -1,0 +1,5 @@
+import wandb
+
+wandb.init()
+wandb.log({"loss": 0.1})
+wandb.finish()
