@@ -132,15 +132,7 @@ class Run:
     def _set_name(self, value: Any) -> None:
         if not isinstance(value, str) or not value:
             raise TypeError("run.name must be a non-empty string")
-        try:
-            self._core.name = value
-        except AttributeError:
-            # the run has no name setter: keep it on the record's next write
-            setter = getattr(self._core, "_set_field", None)
-            if setter is None:
-                raise StoreError("run.name cannot be changed in this workbench version; pass name= to "
-                                 "wandb.init()") from None
-            setter("name", value)
+        self._core.name = value
 
     @property
     def entity(self) -> str:

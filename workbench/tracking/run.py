@@ -205,6 +205,12 @@ class Run:
     def name(self) -> str:
         return str(self._record.get("name"))
 
+    @name.setter
+    def name(self, name: str) -> None:
+        if not isinstance(name, str) or not name or len(name) > 1024 or not name.isprintable():
+            raise ValueError("run.name must be one line of printable text (at most 1024 characters)")
+        self._set_field("name", name)
+
     @property
     def group(self) -> str | None:
         """The run's group (``init(group=...)``): runs of one experiment, e.g. the ranks of a job."""
