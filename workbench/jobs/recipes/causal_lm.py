@@ -147,7 +147,7 @@ def run(ctx: JobContext) -> None:
                 f"dataset {split.source}: no training row leaves anything to learn within "
                 f"max_length={max_length} tokens"
             )
-        callback = WorkbenchCallback(run, perplexity=True)
+        callback = WorkbenchCallback(run, perplexity=True, log_model=False)  # the recipe logs its model itself
         with tempfile.TemporaryDirectory(prefix="workbench-job-") as scratch:
             trainer = Trainer(
                 model=model,

@@ -178,7 +178,7 @@ def run(ctx: JobContext) -> None:
             )
 
         train, held = encode(split.train), encode(split.held) if split.held else None
-        callback = WorkbenchCallback(run)
+        callback = WorkbenchCallback(run, log_model=False)  # the recipe logs its model itself
         with tempfile.TemporaryDirectory(prefix="workbench-job-") as scratch:
             trainer = Trainer(
                 model=model,
