@@ -34,7 +34,9 @@ def test_import_is_light() -> None:
         "import sys, time; t = time.perf_counter(); import workbench; "
         "print(time.perf_counter() - t); "
         "print(','.join(m for m in ('torch', 'transformers', 'panel', 'fabric', 'paramiko', 'pandas', "
-        "'duckdb', 'pyarrow') if m in sys.modules))"
+        "'duckdb', 'pyarrow', 'lightning', 'pytorch_lightning', 'pynvml', 'filelock', 'wandb', 'ray', "
+        "'optuna', 'mlflow', 'tensorboard', 'importlib.metadata', 'workbench.compat', "
+        "'workbench.integrations.hf', 'workbench.integrations.lightning') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     seconds, heavy = out.splitlines()[0], out.splitlines()[1] if len(out.splitlines()) > 1 else ""
