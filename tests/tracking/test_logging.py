@@ -619,15 +619,18 @@ def test_workbench_run_id_attaches_to_a_queued_run(tmp_path: Path, root: Path) -
         import workbench as wb
         run = wb.init(project="ignored", name="mine", config={"lr": 0.5, "epochs": 3,
                       "optim": {"name": "adam", "eps": 1e-8}}, tags=["script"])
+        # the script's own defaults for launch keys (argparse, after init) are ignored, with a warning
+        run.config.update({"lr": 0.5, "seed": 1})
         for step in range(100):
             run.log({"loss": 1.0 / (step + 1)})
         run.finish()
         print(json.dumps({"id": run.id, "config": run.config, "pid": os.getpid()}))
     """, env={"WORKBENCH_RUN_ID": run_id})
     assert proc.returncode == 0, proc.stderr
+    assert "config key 'lr' is set by the launch (0.01); the value 0.5 is ignored" in proc.stderr
     info = json.loads(proc.stdout.splitlines()[-1])
     assert info["id"] == run_id
-    merged = {"lr": 0.01, "epochs": 3, "optim": {"name": "sgd", "momentum": 0.9, "eps": 1e-8}}
+    merged = {"lr": 0.01, "epochs": 3, "optim": {"name": "sgd", "momentum": 0.9, "eps": 1e-8}, "seed": 1}
     assert info["config"] == merged  # the launch config wins
     record = record_of(root, run_id)
     assert record["config"] == merged

@@ -286,3 +286,77 @@ def test_import_workbench_as_wandb_runs_a_quickstart(tmp_path: Path) -> None:
     [row] = wb.runs(root=tmp_path).to_dict("records")
     assert row["status"] == "completed" and row["config.architecture"] == "CNN" and row["summary.best_acc"] == 0.7
     assert row["summary.acc"] == pytest.approx(0.7)
+
+
+def test_a_config_the_record_cannot_hold_is_refused_and_the_run_goes_on(tmp_path: Path) -> None:
+    run = wb.init(config={"lr": 0.1}, root=tmp_path, **QUIET)
+    with pytest.raises(ConfigError, match="config not changed"):
+        run.config.update({f"k{i}": "x" * 1_000_000 for i in range(17)})  # over the record's 16 MiB
+    assert run.config.as_dict() == {"lr": 0.1}
+    run.log({"loss": 1.0})
+    run.finish()
+    assert _record(tmp_path, run.id)["status"] == "completed"
+
+
+def test_nested_config_dicts_write_through_and_stale_ones_are_refused(tmp_path: Path) -> None:
+    run = wb.init(config={"opt": {"lr": 0.1, "eps": 1e-8}, "sched": {"a": 1}, "nan": float("nan")},
+                  root=tmp_path, **QUIET)
+    opt = run.config["opt"]
+    opt.update({"lr": 0.2}, allow_val_change=True)
+    opt |= {"beta": 0.9}
+    assert _record(tmp_path, run.id)["config"]["opt"] == {"lr": 0.2, "eps": 1e-8, "beta": 0.9}
+    run.config["sched"].clear()
+    assert _record(tmp_path, run.id)["config"]["sched"] == {}
+    run.config.nan = float("nan")  # the same value: no change, no error
+    run.config.update({"opt": "adam"}, allow_val_change=True)
+    with pytest.raises(ConfigError, match="no longer a dict"):
+        opt["lr"] = 0.5  # a stale handle does not overwrite "adam"
+    assert _record(tmp_path, run.id)["config"]["opt"] == "adam"
+    run.finish()
+
+
+def test_summary_none_and_name_collisions_in_queries(tmp_path: Path) -> None:
+    run = wb.init(root=tmp_path, **QUIET)
+    run.define_metric("acc", summary="none")
+    run.define_metric("loss", summary="min")
+    run.log({"acc": 0.5, "loss": 2.0})
+    run.log({"loss": 1.0})
+    run.summary["loss.min"] = 123.0  # a real key of the name define_metric's aggregate would take
+    run.finish()
+    frame = wb.runs(root=tmp_path, where="summary.loss.min > 0")
+    assert len(frame) == 1 and frame.iloc[0]["summary.loss.min"] == 123.0
+    assert "summary.acc" not in frame.columns
+
+
+def test_resume_continues_after_steps_the_record_never_saw(tmp_path: Path) -> None:
+    # a process killed after a segment was written but before its record was: the segment wins
+    code = textwrap.dedent(f"""
+        import os, workbench as wb
+        run = wb.init(id="killed", root={str(tmp_path)!r}, capture_output=False, system_metrics=False,
+                      heartbeat_interval=3600)
+        for step in range(5):
+            run.log({{"loss": float(step)}})
+        run._flush(explicit=True)
+        run.log({{"loss": 5.0}})
+        run._take_buffer(); run._write_backlog()  # the segment, not the record
+        os._exit(9)
+    """)
+    subprocess.run([sys.executable, "-c", code], check=False, timeout=60)
+    assert _record(tmp_path, "killed")["metrics"]["loss"]["step"] == 4
+    run = wb.init(id="killed", resume="must", root=tmp_path, **QUIET)
+    run.log({"loss": 6.0})
+    run.finish()
+    points = wb.history("killed", keys=["loss"], root=tmp_path)
+    assert points.step.tolist() == [0, 1, 2, 3, 4, 5, 6]
+
+
+def test_a_disabled_run_checks_like_a_real_one(tmp_path: Path) -> None:
+    run = wb.init(mode="disabled", root=tmp_path, **QUIET)
+    run.summary.best = 1.0
+    wb.summary.worst = 0.0
+    assert run.summary == {"best": 1.0, "worst": 0.0}
+    with pytest.raises(TypeError, match="'text'"):
+        run.log({"text": "a string"})
+    with pytest.raises(ValueError, match="step"):
+        run.log({"a": 1.0}, step=-5)
+    run.finish()

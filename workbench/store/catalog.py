@@ -56,6 +56,9 @@ _SUMMARY_COLUMNS = [*_VALUE_COLUMNS, ("min", "DOUBLE"), ("max", "DOUBLE"), ("cou
                     ("step", "BIGINT")]
 _TABLES = {"_runs": _RUN_COLUMNS, "_params": _VALUE_COLUMNS, "_summaries": _SUMMARY_COLUMNS}
 _PUBLIC_RUN_COLUMNS = [name for name, _ in _RUN_COLUMNS if not name.startswith("_")]
+#: what the rows of a snapshot mean; another value: rebuilt from the records (2: group, job_type
+#: and define_metric's flattened summaries)
+_SNAPSHOT_FORMAT = 2
 
 
 @dataclass
@@ -156,12 +159,18 @@ class _Rows:
         stats = record.get("metrics") or {}
         summary = record.get("summary") or {}
         summary_values: dict[str, Any] = {}
-        for key in summary.keys() | stats.keys():
+        # define_metric(summary="none") drops a key from the summary on purpose: no fallback then
+        fallback = not record.get("metric_defs")
+        keys = summary.keys() | stats.keys() if fallback else summary.keys()
+        for key in keys:
             stat = stats.get(key) or {}
             value = summary.get(key, stat.get("last"))
             if isinstance(value, dict) and value:
                 # define_metric(summary="min,max"): {"min": .., "max": ..} -> summary.loss.min, ...
+                # (a real key of that name wins: one row per key)
                 for inner, item in flatten(value, key).items():
+                    if inner in summary or inner in stats or inner in summary_values:
+                        continue
                     summary_values[inner] = item
                     self.summaries.append((run_id, inner, *_typed(item), None, None, None, None))
                 if key not in stats:
@@ -478,11 +487,13 @@ class Catalog:
         try:
             state = json.loads(self._state_path().read_bytes())
             name = str(state["snapshot"])
+            if state.get("format") != _SNAPSHOT_FORMAT:
+                return False  # rows of another workbench (older columns or summary rows): rebuild
             directory = self.layout.catalog / name
             if not name.startswith("snapshot-") or "/" in name or not directory.is_dir():
                 return False
             for name in _TABLES:
-                # by name: a snapshot of an older workbench lacks newer columns (they read as NULL)
+                # by name: columns in the table's order whatever the file's
                 self._con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM read_parquet($p)",
                                   {"p": str(directory / f"{name[1:]}.parquet")})
         except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -525,7 +536,7 @@ class Catalog:
                     previous = json.loads(self._state_path().read_bytes()).get("snapshot")
                 except (OSError, ValueError, AttributeError):
                     pass
-                atomic_write_json(self._state_path(), {"format": 1, "snapshot": name}, fsync=False)
+                atomic_write_json(self._state_path(), {"format": _SNAPSHOT_FORMAT, "snapshot": name}, fsync=False)
                 self._since_snapshot = 0
                 # older snapshots: any reader loads a snapshot whole at its start, so they can go
                 for old in catalog.iterdir():

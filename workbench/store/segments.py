@@ -126,6 +126,35 @@ def make_table(steps: Any, codes: Any, names: Sequence[str], values: Any, times:
     )
 
 
+def last_step(metrics_dir: Path) -> int:
+    """The highest step in the run's segments (-1 for none), from the parquet statistics; a
+    file without them, or unreadable, is read whole or skipped (fsck reports those)."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    highest = -1
+    for path in effective_files(metrics_dir):
+        try:
+            with pq.ParquetFile(path) as handle:
+                meta = handle.metadata
+                column = handle.schema_arrow.get_field_index("step")
+                found = None
+                for group in range(meta.num_row_groups):
+                    stats = meta.row_group(group).column(column).statistics
+                    if stats is None or not stats.has_min_max:
+                        found = None
+                        break
+                    found = max(found if found is not None else -1, int(stats.max))
+                if found is None and meta.num_rows:
+                    steps = handle.read(columns=["step"], use_pandas_metadata=False).column("step")
+                    found = int(pc.max(steps).as_py())
+        except (OSError, ValueError, IndexError, TypeError):
+            continue
+        if found is not None:
+            highest = max(highest, found)
+    return highest
+
+
 def _read(path: Path) -> pa.Table:
     import pyarrow.parquet as pq
 

@@ -117,8 +117,10 @@ class _Nested(dict):  # type: ignore[type-arg]
         super().__setitem__(key, _wrap(self._owner, (*self._path, key), jsonable(value)))
 
     def __delitem__(self, key: str) -> None:
-        super().__delitem__(key)
+        if key not in self:
+            raise KeyError(key)
         self._owner._config_set(self._path, {}, allow_val_change=True, delete=(key,))
+        super().__delitem__(key)
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -126,11 +128,15 @@ class _Nested(dict):  # type: ignore[type-arg]
         except KeyError:
             raise AttributeError(f"config {'.'.join(self._path)} has no key {name!r}") from None
 
-    def update(self, *args: Any, **kwargs: Any) -> None:
+    def update(self, *args: Any, allow_val_change: bool = False, **kwargs: Any) -> None:
         items = {check_config_key(k): v for k, v in dict(*args, **kwargs).items()}
-        self._owner._config_set(self._path, items, allow_val_change=False)
+        self._owner._config_set(self._path, items, allow_val_change=allow_val_change)
         for key, value in items.items():
             super().__setitem__(key, _wrap(self._owner, (*self._path, key), jsonable(value)))
+
+    def __ior__(self, other: Any) -> _Nested:  # type: ignore[misc]
+        self.update(other)
+        return self
 
     def setdefault(self, key: str, default: Any = None) -> Any:
         if key not in self:
@@ -143,6 +149,16 @@ class _Nested(dict):  # type: ignore[type-arg]
         value = self[key]
         del self[key]
         return value
+
+    def popitem(self) -> tuple[str, Any]:
+        key = next(reversed(self))
+        return key, self.pop(key)
+
+    def clear(self) -> None:
+        keys = tuple(self)
+        if keys:
+            self._owner._config_set(self._path, {}, allow_val_change=True, delete=keys)
+            super().clear()
 
     def __reduce__(self) -> Any:  # pickle and copy give a plain dict
         return (dict, (dict(self),))
@@ -216,6 +232,10 @@ class Config(dict):  # type: ignore[type-arg]
         items = {check_config_key(k): v for k, v in {**given, **kwargs}.items()}
         self._owner._config_set((), items, allow_val_change=allow_val_change)
 
+    def __ior__(self, other: Any) -> Config:  # type: ignore[misc]
+        self.update(other)
+        return self
+
     def setdefaults(self, defaults: Mapping[str, Any]) -> None:
         """Set the keys of ``defaults`` that the config does not have (W&B's sweep pattern)."""
         missing = {check_config_key(k): v for k, v in defaults.items() if k not in self}
@@ -255,6 +275,18 @@ class Config(dict):  # type: ignore[type-arg]
         return f"Config({self._owner._config_root()!r})"
 
 
+def same_config(a: Any, b: Any) -> bool:
+    """Equal as the record stores them (NaN equals NaN: setting the same config twice is no change)."""
+    if a == b:
+        return True
+    from workbench.store._atomic import dumps_json
+
+    try:
+        return dumps_json(a) == dumps_json(b)
+    except (TypeError, ValueError):
+        return False
+
+
 def set_items(root: dict[str, Any], path: tuple[str, ...], items: Mapping[str, Any], *,
               allow_val_change: bool, delete: tuple[str, ...] = ()) -> dict[str, Any]:
     """A new config: ``root`` with ``items`` set (and ``delete`` removed) in the dict at ``path``.
@@ -266,15 +298,15 @@ def set_items(root: dict[str, Any], path: tuple[str, ...], items: Mapping[str, A
 
     new = copy.deepcopy(root)
     target = new
-    for part in path:
+    for depth, part in enumerate(path):
         inner = target.get(part)
-        if not isinstance(inner, dict):
-            inner = {}
-            target[part] = inner
+        if not isinstance(inner, dict):  # a stale nested dict: its place was changed or removed since
+            name = ".".join(path[: depth + 1])
+            raise ConfigError(f"config key {name!r} is no longer a dict; read run.config[{path[0]!r}] again")
         target = inner
     for key, value in items.items():
         clean = jsonable(value)
-        if not allow_val_change and key in target and target[key] != clean:
+        if not allow_val_change and key in target and not same_config(target[key], clean):
             name = ".".join((*path, key))
             raise ConfigError(
                 f"config key {name!r} is already {target[key]!r}; not changed to {clean!r}. Pass "

@@ -21,13 +21,29 @@ from workbench.tracking._metric_defs import MetricDefs, make_alert
 __all__ = ["DisabledRun"]
 
 
+class _Summary(dict):  # type: ignore[type-arg]
+    """A disabled run's summary: a dict whose keys read and set as attributes too, like a real one's."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(f"summary has no key {name!r}") from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self[name] = value
+
+
 class DisabledRun:
     """The run ``init(mode="disabled")`` returns: everything works, nothing is written."""
 
     disabled = True
 
     def __init__(self, project: str, name: str, config: Mapping[str, Any], tags: list[str], notes: str,
-                 group: str | None, job_type: str | None, run_id: str | None, allow_val_change: bool) -> None:
+                 group: str | None, job_type: str | None, run_id: str | None, allow_val_change: bool,
+                 root: Any = None) -> None:
         self.id = run_id or "disabled-" + secrets.token_hex(4)
         self.project = project
         self.name = name
@@ -41,7 +57,8 @@ class DisabledRun:
         self._config: dict[str, Any] = jsonable(dict(config))
         self._allow_val_change = allow_val_change
         self._config_view = Config(self)
-        self._summary: dict[str, Any] = {}
+        self._root = root
+        self._summary: dict[str, Any] = _Summary()
         self._defs = MetricDefs()
         self._alerts: list[dict[str, Any]] = []
         self._step = 0
@@ -69,8 +86,19 @@ class DisabledRun:
             time: float | None = None) -> None:
         if self._finished:
             raise WorkbenchError(f"run {self.id} is finished; start a new one with workbench.init()")
+        from workbench.tracking.run import Run, _check_key, _to_float
+
         if not isinstance(data, Mapping):
             raise TypeError(f"run.log takes a dict of metric values, not {type(data).__name__}")
+        for key, value in data.items():
+            if isinstance(value, Mapping):
+                self.log({f"{key}.{k}": v for k, v in value.items()}, step=step, commit=False, time=time)
+                continue
+            _to_float(_check_key(key), value)
+        if time is not None:
+            Run._check_time(time)
+        if step is not None:
+            step = Run._check_step(self, step)  # type: ignore[arg-type]
         if step is None:
             step = self._step
             if commit is not False:
@@ -99,7 +127,7 @@ class DisabledRun:
         """The version's files, read from the store as usual; no use is recorded."""
         import workbench
 
-        return workbench.use_artifact(ref, dest)
+        return workbench.use_artifact(ref, dest, root=self._root)
 
     def flush(self) -> None:
         return None

@@ -221,7 +221,7 @@ def init(
         from workbench.tracking._disabled import DisabledRun
 
         disabled = DisabledRun(project or os.environ.get("WORKBENCH_PROJECT") or "default", name or _random_name(),
-                               config_dict, tag_list, notes or "", group, job_type, id, allow_val_change)
+                               config_dict, tag_list, notes or "", group, job_type, id, allow_val_change, root)
         current.set_current(disabled)
         return disabled  # type: ignore[return-value]
 
@@ -244,7 +244,8 @@ def init(
     }
     labels = {"group": group, "job_type": job_type}
     if attach_id:
-        run = _attach(layout, resolved, attach_id, process, config_dict, tag_list, notes, name, labels, now)
+        run = _attach(layout, resolved, attach_id, process, config_dict, tag_list, notes, name, labels, now,
+                      allow_val_change)
     elif id is not None and layout.record(id).exists():
         if resume not in ("allow", "must"):
             raise StoreError(f"run {id!r} already exists in {layout.root}; pass resume='allow' (or 'must') to "
@@ -265,9 +266,16 @@ def init(
 
 
 def _attach(layout: Layout, resolved: Any, attach_id: str, process: dict[str, Any], config_dict: dict[str, Any],
-            tag_list: list[str], notes: str | None, name: str | None, labels: dict[str, Any], now: float) -> Run:
-    """A launched job's process takes over the run its launch made (``WORKBENCH_RUN_ID``)."""
+            tag_list: list[str], notes: str | None, name: str | None, labels: dict[str, Any], now: float,
+            allow_val_change: bool) -> Run:
+    """A launched job's process takes over the run its launch made (``WORKBENCH_RUN_ID``).
+
+    The keys its launch set (a job's config, a sweep trial's parameters) win over ``config``
+    and stay locked: the script's own defaults for them are ignored, as in W&B sweeps."""
+    launched: set[str] = set()
+
     def mutate(record: dict[str, Any]) -> None:
+        launched.update(record.get("config") or {})
         if record.get("status") not in ("queued", "running", "crashed"):
             raise StoreError(
                 f"WORKBENCH_RUN_ID={attach_id} names a run that is {record.get('status')}; "
@@ -295,7 +303,7 @@ def _attach(layout: Layout, resolved: Any, attach_id: str, process: dict[str, An
             "the store that launched it, or unset WORKBENCH_RUN_ID"
         ) from None
     record = update_record(layout, attach_id, mutate, fsync=resolved.fsync)
-    return _continue(layout, resolved, record, resumed=False, allow_val_change=False)
+    return _continue(layout, resolved, record, resumed=False, allow_val_change=allow_val_change, locked=launched)
 
 
 def _reopen(layout: Layout, resolved: Any, run_id: str, process: dict[str, Any], config_dict: dict[str, Any],
@@ -328,13 +336,16 @@ def _reopen(layout: Layout, resolved: Any, run_id: str, process: dict[str, Any],
 
 
 def _continue(layout: Layout, resolved: Any, record: dict[str, Any], *, resumed: bool,
-              allow_val_change: bool) -> Run:
+              allow_val_change: bool, locked: Iterable[str] = ()) -> Run:
     run_id = record["id"]
     stats = record.get("metrics") or {}
-    first_step = max((int(s.get("step", -1)) for s in stats.values()), default=-1) + 1
+    last = max((int(s.get("step", -1)) for s in stats.values()), default=-1)
+    # segments written after the record's last write (a crash, a refused record write) may hold
+    # later steps: continue after those too, never on top of them
+    last = max(last, segments.last_step(layout.metrics_dir(run_id)))
     first_seq = segments.next_sequence(layout.metrics_dir(run_id))
-    return Run(layout, resolved, record, first_step=first_step, first_sequence=first_seq, resumed=resumed,
-               allow_val_change=allow_val_change)
+    return Run(layout, resolved, record, first_step=last + 1, first_sequence=first_seq, resumed=resumed,
+               allow_val_change=allow_val_change, locked=locked)
 
 
 def _create(layout: Layout, resolved: Any, env: dict[str, Any], process: dict[str, Any], run_id: str | None,

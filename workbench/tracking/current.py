@@ -151,6 +151,14 @@ class _SummaryProxy(MutableMapping[str, Any]):
     def __len__(self) -> int:
         return len(self._target())
 
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self._target(), name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._target(), name, value)
+
     def __repr__(self) -> str:
         run = current()
         return "<workbench.summary: no run; call workbench.init() first>" if run is None else repr(run.summary)

@@ -28,15 +28,15 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from workbench._private import make_dir, private_opener
-from workbench.errors import PointsLost, StoreError, WorkbenchError
+from workbench.errors import ConfigError, PointsLost, StoreError, WorkbenchError
 from workbench.settings import Settings
 from workbench.store import segments
 from workbench.store._atomic import sync_filesystem
 from workbench.store._faults import describe, is_storage_fault, remedy
 from workbench.store._paths import Layout
-from workbench.store.records import TERMINAL, Record, normalize_tags, update_record
+from workbench.store.records import TERMINAL, Record, _serialize, normalize_tags, update_record
 from workbench.tracking import _backlog, _capture, _flusher, _lifecycle, current
-from workbench.tracking._config import Config, jsonable, set_items
+from workbench.tracking._config import Config, jsonable, same_config, set_items
 from workbench.tracking._fault_log import FaultLog
 from workbench.tracking._metric_defs import MetricDefs
 from workbench.tracking._reserve import Reserve
@@ -145,7 +145,8 @@ class Run:
     """
 
     def __init__(self, layout: Layout, settings: Settings, record: Record, *, first_step: int = 0,
-                 first_sequence: int = 0, resumed: bool = False, allow_val_change: bool = False) -> None:
+                 first_sequence: int = 0, resumed: bool = False, allow_val_change: bool = False,
+                 locked: Iterable[str] = ()) -> None:
         self._layout = layout
         self._settings = settings
         self.id: str = record["id"]
@@ -173,6 +174,13 @@ class Run:
         self._pinned: set[str] = set(record.get("summary_pinned") or ())
         self._config: dict[str, Any] = dict(record.get("config") or {})
         self._config_view = Config(self)
+        # config changes: counted, and the count the record on disk has (see _wait_written)
+        self._config_version = 0
+        self._config_written = 0
+        self._written = threading.Condition(threading.Lock())
+        #: top-level config keys a launch set (a job, a sweep trial): changes to them are ignored
+        self._locked: frozenset[str] = frozenset(locked)
+        self._warned_locked: set[str] = set()
         self._allow_val_change = allow_val_change
         self._defs = MetricDefs(record.get("metric_defs"))
         #: True when this run continues one started before (``init(id=..., resume=...)``)
@@ -243,16 +251,40 @@ class Run:
         if self._finished:
             raise WorkbenchError(f"run {self.id} is finished; its config can no longer change "
                                  f"(reopen it with workbench.init(id={self.id!r}, resume='must'))")
+        if self._locked and not path:
+            items = self._unlocked(items)
         with self._flush_lock:
             new = set_items(self._config, path, items, allow_val_change=allow_val_change or self._allow_val_change,
                             delete=delete)
-            if new == self._config:
+            if same_config(new, self._config):
                 return
+            # a config the record cannot hold is refused here, before anything changes: once
+            # pending it would fail every later write of the record (heartbeat, final status)
+            try:
+                _serialize({**self._record, "config": new}, self.id)
+            except StoreError as exc:
+                raise ConfigError(f"config not changed: {exc}") from None
             self._config = new
             self._config_view._refresh(new)
             self._record["config"] = new
             self._pending["config"] = new
-            self._write_now()
+            self._config_version += 1
+            version = self._config_version
+        self._wait_written(version)
+
+    def _unlocked(self, items: Mapping[str, Any]) -> dict[str, Any]:
+        """``items`` without changes to keys a launch (a job, a sweep trial) set: those keep
+        their launch value, with a warning, as W&B does for sweep parameters."""
+        kept: dict[str, Any] = {}
+        for key, value in items.items():
+            if key in self._locked and key in self._config and not same_config(jsonable(value), self._config[key]):
+                if key not in self._warned_locked:
+                    self._warned_locked.add(key)
+                    print(f"workbench: run {self.id}: config key {key!r} is set by the launch "
+                          f"({self._config[key]!r}); the value {jsonable(value)!r} is ignored", file=sys.__stderr__)
+                continue
+            kept[key] = value
+        return kept
 
     @property
     def dir(self) -> Any:
@@ -399,18 +431,22 @@ class Run:
         self._urgent = True
         _flusher.wake()
 
-    def _write_now(self) -> None:
-        """Write the record now (config changes): queries see them at once. A store that
-        refuses the write leaves the change pending; the flusher retries it."""
-        with self._flush_lock:
-            try:
-                self._write_record(time.time())
-            except OSError as exc:
-                if not is_storage_fault(exc):
-                    raise
-                self._faults.refused(exc, self._layout.record(self.id))
-                self._urgent = True
-                _flusher.wake()
+    def _wait_written(self, version: int, timeout: float = 10.0) -> None:
+        """Have the flusher write the record now and wait (up to ``timeout``) until it has
+        written config ``version``: queries see a config change when ``update`` returns.
+
+        The write happens on the flusher's thread, never the caller's: a SIGTERM handler that
+        finishes the run on the main thread must not find the record's lock held by the very
+        write it interrupted. A store that refuses the write leaves the change pending (the
+        flusher retries it, the fault goes into the run's warnings) and the caller goes on.
+        """
+        deadline = time.monotonic() + timeout
+        with self._written:
+            self._urgent = True
+            _flusher.wake()
+            while (self._config_written < version and not self._finished and self._faults.current is None
+                   and self._flush_error is None and (left := deadline - time.monotonic()) > 0):
+                self._written.wait(min(left, 0.5))
 
     # -- metric definitions and alerts ------------------------------------------------------------
     def define_metric(self, name: str, step_metric: str | None = None, *, step_sync: bool | None = None,
@@ -606,6 +642,7 @@ class Run:
             record["heartbeat"] = now
             record.update(final)
 
+        version = self._config_version
         try:
             self._record = update_record(
                 self._layout, self.id, mutate, fsync=False, allow_remote=False
@@ -615,6 +652,10 @@ class Run:
             self._pending = pending
             raise
         self._last_write = now
+        if version != self._config_written:
+            with self._written:
+                self._config_written = version
+                self._written.notify_all()
 
     # -- capture ------------------------------------------------------------------------------
     def _start_capture(self) -> None:
