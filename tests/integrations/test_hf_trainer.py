@@ -235,3 +235,15 @@ def test_a_run_the_user_started_is_used_and_left_open(root: Path, tmp_path: Path
 
 def _paths(artifact: Any) -> list[str]:
     return [f.path for f in artifact.files]
+
+
+def test_the_registration_survives_a_reload_of_transformers_module() -> None:
+    require_module("transformers")
+    import importlib
+
+    import transformers.integrations.integration_utils as utils
+
+    assert "workbench" in utils.INTEGRATION_TO_CALLBACK
+    importlib.reload(utils)
+    assert "workbench" in utils.INTEGRATION_TO_CALLBACK
+    assert "workbench" in utils.get_available_reporting_integrations()

@@ -4,7 +4,7 @@ transformers looks the names of ``TrainingArguments(report_to=...)`` up in
 ``transformers.integrations.integration_utils.INTEGRATION_TO_CALLBACK`` when a ``Trainer`` is made,
 and expands ``report_to="all"`` with ``get_available_reporting_integrations()``. :func:`install`
 (run when ``import workbench`` imports this module) adds ``"workbench"`` to both once that module has run: at once
-when it is already imported, else from a one-shot ``sys.meta_path`` finder that wraps the module's
+when it is already imported, else from a ``sys.meta_path`` finder that wraps the module's
 loader and registers right after the module's code has executed. Only then is
 :mod:`workbench.integrations.hf` (and so transformers' ``TrainerCallback``) imported.
 
@@ -13,7 +13,6 @@ Standard library only: importing this module costs microseconds.
 
 from __future__ import annotations
 
-import contextlib
 import sys
 import threading
 import warnings
@@ -91,9 +90,7 @@ class _Loader:
 
     def exec_module(self, module: ModuleType) -> None:
         self._loader.exec_module(module)
-        if register(module):
-            with _lock, contextlib.suppress(ValueError):
-                sys.meta_path.remove(_finder)
+        register(module)
 
     def __getattr__(self, name: str) -> Any:  # get_source, get_filename...: tracebacks, inspect
         return getattr(self._loader, name)
@@ -122,9 +119,12 @@ _finder = _Finder()
 
 
 def install() -> None:
-    """Register now if transformers' integration module is loaded, else when it is."""
-    if register():
-        return
+    """Register now if transformers' integration module is loaded, and whenever it is (again).
+
+    The finder stays in ``sys.meta_path`` (one string comparison per new import): removing it
+    could make another thread's import skip a finder, and ``importlib.reload`` of the module
+    would drop the registration."""
+    register()
     with _lock:
         if _finder not in sys.meta_path:
             sys.meta_path.insert(0, _finder)
