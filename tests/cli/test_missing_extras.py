@@ -166,7 +166,9 @@ def test_finetune_job_without_the_finetune_extra(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     status, error = proc.stdout.splitlines()[:2]
     assert status == "failed", proc.stdout
-    # the job's stderr ends with the one line (the worker prints the traceback above it)
-    assert json.loads(error)["stderr"].strip().endswith(
+    # the job's stderr is the one line, no traceback
+    stderr = json.loads(error)["stderr"].strip()
+    assert stderr.endswith(
         "the text-classification recipe needs the 'finetune' extra (torch is not installed): "
         "pip install 'workbench-ml[finetune]'"), proc.stdout
+    assert "Traceback" not in stderr, stderr

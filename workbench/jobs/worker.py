@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 
-from workbench.errors import JobError
+from workbench.errors import JobError, WorkbenchError
 from workbench.jobs.recipe import JobContext
 from workbench.jobs.registry import get_recipe
 from workbench.settings import load_settings
@@ -41,5 +41,15 @@ def main() -> int:
     return 0
 
 
+def _main() -> int:
+    """``main`` with a user's or environment's error (a missing extra, a bad config) as one line
+    on stderr, in the job's log, instead of a traceback; the job fails with status 1."""
+    try:
+        return main()
+    except WorkbenchError as exc:
+        print(f"workbench: {exc}", file=sys.stderr)
+        return 1
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(_main())

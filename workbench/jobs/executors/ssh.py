@@ -340,7 +340,11 @@ class SSHExecutor:
         self.remote_name = remote
 
     def check(self, settings: Settings) -> None:
-        """At launch: the remote is configured (a RemoteError naming the fix if not)."""
+        """At launch: the remote extra is installed (MissingExtra) and the remote configured (a
+        RemoteError naming the fix if not): refused up front, not when the scheduler starts it."""
+        from workbench._extras import check
+
+        check("fabric", "paramiko", extra="remote", feature=f"launching on ssh:{self.remote_name}")
         _remote(settings, self.remote_name)
 
     def start(self, launch: Launch) -> SSHExecution:
