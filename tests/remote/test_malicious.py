@@ -29,9 +29,11 @@ def evil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Sshd, Path]
     bin_dir = base / "bin"
     bin_dir.mkdir()
     real_find, real_tar = shutil.which("find"), shutil.which("tar")
-    # the artifact listing (its -printf starts with 'A') is the real one unless artifacts.bin exists
+    # the artifact listing (its -printf starts with 'A') is the real one unless artifacts.bin exists;
+    # the environments listing ('E') is always the real one
     (bin_dir / "find").write_text(f'#!/bin/sh\ncase "$*" in *A%y*) if [ -f {base}/artifacts.bin ]; then '
-                                  f'cat {base}/artifacts.bin; exit 0; fi; exec {real_find} "$@";; esac\n'
+                                  f'cat {base}/artifacts.bin; exit 0; fi; exec {real_find} "$@";; '
+                                  f'*E%y*) exec {real_find} "$@";; esac\n'
                                   f'if [ -f {base}/manifest.bin ]; then cat {base}/manifest.bin; '
                                   f'else exec {real_find} "$@"; fi\n')
     (bin_dir / "tar").write_text(f'#!/bin/sh\nif [ -f {base}/archive.tar ]; then cat >/dev/null; '

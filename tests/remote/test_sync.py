@@ -24,7 +24,7 @@ def test_sync_copies_runs_whole_and_marks_them(sshd: Sshd, remote_root: Path, tm
     result = wb.sync("gpu", root=local)
     remote_ids = sorted(p.name for p in (remote_root / "runs").iterdir())
     assert sorted(result.runs) == remote_ids and result.refused == []
-    assert result.files == 6 and result.bytes > 0
+    assert result.files == 7 and result.bytes > 0  # 3 runs x (record, segment) + their environment file
     table = wb.runs(root=local)
     assert sorted(table["run_id"]) == remote_ids
     assert set(table["remote"]) == {"gpu"}
@@ -129,7 +129,7 @@ def test_cli_remote_add_ls_test_rm_and_sync(sshd: Sshd, remote_root: Path, tmp_p
     assert f"gpu\t{sshd.user}@{sshd.host}:{sshd.port}\t{remote_root}" in capsys.readouterr().out
     assert main([*base, "sync", "gpu", "--progress", "always"]) == 0
     captured = capsys.readouterr()
-    assert "synced 3 runs from 'gpu' (6 files" in captured.out
+    assert "synced 3 runs from 'gpu' (7 files" in captured.out
     assert "sync gpu" in captured.err  # the progress bar
     assert main([*base, "remote", "rm", "gpu"]) == 0
     assert "[remotes" not in (local / "workbench.toml").read_text()

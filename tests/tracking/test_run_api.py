@@ -265,6 +265,8 @@ def test_settings_live_in_workbench_settings() -> None:
 
     assert Settings and load_settings
     assert "workbench.config" not in sys.modules or not hasattr(sys.modules["workbench.config"], "load_settings")
+    with pytest.raises(AttributeError, match=r"moved: use workbench\.settings\.load_settings"):
+        _ = wb.config.load_settings
 
 
 def test_import_workbench_as_wandb_runs_a_quickstart(tmp_path: Path) -> None:

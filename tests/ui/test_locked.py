@@ -55,7 +55,9 @@ def test_every_changing_action_is_refused_when_locked(root: Path, tmp_path: Path
     assert list(wb.artifacts(root=root)["ref"]) == [art.ref]
     assert wb.artifact("reviews:latest", root=root).aliases == art.aliases
     assert list_jobs(root) == []
-    assert "remotes" not in (wb.config.load_settings(root).extra or {})
+    from workbench.settings import load_settings
+
+    assert "remotes" not in (load_settings(root).extra or {})
 
     detail = ui.RunDetail(run.id, root=root, live=False)  # unlocked again: the same action works
     try:

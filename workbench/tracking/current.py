@@ -80,6 +80,10 @@ def alert(title: str, text: str, level: str = "INFO", wait_duration: Any = None)
     return _require("alert").alert(title, text, level=level, wait_duration=wait_duration)
 
 
+#: names of the settings module that was ``workbench.config`` before it moved to ``workbench.settings``
+_MOVED = frozenset({"Settings", "load_settings", "default_root", "SETTINGS_FILE"})
+
+
 class _ConfigProxy(MutableMapping[str, Any]):
     """``workbench.config``: the config of the current run."""
 
@@ -109,6 +113,9 @@ class _ConfigProxy(MutableMapping[str, Any]):
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
             raise AttributeError(name)
+        if name in _MOVED:
+            raise AttributeError(f"workbench.config is the current run's config now; the settings module moved: "
+                                 f"use workbench.settings.{name}")
         return getattr(self._target(), name)
 
     def __setattr__(self, name: str, value: Any) -> None:
