@@ -18,8 +18,9 @@ __all__ = ["RunDetail", "RunDetailModel"]
 
 
 class RunDetail(Component[RunDetailModel]):
-    """One run: record, config (filterable), summary, editable tags and notes, output tail, system
-    metrics and artifact lineage.
+    """One run: record, why it failed (error, traceback, exit code or signal, a crash's stderr),
+    config (filterable), summary, editable tags and notes, stdout and stderr tails, system metrics
+    and artifact lineage.
 
     Parameters
     ----------
@@ -78,4 +79,8 @@ add_zh({
     "used by": "被使用于", "made by": "产出自", "No artifacts": "无制品", "step": "步",
     "read-only: synced from {remote}": "只读：同步自 {remote}",
     "No run selected": "未选择运行",
+    "No run selected. Tick a run in the runs table (the Runs page of the web app, or the RunBrowser this view "
+    "follows), or open one by id: RunDetail(\"RUN_ID\"), or %wb detail RUN_ID in a notebook.":
+        "未选择运行。请在运行表格中勾选一个运行（网页应用的“运行”页面，或此视图跟随的 RunBrowser），"
+        "或按编号打开：RunDetail(\"RUN_ID\")，或在笔记本中使用 %wb detail RUN_ID。",
 })

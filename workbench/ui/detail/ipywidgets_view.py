@@ -14,6 +14,7 @@ from workbench.ui import _html, _safe
 from workbench.ui._format import status_color
 from workbench.ui._i18n import tr
 from workbench.ui._live import start_polling
+from workbench.ui.detail import _markup
 from workbench.ui.detail.model import RunDetailModel
 
 __all__ = ["DetailWidget"]
@@ -28,6 +29,7 @@ class DetailWidget:
         self.model = model
         self.error = _safe.html_widget()
         self.header = _safe.html_widget()
+        self.failure = _safe.html_widget()
         self.config_filter = widgets.Text(placeholder=tr("Filter keys"), continuous_update=True)
         self.config_filter.observe(lambda change: model.set_config_filter(change["new"]), names="value")
         self.config = _safe.html_widget()
@@ -56,7 +58,7 @@ class DetailWidget:
             (tr("Artifacts"), self.artifacts),
         ]
         self.tabs = widgets.Tab(children=[w for _, w in tabs], titles=[t for t, _ in tabs])
-        self.box = widgets.VBox([self.error, self.header, self.tabs])
+        self.box = widgets.VBox([self.error, self.header, self.failure, self.tabs])
         self._unsubscribe = model.observe(self.redraw)
         self.redraw(frozenset({"run", "error"}))
         self._poller = start_polling(model) if live else None
@@ -67,7 +69,11 @@ class DetailWidget:
         if everything or "error" in fields:
             self.error.value = _html.error_line(m.error)
         if everything or "status" in fields or "summary" in fields or "tags" in fields:
-            self.header.value = _html.facts(m.record_rows(), {tr("Status"): status_color(m.status)})
+            self.header.value = _html.facts(m.record_rows(), {tr("Status"): status_color(m.status)}) \
+                if m.run_id is not None else _html.note(m.empty_hint)
+            self.tabs.layout.display = "" if m.run_id is not None else "none"
+        if everything or "failure" in fields:
+            self.failure.value = _markup.failure_box(m.failure)
         if everything or "config" in fields:
             self.config.value = _html.table(m.config_rows(), [tr("Key"), tr("Value")], empty=tr("No config"))
         if everything or "summary" in fields:
@@ -78,8 +84,8 @@ class DetailWidget:
                 if m.read_only else ""
         if everything or "notes" in fields:
             self.notes.value = m.notes
-        if everything or "stdout" in fields:
-            self.stdout.value = _html.pre(m.stdout) if m.stdout else _html.note(tr("No output"))
+        if everything or "stdout" in fields or "stderr" in fields or "status" in fields:
+            self.stdout.value = _markup.output(m.stdout, m.stderr, live=m.status == "running")
         if everything or "summary" in fields or "system" in fields:
             self.system.value = _html.table(m.system_rows(), [tr("Metric"), tr("Latest")],
                                             empty=tr("No system metrics"))

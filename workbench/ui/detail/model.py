@@ -1,10 +1,12 @@
-"""RunDetail's view model: one run's record, config, summary, tags and notes, output, system
-metrics and artifact lineage, through the public API only.
+"""RunDetail's view model: one run's record, why it failed, config, summary, tags and notes,
+output (stdout and stderr), system metrics and artifact lineage, through the public API only.
 
 The run is fixed (an id or prefix) or follows a :class:`Selection` (the first selected run of a
 RunBrowser). While the run is live, :meth:`poll` re-reads its record and output tail, and the
-views redraw only what changed. Lineage links call :meth:`open_run`, which switches the detail to
-that run and tells the ``on_open_run`` hooks (the web app uses them to move to the run's page).
+views redraw only what changed. A running run whose process is gone reads ``crashed`` (the
+store's own check, through :func:`workbench.runs`), and then gets its failure box. Lineage links
+call :meth:`open_run`, which switches the detail to that run and tells the ``on_open_run`` hooks
+(the web app uses them to move to the run's page).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from workbench.errors import ArtifactNotFound
 from workbench.ui._format import duration, when
 from workbench.ui._i18n import tr
 from workbench.ui._model import Selection, ViewModel, as_selection
+from workbench.ui.detail._failure import Failure, describe_failure
 from workbench.ui.detail._flatten import flatten, text
 
 __all__ = ["LIVE", "RunDetailModel"]
@@ -28,14 +31,17 @@ SYSTEM_PREFIX = "sys/"
 _SYSTEM_SAMPLES = 400
 
 OpenHook = Callable[[str], None]
+#: every field, for a new run
+_EVERYTHING = ("run", "status", "failure", "summary", "config", "tags", "notes", "stdout", "stderr", "system",
+               "artifacts")
 
 
 class RunDetailModel(ViewModel):
     """State of a RunDetail.
 
-    Fields (notified by name): ``run`` (another run, or the first load), ``status``, ``summary``,
-    ``config`` (the filter changed), ``tags``, ``notes``, ``stdout``, ``system``, ``artifacts``,
-    ``error``.
+    Fields (notified by name): ``run`` (another run, or the first load), ``status``, ``failure``
+    (the failure box), ``summary``, ``config`` (the filter changed), ``tags``, ``notes``,
+    ``stdout``, ``stderr``, ``system``, ``artifacts``, ``error``.
     """
 
     def __init__(self, run: Any = None, *, root: Any = None, tail: int = 200) -> None:
@@ -45,6 +51,9 @@ class RunDetailModel(ViewModel):
         self.record: dict[str, Any] = {}
         self.config_filter = ""
         self.stdout = ""
+        self.stderr = ""
+        #: why the run did not complete (None: it did, or it is still going)
+        self.failure: Failure | None = None
         #: sys/* key -> (steps, values) for the chart
         self.system_series: dict[str, tuple[list[float], list[float]]] = {}
         #: rows: direction ("out" produced / "in" used), ref, type, runs (consumers or producer)
@@ -82,19 +91,22 @@ class RunDetailModel(ViewModel):
             self.clear()
 
     def clear(self) -> None:
-        self.run_id, self.record, self.stdout = None, {}, ""
+        self.run_id, self.record, self.stdout, self.stderr, self.failure = None, {}, "", "", None
         self.system_series, self.artifacts = {}, []
-        self.notify("run", "status", "summary", "config", "tags", "notes", "stdout", "system", "artifacts")
+        self.notify(*_EVERYTHING)
 
     def load(self, run_id: str) -> None:
         """Show run ``run_id`` (an id or unique prefix); an unknown one becomes ``error``."""
         with self.guard(tr("Open run")):
             record = wb.get_run(run_id, root=self.root)
-            self.run_id, self.record = str(record["id"]), record
-            self.stdout = self._read_stdout()
+            self.run_id = str(record["id"])
+            self.record = self._unless_crashed(record)
+            self.stdout = self._read_log("stdout")
+            self.stderr = self._read_log("stderr")
+            self.failure = describe_failure(self.record, self.stderr)
             self.system_series = self._read_system()
             self.artifacts = self._read_artifacts()
-            self.notify("run", "status", "summary", "config", "tags", "notes", "stdout", "system", "artifacts")
+            self.notify(*_EVERYTHING)
 
     def on_open_run(self, hook: OpenHook) -> Callable[[], None]:
         """Call ``hook(run_id)`` when a lineage link opens another run; returns an unsubscribe."""
@@ -112,6 +124,14 @@ class RunDetailModel(ViewModel):
     @property
     def status(self) -> str:
         return str(self.record.get("status") or "")
+
+    @property
+    def empty_hint(self) -> str:
+        """What the view says while it shows no run: how to pick one."""
+        if self.run_id is not None:
+            return ""
+        return tr("No run selected. Tick a run in the runs table (the Runs page of the web app, or the RunBrowser "
+                  "this view follows), or open one by id: RunDetail(\"RUN_ID\"), or %wb detail RUN_ID in a notebook.")
 
     def record_rows(self) -> list[tuple[str, str]]:
         """(label, text) of the run's facts, in the order the header shows them."""
@@ -209,7 +229,7 @@ class RunDetailModel(ViewModel):
         with self._lock:
             changed: list[str] = []
             with self.guard(tr("Refresh")):
-                record = wb.get_run(self.run_id, root=self.root)
+                record = self._unless_crashed(wb.get_run(self.run_id, root=self.root))
                 if record.get("status") != self.record.get("status"):
                     changed.append("status")
                 if record.get("summary") != self.record.get("summary") or record.get("metrics") != self.record.get(
@@ -219,11 +239,20 @@ class RunDetailModel(ViewModel):
                     changed.append("tags")
                 if record.get("notes") != self.record.get("notes"):
                     changed.append("notes")
+                if record.get("error") != self.record.get("error") or record.get("warnings") != self.record.get(
+                        "warnings") or record.get("points_lost") != self.record.get("points_lost"):
+                    changed.append("failure")
                 self.record = record
-                stdout = self._read_stdout()
-                if stdout != self.stdout:
-                    self.stdout = stdout
-                    changed.append("stdout")
+                for stream in ("stdout", "stderr"):
+                    output = self._read_log(stream)
+                    if output != getattr(self, stream):
+                        setattr(self, stream, output)
+                        changed.append(stream)
+                if {"status", "failure", "stderr"} & set(changed):
+                    failure = describe_failure(record, self.stderr)
+                    if failure != self.failure:
+                        self.failure = failure
+                        changed.append("failure")
                 if "summary" in changed:
                     self.system_series = self._read_system()
                     changed.append("system")
@@ -235,9 +264,21 @@ class RunDetailModel(ViewModel):
             return bool(changed)
 
     # -- reading ---------------------------------------------------------------------------------
-    def _read_stdout(self) -> str:
+    def _read_log(self, stream: str) -> str:
         assert self.run_id is not None
-        return wb.run_logs(self.run_id, "stdout", tail=self.tail, root=self.root)
+        return wb.run_logs(self.run_id, stream, tail=self.tail, root=self.root)
+
+    def _unless_crashed(self, record: dict[str, Any]) -> dict[str, Any]:
+        """``record``, or, when it says running but its process is gone, the record as the store
+        shows it then: ``crashed`` (the store's query notices the death and records it, with its
+        error, once; a synced run's record is only shown so)."""
+        if record.get("status") != "running":
+            return record
+        found = wb.runs(where=f"run_id = '{record['id']}'", columns=["status"], root=self.root)
+        if found.empty or found["status"].iloc[0] != "crashed":
+            return record
+        again = wb.get_run(str(record["id"]), root=self.root)
+        return again if again.get("status") == "crashed" else {**again, "status": "crashed"}
 
     def _read_system(self) -> dict[str, tuple[list[float], list[float]]]:
         keys = [k for k, _ in self.system_rows()]

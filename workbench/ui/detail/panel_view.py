@@ -16,6 +16,7 @@ from workbench.ui import _html, _safe
 from workbench.ui._format import status_color
 from workbench.ui._i18n import tr
 from workbench.ui._live import panel_polling
+from workbench.ui.detail import _markup
 from workbench.ui.detail.ipywidgets_view import COLORS
 from workbench.ui.detail.model import RunDetailModel
 
@@ -34,6 +35,7 @@ class DetailPanel:
         key, value = tr("Key"), tr("Value")
         self.error = _safe.alert_pane()
         self.header = _safe.html_pane(sizing_mode="stretch_width")
+        self.failure = _safe.html_pane(sizing_mode="stretch_width", visible=False)
         self.config_filter = pn.widgets.TextInput(placeholder=tr("Filter keys"))
         self.config_filter.param.watch(lambda e: model.set_config_filter(e.new), "value_input")
         self.config_filter.param.watch(lambda e: model.set_config_filter(e.new), "value")
@@ -63,7 +65,7 @@ class DetailPanel:
             (tr("Artifacts"), self.artifacts),
             sizing_mode="stretch_width",
         )
-        self.layout = pn.Column(self.error, self.header, self.tabs, sizing_mode="stretch_width")
+        self.layout = pn.Column(self.error, self.header, self.failure, self.tabs, sizing_mode="stretch_width")
         self._unsubscribe = model.observe(self.redraw)
         self.redraw(frozenset({"run", "error"}))
         self._poller = panel_polling(model) if live else None
@@ -79,7 +81,12 @@ class DetailPanel:
         if everything or "error" in fields:
             _safe.show_alert(self.error, m.error)
         if everything or "status" in fields or "summary" in fields or "tags" in fields:
-            _safe.set_html(self.header, _html.facts(m.record_rows(), {tr("Status"): status_color(m.status)}))
+            _safe.set_html(self.header, _html.facts(m.record_rows(), {tr("Status"): status_color(m.status)})
+                           if m.run_id is not None else _html.note(m.empty_hint))
+            self.tabs.visible = m.run_id is not None
+        if everything or "failure" in fields:
+            _safe.set_html(self.failure, _markup.failure_box(m.failure))
+            self.failure.visible = m.failure is not None
         if everything or "config" in fields:
             _safe.set_table(self.config, _frame(m.config_rows(), tr("Key"), tr("Value")))
         if everything or "summary" in fields:
@@ -91,8 +98,8 @@ class DetailPanel:
                            _html.note(tr("read-only: synced from {remote}", remote=remote)) if m.read_only else "")
         if everything or "notes" in fields:
             self.notes.value = m.notes
-        if everything or "stdout" in fields:
-            _safe.set_html(self.stdout, _html.pre(m.stdout) if m.stdout else _html.note(tr("No output")))
+        if everything or "stdout" in fields or "stderr" in fields or "status" in fields:
+            _safe.set_html(self.stdout, _markup.output(m.stdout, m.stderr, live=m.status == "running"))
         if everything or "summary" in fields or "system" in fields:
             _safe.set_table(self.system, _frame(m.system_rows(), tr("Metric"), tr("Latest")))
         if everything or "system" in fields:
