@@ -112,15 +112,18 @@ def test_filter_select_compare_detail(root: Path, tmp_path: Path, shots: Path) -
         _check_offline(b)
 
 
+def _box(page: object, label: str) -> object:
+    """The text box of a form field, found by its label (the field's help is text below it)."""
+    return page.locator(f"label:text-is('{label}') + * input, label:text-is('{label}') ~ input").first  # type: ignore[attr-defined]
+
+
 def _launch(page: object, script: Path, name: str, steps: int | None = None) -> None:
-    page.get_by_placeholder("the command, e.g.").fill(f"python {script}")  # type: ignore[attr-defined]
-    page.get_by_placeholder("the command, e.g.").press("Enter")  # type: ignore[attr-defined]
-    if steps is not None:
-        page.get_by_placeholder("steps the command will log").fill(str(steps))  # type: ignore[attr-defined]
-        page.get_by_placeholder("steps the command will log").press("Enter")  # type: ignore[attr-defined]
-    name_box = page.locator("label:text-is('Name') + * input, label:text-is('Name') ~ input").first  # type: ignore[attr-defined]
-    name_box.fill(name)
-    name_box.press("Enter")
+    for label, value in (("command *", f"python {script}"), ("planned_steps", None if steps is None else str(steps)),
+                         ("Name", name)):
+        if value is not None:
+            box = _box(page, label)
+            box.fill(value)  # type: ignore[attr-defined]
+            box.press("Enter")  # type: ignore[attr-defined]
     page.get_by_role("button", name="Launch", exact=True).click()  # type: ignore[attr-defined]
 
 

@@ -163,7 +163,8 @@ def test_a_bad_dataset_upload_is_shown_inline_and_launches_nothing(root: Path) -
     # a good file is logged as a dataset artifact and picked
     panel_view.upload.filename = "reviews.csv"
     panel_view.upload.value = b"text,label\ngood,positive\nbad,negative\n"
-    assert form.model.error is None and form.model.dataset == "reviews:v1"
+    assert "Dataset" not in form.model.action_errors and form.model.dataset == "reviews:v1"
+    assert "Launch" in form.model.action_errors  # issue 14: the Launch error stays until Launch works or is dismissed
     assert panel_view.dataset.value == "reviews:v1" and view.dataset.value == "reviews:v1"
     assert wb.artifact("reviews", root=root).metadata["dataset"]["rows"] == 2
     # a dataset without the columns the recipe needs: refused by launch, shown inline

@@ -16,6 +16,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from workbench.errors import WorkbenchError
+from workbench.ui._i18n import add_zh
+
+add_zh({"Dismiss": "关闭"})
 
 log = logging.getLogger("workbench.ui")
 
@@ -25,13 +28,20 @@ Observer = Callable[[frozenset[str]], None]
 class ViewModel:
     """State plus observers. Subclasses change fields, then call :meth:`notify` with their names.
 
-    ``error`` holds the message of the last failed action (``None`` when the last one worked);
-    views show it inline, never a traceback.
+    Two kinds of error, both shown inline (never a traceback) as :attr:`error`:
+
+    - what reading the store says now (:meth:`guard`): the next read that works clears it;
+    - what an action the person took said (:meth:`act`, :meth:`refused`), kept per action in
+      :attr:`action_errors` until that action works next time or the person dismisses it
+      (:meth:`dismiss`). Live refresh never touches these: an error stays until the user acts.
     """
 
     def __init__(self, root: Any = None) -> None:
         self.root = root
-        self.error: str | None = None
+        self._error: str | None = None
+        #: action -> the message of its last run, while that run failed; replaced as a whole on
+        #: each change (copy on write), so a view reading it from another thread never sees it move
+        self.action_errors: dict[str, str] = {}
         #: why this view may not change anything (None: it may); the web app sets it when it was
         #: started without a token, so an unauthenticated session can look but not act
         self.locked: str | None = None
@@ -56,37 +66,94 @@ class ViewModel:
             except Exception:  # a broken view must not stop the others or the model
                 log.exception("a view failed to redraw %s", sorted(changed))
 
+    @property
+    def error(self) -> str | None:
+        """What the view shows as its error: the reading error, then each action's, one a line."""
+        texts = [self._error] if self._error else []
+        texts += self.action_errors.values()
+        return "\n".join(texts) or None
+
+    @error.setter
+    def error(self, message: str | None) -> None:
+        self._error = message
+
+    @staticmethod
+    def _message(action: str, exc: WorkbenchError | OSError) -> str:
+        """``action: what went wrong``, for one of our own errors or an OS error."""
+        if isinstance(exc, OSError):
+            return f"{action}: {exc.strerror or exc}" + (f" ({exc.filename})" if exc.filename else "")
+        return f"{action}: {exc}"
+
     @contextlib.contextmanager
     def guard(self, action: str) -> Iterator[None]:
-        """Run an action; a :class:`WorkbenchError` (or OS error) becomes ``self.error``, not a traceback.
+        """Read something; a :class:`WorkbenchError` (or OS error) becomes ``self.error``, not a traceback.
 
         Errors of our own already say what is wrong and how to fix it, so the message is shown as
-        is, prefixed by the action ("Filter: ...").
+        is, prefixed by the action ("Filter: ..."). The next read that works clears it (and an
+        earlier error of an action of the same name). For what a person does, use :meth:`act`.
         """
         try:
             yield
-        except WorkbenchError as exc:
-            self._fail(f"{action}: {exc}")
-        except OSError as exc:
-            self._fail(f"{action}: {exc.strerror or exc}" + (f" ({exc.filename})" if exc.filename else ""))
+        except (WorkbenchError, OSError) as exc:
+            self._fail(self._message(action, exc))
         else:
-            if self.error is not None:
-                self.error = None
+            if self._error is not None:
+                self._error = None
                 self.notify("error")
+            self._clear(action)
+
+    @contextlib.contextmanager
+    def act(self, action: str) -> Iterator[None]:
+        """Run an action a person took: its error stays in :attr:`action_errors` (and ``error``)
+        until the same action works next time or :meth:`dismiss`; refreshes leave it alone."""
+        try:
+            yield
+        except (WorkbenchError, OSError) as exc:
+            self.action_failed(action, self._message(action, exc))
+        else:
+            self._clear(action)
+
+    def action_failed(self, action: str, message: str) -> None:
+        """Show ``message`` for ``action`` until that action works again or it is dismissed."""
+        with self._lock:
+            errors = dict(self.action_errors)
+            errors.pop(action, None)  # the newest last
+            errors[action] = message
+            self.action_errors = errors
+        self.notify("error")
+
+    def _clear(self, action: str) -> None:
+        with self._lock:
+            if action not in self.action_errors:
+                return
+            self.action_errors = {k: v for k, v in self.action_errors.items() if k != action}
+        self.notify("error")
+
+    def dismiss(self, action: str | None = None) -> None:
+        """Hide the error of ``action`` (every action's when None): the person has read it."""
+        if action is not None:
+            self._clear(action)
+            return
+        with self._lock:
+            if not self.action_errors:
+                return
+            self.action_errors = {}
+        self.notify("error")
 
     def refused(self, action: str) -> bool:
         """True, with ``error`` saying why, when this view is :attr:`locked`.
 
         Every action that changes anything (the store, a job, a remote, the settings) asks this
-        first, so a locked view refuses the action whatever widget or request called it.
+        first, so a locked view refuses the action whatever widget or request called it. The
+        refusal stays as that action's error (:meth:`act`).
         """
         if self.locked is None:
             return False
-        self._fail(f"{action}: {self.locked}")
+        self.action_failed(action, f"{action}: {self.locked}")
         return True
 
     def _fail(self, message: str) -> None:
-        self.error = message
+        self._error = message
         self.notify("error")
 
     def poll(self) -> bool:

@@ -36,6 +36,8 @@ class ArtifactBrowserWidget(w.VBox):  # type: ignore[misc]
         self.usage = _safe.html_widget()
         self.message = _safe.html_widget()
         self.error = _safe.html_widget()
+        self.dismiss = w.Button(description=tr("Dismiss"), icon="times", layout=w.Layout(width="auto", display="none"))
+        self.dismiss.on_click(lambda _: model.dismiss())
         self.skipped = _safe.html_widget()
         self._drawing = False
         self.names.observe(self._on_name, "value")
@@ -45,7 +47,8 @@ class ArtifactBrowserWidget(w.VBox):  # type: ignore[misc]
         self.usage_button.on_click(lambda _: model.load_usage())
         right = w.VBox([self.details, self.files, w.HBox([self.alias, self.set_button]),
                         w.HBox([self.remove_choice, self.remove_button]), self.runs, self.dataset])
-        super().__init__([self.error, self.skipped, self.message, w.HBox([w.VBox([self.names, self.versions]), right]),
+        super().__init__([w.HBox([self.error, self.dismiss]), self.skipped, self.message,
+                          w.HBox([w.VBox([self.names, self.versions]), right]),
                           w.HBox([self.usage_button, self.usage])])
         self._unsubscribe = model.observe(self._redraw)
         self._redraw(frozenset({"artifacts", "versions", "version", "usage", "message", "error", "skipped"}))
@@ -90,6 +93,7 @@ class ArtifactBrowserWidget(w.VBox):  # type: ignore[misc]
                 self.message.value = m.message or ""
             if "error" in changed:
                 self.error.value = _html.error_line(m.error)
+                self.dismiss.layout.display = "" if m.action_errors else "none"
             if "skipped" in changed:
                 self.skipped.value = skipped_lines(m.skipped)
         finally:

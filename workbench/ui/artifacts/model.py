@@ -37,6 +37,8 @@ add_zh(
         "No artifacts yet": "尚无制品",
         "new bytes": "新增字节",
         "Skipped, cannot be read": "已跳过（无法读取）",
+        "Artifact": "制品",
+        "Version": "版本",
     }
 )
 
@@ -78,8 +80,10 @@ class ArtifactBrowserModel(ViewModel):
     """State and actions of the artifact browser; views render it and call the actions.
 
     Fields (names passed to observers): ``artifacts``, ``versions``, ``version`` (with ``files``,
-    ``producer``, ``consumers``, ``dataset``), ``usage``, ``message``, ``error``, ``skipped`` (one
-    message per manifest or alias file that cannot be read, naming it: the rest is shown).
+    ``producer``, ``consumers``, ``dataset``), ``usage``, ``message``, ``error`` (an alias, choice
+    or disk-usage error stays until that action works again or :meth:`dismiss`; live refresh keeps
+    it), ``skipped`` (one message per manifest or alias file that cannot be read, naming it: the
+    rest is shown).
     """
 
     def __init__(self, root: Any = None, on_open_run: Callable[[str], None] | None = None) -> None:
@@ -222,7 +226,7 @@ class ArtifactBrowserModel(ViewModel):
     # -- actions ----------------------------------------------------------------------------------
     def choose(self, name: str | None) -> None:
         """Show the versions of artifact ``name`` (its newest version chosen)."""
-        with self._lock, self.guard("Artifact"):
+        with self._lock, self.act(tr("Artifact")):
             if name == self.name:
                 return
             self.name, self.version = name, None
@@ -230,7 +234,7 @@ class ArtifactBrowserModel(ViewModel):
 
     def choose_version(self, version: int | None) -> None:
         """Show the files, lineage and dataset of one version of the chosen artifact."""
-        with self._lock, self.guard("Version"):
+        with self._lock, self.act(tr("Version")):
             if version == self.version:
                 return
             self.version = None if version is None else int(version)
@@ -247,11 +251,11 @@ class ArtifactBrowserModel(ViewModel):
 
     def set_alias(self, alias: str) -> bool:
         """Point ``alias`` at the chosen version (moving it from another); False with ``error`` set."""
-        if self.refused("Alias"):
+        if self.refused(tr("Alias")):
             return False
         ref = self.ref
         ok = False
-        with self._lock, self.guard("Alias"):
+        with self._lock, self.act(tr("Alias")):
             if ref is None:
                 raise wb.ArtifactError("choose an artifact version first, then set its alias")
             art = wb.set_alias(ref, alias.strip(), root=self.root)
@@ -263,10 +267,10 @@ class ArtifactBrowserModel(ViewModel):
 
     def remove_alias(self, alias: str) -> bool:
         """Remove ``alias`` from the chosen artifact; False with ``error`` set."""
-        if self.refused("Alias"):
+        if self.refused(tr("Alias")):
             return False
         ok = False
-        with self._lock, self.guard("Alias"):
+        with self._lock, self.act(tr("Alias")):
             if self.name is None:
                 raise wb.ArtifactError("choose an artifact first")
             wb.remove_alias(self.name, alias, root=self.root)
@@ -278,7 +282,7 @@ class ArtifactBrowserModel(ViewModel):
 
     def load_usage(self) -> None:
         """Measure the store (``workbench du``): logical bytes, on disk, saved by deduplication."""
-        with self._lock, self.guard("Disk usage"):
+        with self._lock, self.act(tr("Disk usage")):
             report = wb.disk_usage(root=self.root)
             self.usage = {
                 "artifacts": report.artifacts,

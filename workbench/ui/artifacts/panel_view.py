@@ -46,6 +46,8 @@ class ArtifactBrowserPanel:
         self.message = _safe.html_pane()
         self.skipped = _safe.html_pane()
         self.alert = _safe.alert_pane()
+        self.dismiss = pn.widgets.Button(label=tr("Dismiss"), width=90, visible=False)
+        self.dismiss.on_click(lambda _: model.dismiss())
         self._drawing = False
         self.names.param.watch(self._on_name, "selection")
         self.versions.param.watch(self._on_version, "selection")
@@ -53,7 +55,7 @@ class ArtifactBrowserPanel:
         self.remove_button.on_click(lambda _: self._remove_alias())
         self.usage_button.on_click(lambda _: model.load_usage())
         self.layout = pn.Column(
-            self.alert,
+            pn.Row(self.alert, self.dismiss, sizing_mode="stretch_width"),
             self.skipped,
             self.message,
             pn.Row(pn.Column(_safe.heading(tr("Artifacts"), 3), self.names),
@@ -109,6 +111,7 @@ class ArtifactBrowserPanel:
                 _safe.set_html(self.message, m.message or "")
             if "error" in changed:
                 _safe.show_alert(self.alert, m.error)
+                self.dismiss.visible = bool(m.action_errors)
             if "skipped" in changed:
                 _safe.set_html(self.skipped, skipped_lines(m.skipped))
         finally:

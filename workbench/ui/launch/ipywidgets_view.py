@@ -18,6 +18,19 @@ def _error(text: str | None) -> _safe.Markup:
     return _html.error_line(text)
 
 
+def _dismiss_button(model: Any) -> Any:
+    """Hides the errors of the model's actions (shown while there are some)."""
+    button = w.Button(description=tr("Dismiss"), icon="times", layout=w.Layout(width="auto", display="none"))
+    button.on_click(lambda _: model.dismiss())
+    return button
+
+
+def _help(field: Field) -> Any:
+    """A field's whole help text, wrapped under it (a placeholder would cut it)."""
+    return _safe.html_widget(_safe.markup(
+        "<div style='color:#555;font-size:smaller;white-space:normal;margin-left:156px'>{}</div>", field.help))
+
+
 class JobMonitorWidget(w.VBox):  # type: ignore[misc]
     """One row per job (status, priority, progress bar, loss and its sparkline, Cancel, Logs) and
     the chosen job's output below."""
@@ -30,7 +43,8 @@ class JobMonitorWidget(w.VBox):  # type: ignore[misc]
         self.logs = _safe.html_widget()
         self.message = _safe.html_widget()
         self.error = _safe.html_widget()
-        super().__init__([self.error, self.message, self.rows, self.logs_title, self.logs])
+        self.dismiss = _dismiss_button(model)
+        super().__init__([w.HBox([self.error, self.dismiss]), self.message, self.rows, self.logs_title, self.logs])
         self._unsubscribe = model.observe(self._redraw)
         self._redraw(frozenset({"jobs", "selected", "logs", "message", "error"}))
         self._poller = start_polling(model) if live else None
@@ -80,6 +94,7 @@ class JobMonitorWidget(w.VBox):  # type: ignore[misc]
             self.message.value = m.message or ""
         if "error" in changed:
             self.error.value = _error(m.error)
+            self.dismiss.layout.display = "" if m.action_errors else "none"
 
     def close(self) -> None:
         if self._poller is not None:
@@ -108,6 +123,7 @@ class LaunchFormWidget(w.VBox):  # type: ignore[misc]
         self.submit = w.Button(description=tr("Launch"), button_style="primary")
         self.message = _safe.html_widget()
         self.error = _safe.html_widget()
+        self.dismiss = _dismiss_button(model)
         self._drawing = False
         self.recipe.observe(lambda c: self._user(model.set_recipe, c["new"]), "value")
         self.dataset.observe(lambda c: self._user(model.set_dataset, c["new"]), "value")
@@ -119,7 +135,7 @@ class LaunchFormWidget(w.VBox):  # type: ignore[misc]
         self.tags.observe(lambda c: self._user(lambda v: model.set(tags=v), c["new"]), "value")
         self.submit.on_click(lambda _: model.submit())
         self.dataset_row = w.HBox([self.dataset, self.upload])
-        children = [self.error, self.recipe, self.dataset_row, self.base_model,
+        children = [w.HBox([self.error, self.dismiss]), self.recipe, self.dataset_row, self.base_model,
                     _safe.html_widget(_safe.markup("<b>{}</b>", tr("Hyperparameters"))), self.fields,
                     self.priority, self.executor, self.name, self.tags, self.submit, self.message]
         if monitor is not None:
@@ -154,7 +170,7 @@ class LaunchFormWidget(w.VBox):  # type: ignore[misc]
         elif field.choices:
             box = w.Dropdown(options=list(field.choices), value=value or field.choices[0], **common)
         else:
-            box = w.Text(value=str(value or ""), placeholder=field.help[:60], **common)
+            box = w.Text(value=str(value or ""), **common)
         box.observe(lambda c: self._user(lambda v: self.model.set_value(field.name, v), c["new"]), "value")
         return box, _safe.html_widget()
 
@@ -164,7 +180,8 @@ class LaunchFormWidget(w.VBox):  # type: ignore[misc]
         try:
             if "fields" in changed:
                 self.field_widgets = {f.name: self._field_widget(f) for f in m.fields}
-                self.fields.children = [w.VBox([box, err]) for box, err in self.field_widgets.values()]
+                self.fields.children = [w.VBox([self.field_widgets[f.name][0], _help(f), self.field_widgets[f.name][1]])
+                                        for f in m.fields]
             if "recipe" in changed:
                 self.recipe.value = m.recipe or None
                 self.dataset_row.layout.display = "" if m.takes_dataset else "none"
@@ -179,6 +196,7 @@ class LaunchFormWidget(w.VBox):  # type: ignore[misc]
                 self.message.value = m.message or ""
             if "error" in changed:
                 self.error.value = _error(m.error)
+                self.dismiss.layout.display = "" if m.action_errors else "none"
         finally:
             self._drawing = False
 

@@ -18,7 +18,7 @@ import workbench as wb
 from workbench.jobs import Field, executor_names, get_recipe, recipe_names
 from workbench.remote import list_remotes
 from workbench.settings import load_settings
-from workbench.ui._i18n import add_zh
+from workbench.ui._i18n import add_zh, tr
 from workbench.ui._model import ViewModel
 from workbench.ui.launch.monitor_model import JobMonitorModel
 
@@ -115,7 +115,7 @@ class LaunchFormModel(ViewModel):
 
     def set_recipe(self, name: str) -> None:
         """Show the hyperparameters of recipe ``name``, at their defaults."""
-        with self.guard("Recipe"):
+        with self.act(tr("Recipe")):
             recipe = get_recipe(name)
             self.recipe = name
             self.fields = list(recipe.fields)
@@ -187,10 +187,10 @@ class LaunchFormModel(ViewModel):
     def upload(self, filename: str, data: bytes) -> bool:
         """Log an uploaded file as a dataset artifact and pick it; a bad table leaves the choice
         as it was and shows the :class:`~workbench.DatasetError` text."""
-        if self.refused("Dataset"):
+        if self.refused(tr("Dataset")):
             return False
         ok = False
-        with self.guard("Dataset"):
+        with self.act(tr("Dataset")):
             art = wb.log_dataset(bytes(data), filename=filename, root=self.root)
             ok = True
             self.refresh_datasets()
@@ -211,10 +211,10 @@ class LaunchFormModel(ViewModel):
     def submit(self) -> wb.Job | None:
         """Queue the job with ``wb.launch``; the :class:`~workbench.Job`, or None with ``error`` set
         (nothing is queued then)."""
-        if self.refused("Launch"):
+        if self.refused(tr("Launch")):
             return None
         job = None
-        with self.guard("Launch"):
+        with self.act(tr("Launch")):
             for f in self.fields:
                 self.set_value(f.name, self.values.get(f.name))
             if self.field_errors:

@@ -25,6 +25,11 @@ add_zh(
         "No jobs yet": "尚无任务",
         "priority": "优先级",
         "loss": "损失",
+        "{run}: cancelled": "{run}：已取消",
+        "{run}: stopping: SIGTERM sent, SIGKILL follows if it has not ended within cancel_grace":
+            "{run}：正在停止：已发送 SIGTERM，若在 cancel_grace 内未结束将发送 SIGKILL",
+        "{run}: had already ended ({status}), nothing to cancel": "{run}：已经结束（{status}），无需取消",
+        "{run}: ended ({status}) before the cancel took effect": "{run}：在取消生效前已结束（{status}）",
     }
 )
 
@@ -56,7 +61,9 @@ class JobMonitorModel(ViewModel):
     finished ones.
 
     Fields: ``jobs`` (rows: ``run_id, name, recipe, status, color, priority, progress, loss_key,
-    loss, spark, active``), ``selected`` and ``logs``, ``message``, ``error``.
+    loss, spark, active``, ``animated``: a running job whose progress is not known), ``selected``
+    and ``logs``, ``message`` (what the last Cancel did, kept current until the job has ended),
+    ``error`` (a Cancel or Logs error stays until that action works again or :meth:`dismiss`).
     """
 
     def __init__(self, root: Any = None, *, recent: int = 10, log_lines: int = 200, spark_points: int = 40) -> None:
@@ -68,6 +75,8 @@ class JobMonitorModel(ViewModel):
         self.selected: str | None = None
         self.logs = ""
         self.message: str | None = None
+        #: the job a Cancel asked to stop, until it has ended (the message then says how)
+        self._stopping: str | None = None
         self._curves: dict[str, tuple[Any, list[float]]] = {}
         self.refresh()
 
@@ -99,6 +108,7 @@ class JobMonitorModel(ViewModel):
             "loss_text": "" if loss is None else f"{loss:.4g}",
             "spark": spark,
             "active": status in ACTIVE,
+            "animated": status == "running" and progress is None,
         }
 
     def _curve(self, run_id: str, key: str | None, stat: Any) -> str:
@@ -141,6 +151,7 @@ class JobMonitorModel(ViewModel):
             changed = rows != self.jobs
             if changed:
                 self._apply(rows)
+                self._stopped()
             if logs != self.logs:
                 self.logs = logs
                 self.notify("logs")
@@ -162,23 +173,56 @@ class JobMonitorModel(ViewModel):
     # -- actions ----------------------------------------------------------------------------------
     def select(self, run_id: str | None) -> None:
         """Show the output of job ``run_id`` (its stdout, then its stderr; the last lines)."""
-        with self._lock, self.guard("Logs"):
+        with self._lock, self.act(tr("Logs")):
             self.selected = run_id
             self.logs = self._read_logs()
             self.notify("selected", "logs")
 
     def cancel(self, run_id: str) -> str | None:
         """Cancel a job without waiting: a queued one at once, a running one gets SIGTERM (then
-        SIGKILL after ``cancel_grace``). The status it reports, or None with ``error`` set."""
-        if self.refused("Cancel"):
+        SIGKILL after ``cancel_grace``). The status it reports, or None with ``error`` set.
+
+        ``message`` says what happened: cancelled, stopping (and, once the job has ended, how it
+        ended), or that it had already ended."""
+        if self.refused(tr("Cancel")):
             return None
         status = None
-        with self._lock, self.guard("Cancel"):
-            status = wb.Job(run_id, root=self.root).cancel(wait=False)
-            self.message = f"{run_id}: {status}"
+        with self._lock, self.act(tr("Cancel")):
+            job = wb.Job(run_id, root=self.root)
+            before = job.status
+            status = job.cancel(wait=False)
+            if before not in ACTIVE:
+                self.message = tr("{run}: had already ended ({status}), nothing to cancel", run=run_id,
+                                  status=tr(status))
+            elif status in ACTIVE:  # the scheduler stops it: say so, and how it ended once it has
+                self._stopping = run_id
+                self.message = tr("{run}: stopping: SIGTERM sent, SIGKILL follows if it has not ended within "
+                                  "cancel_grace", run=run_id)
+            else:
+                self.message = self._ended(run_id, status)
             self.notify("message")
             self._apply(self._read())
+            self._stopped()
+        if status is None and self.message is not None:  # the error replaces the last Cancel's message
+            self.message = None
+            self.notify("message")
         return status
+
+    @staticmethod
+    def _ended(run_id: str, status: str) -> str:
+        if status == "cancelled":
+            return tr("{run}: cancelled", run=run_id)
+        return tr("{run}: ended ({status}) before the cancel took effect", run=run_id, status=tr(status))
+
+    def _stopped(self) -> None:
+        """Once the job a Cancel is stopping has ended, the message says how."""
+        row = self.row(self._stopping) if self._stopping else None
+        # a process that is gone before the scheduler records its end reads as crashed: still stopping
+        if row is None or row["active"] or row["status"] == "crashed":
+            return
+        self._stopping = None
+        self.message = self._ended(row["run_id"], row["status"])
+        self.notify("message")
 
     def track(self, job: wb.Job) -> None:
         """A job launched from a form: list it now and show its logs."""

@@ -21,6 +21,19 @@ def _on_session_end(close: Any) -> None:
         pn.state.curdoc.on_session_destroyed(lambda _ctx: close())
 
 
+def _dismiss_button(model: Any) -> Any:
+    """Hides the errors of the model's actions (shown while there are some)."""
+    button = pn.widgets.Button(label=tr("Dismiss"), width=90, visible=False)
+    button.on_click(lambda _: model.dismiss())
+    return button
+
+
+def _help(field: Field) -> Any:
+    """A field's whole help text, wrapped under it (a placeholder would cut it)."""
+    return _safe.html_pane(_safe.markup("<small>{}</small>", field.help), sizing_mode="stretch_width",
+                           styles={"color": "#555", "white-space": "normal"})
+
+
 class JobMonitorPanel:
     """One row per job with a Progress bar and a Cancel button; the chosen job's logs below."""
 
@@ -31,7 +44,9 @@ class JobMonitorPanel:
         self.logs = _safe.html_pane(sizing_mode="stretch_width")
         self.message = _safe.html_pane()
         self.alert = _safe.alert_pane()
-        self.layout = pn.Column(self.alert, self.message, _safe.heading(tr("Jobs"), 3),
+        self.dismiss = _dismiss_button(model)
+        self.layout = pn.Column(pn.Row(self.alert, self.dismiss, sizing_mode="stretch_width"), self.message,
+                                _safe.heading(tr("Jobs"), 3),
                                 self.rows, self.logs,
                                 sizing_mode="stretch_width")
         self._unsubscribe = model.observe(self._redraw)
@@ -58,7 +73,9 @@ class JobMonitorPanel:
         _safe.set_html(parts["status"], _safe.markup("<b style='color:{}'>● {}</b>", row["color"], row["status_text"]))
         _safe.set_html(parts["name"], _safe.markup("{} <small>{}</small>", row["name"], row["run_id"]))
         parts["priority"].object = f"p{row['priority']}"
-        parts["progress"].value = -1 if row["percent"] is None else int(row["percent"])  # -1: indeterminate
+        # -1: indeterminate, animated only while the job runs; an ended job's bar stands still
+        parts["progress"].active = bool(row["animated"])
+        parts["progress"].value = -1 if row["animated"] else int(row["percent"] or 0)
         loss = f"{row['loss_key'] or ''} {row['loss_text']}" if row["loss_text"] else ""
         _safe.set_html(parts["loss"],
                        _safe.markup("{} <span style='font-family:monospace'>{}</span>", loss, row["spark"]))
@@ -82,6 +99,7 @@ class JobMonitorPanel:
             _safe.set_html(self.message, m.message or "")
         if "error" in changed:
             _safe.show_alert(self.alert, m.error)
+            self.dismiss.visible = bool(m.action_errors)
 
     def close(self) -> None:
         if self._poller is not None:
@@ -107,6 +125,7 @@ class LaunchFormPanel:
         self.submit = pn.widgets.Button(label=tr("Launch"), color="primary")
         self.message = _safe.html_pane()
         self.alert = _safe.alert_pane()
+        self.dismiss = _dismiss_button(model)
         self._drawing = False
         self.recipe.param.watch(lambda e: self._user(model.set_recipe, e.new), "value")
         self.dataset.param.watch(lambda e: self._user(model.set_dataset, e.new), "value")
@@ -118,7 +137,8 @@ class LaunchFormPanel:
         self.tags.param.watch(lambda e: self._user(lambda v: model.set(tags=v), e.new), "value")
         self.submit.on_click(lambda _: self._submit())
         self.dataset_row = pn.Row(self.dataset, pn.Column(pn.pane.Str(tr("Upload")), self.upload))
-        items = [self.alert, self.recipe, self.dataset_row, self.base_model,
+        items = [pn.Row(self.alert, self.dismiss, sizing_mode="stretch_width"), self.recipe, self.dataset_row,
+                 self.base_model,
                  _safe.html_pane(_safe.markup("<b>{}</b>", tr("Hyperparameters"))),
                  self.fields, pn.Row(self.priority, self.executor), pn.Row(self.name, self.tags), self.submit,
                  self.message]
@@ -151,7 +171,7 @@ class LaunchFormPanel:
         elif field.choices:
             box = pn.widgets.Select(label=label, options=list(field.choices), value=value or field.choices[0])
         else:
-            box = pn.widgets.TextInput(label=label, value=str(value or ""), placeholder=field.help[:60])
+            box = pn.widgets.TextInput(label=label, value=str(value or ""))
         box.param.watch(lambda e: self._user(lambda v: self.model.set_value(field.name, v), e.new), "value")
         return box, _safe.html_pane(styles={"color": "#d62728"})
 
@@ -161,7 +181,8 @@ class LaunchFormPanel:
         try:
             if "fields" in changed:
                 self.field_widgets = {f.name: self._field_widget(f) for f in m.fields}
-                self.fields.objects = [pn.Column(box, err) for box, err in self.field_widgets.values()]
+                self.fields.objects = [pn.Column(self.field_widgets[f.name][0], _help(f), self.field_widgets[f.name][1])
+                                       for f in m.fields]
             if "recipe" in changed:
                 self.recipe.value = m.recipe
                 self.dataset_row.visible = m.takes_dataset
@@ -176,6 +197,7 @@ class LaunchFormPanel:
                 _safe.set_html(self.message, m.message or "")
             if "error" in changed:
                 _safe.show_alert(self.alert, m.error)
+                self.dismiss.visible = bool(m.action_errors)
         finally:
             self._drawing = False
 

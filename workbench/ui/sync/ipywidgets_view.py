@@ -31,6 +31,7 @@ class SyncWidget:
         self.progress = w.Label()
         self.result = _safe.html_widget()
         self.error = _safe.html_widget()
+        self.dismiss = w.Button(description=tr("Dismiss"), icon="times", layout=w.Layout(width="auto", display="none"))
         self.ref = w.Text(description=tr("Artifact"), placeholder="gpu1:classifier:latest")
         self.fetch_button = w.Button(description=tr("Fetch"), icon="download")
         style = {"description_width": "80px"}
@@ -56,7 +57,7 @@ class SyncWidget:
             w.HBox([self.bar, self.progress]),
             w.HBox([self.ref, self.fetch_button]),
             self.result,
-            self.error,
+            w.HBox([self.error, self.dismiss]),
             self.add_panel,
         ])
         self.remote.observe(self._on_remote, names="value")
@@ -64,6 +65,7 @@ class SyncWidget:
         self.sync_button.on_click(lambda _: model.sync())
         self.fetch_button.on_click(lambda _: model.fetch(self.ref.value))
         self.add_button.on_click(self._on_add)
+        self.dismiss.on_click(lambda _: model.dismiss())
         self._unsubscribe = model.observe(self._redraw)
         self._redraw(frozenset({"remotes", "selected", "busy", "progress", "result", "error"}))
         self._poller = start_polling(model, refresh)
@@ -97,6 +99,7 @@ class SyncWidget:
             self.result.value = model.result
         if "error" in changed:
             self.error.value = _html.error_line(model.error)
+            self.dismiss.layout.display = "" if model.action_errors else "none"
 
     def close(self) -> None:
         self._poller.stop()

@@ -42,7 +42,8 @@ class SyncModel(ViewModel):
     Fields views read: ``remotes`` (rows: name, host, user, root, last sync, what it brought),
     ``selected`` (a remote name), ``busy`` (the running action, or None), ``progress``
     (files done, files total, bytes done, bytes total), ``result`` (text of the last action that
-    worked) and ``error``.
+    worked) and ``error``: an action's error (test, sync, fetch, add, remove) stays until that
+    action works next time or :meth:`dismiss`; the live refresh never clears it.
     """
 
     def __init__(self, root: Any = None) -> None:
@@ -90,14 +91,6 @@ class SyncModel(ViewModel):
                 self.selected = names[0] if names else None
             self.notify("remotes", "selected")
 
-    def _reload_keeping_error(self) -> None:
-        """Reload after an action without clearing the error that action left."""
-        try:
-            self._reload()
-        except WorkbenchError as exc:
-            if self.error is None:
-                self._fail(f"{tr('Remotes')}: {exc}")
-
     def poll(self) -> bool:
         if self.busy is not None:
             return False
@@ -139,7 +132,7 @@ class SyncModel(ViewModel):
         if self.refused(tr("Add remote")):
             return False
         added = False
-        with self.guard(tr("Add remote")):
+        with self.act(tr("Add remote")):
             store = load_settings(self.root).root
             remote = Remote(name=name.strip(), host=host.strip(), root=root.strip(), python=python.strip(),
                             port=int(port), user=(user or "").strip() or None, key=(key or "").strip() or None,
@@ -155,7 +148,7 @@ class SyncModel(ViewModel):
         if added:
             self.selected = name.strip()
             self.result = tr("Added remote {name}", name=name.strip())
-            self._reload_keeping_error()
+            self.refresh()
             self.notify("result", "selected")
         return added
 
@@ -163,11 +156,11 @@ class SyncModel(ViewModel):
         target = name or self.selected
         if target is None or self.refused(tr("Remove remote")):
             return
-        with self.guard(tr("Remove remote")):
+        with self.act(tr("Remove remote")):
             remove_remote(load_settings(self.root).root, target)
             self.result = tr("Removed remote {name}", name=target)
             self.notify("result")
-        self._reload_keeping_error()
+        self.refresh()
 
     def _start(self, action: str, work: Callable[[], str]) -> bool:
         """Run ``work`` in a worker thread; its return value becomes ``result``. False if busy or locked
@@ -185,14 +178,14 @@ class SyncModel(ViewModel):
         def run() -> None:
             text = ""
             try:
-                with self.guard(action):
+                with self.act(action):
                     text = work()
             except Exception as exc:  # noqa: BLE001 - anything else still ends as readable text
-                self._fail(f"{action}: {type(exc).__name__}: {exc}")
+                self.action_failed(action, f"{action}: {type(exc).__name__}: {exc}")
             finally:
                 self.busy = None
                 self.result = text
-                self._reload_keeping_error()
+                self.refresh()
                 self.notify("busy", "result", "progress")
 
         self._worker = threading.Thread(target=run, name=f"workbench-sync-panel-{action}", daemon=True)

@@ -38,6 +38,7 @@ class SyncPanelView:
         self.progress = pn.pane.Str("")
         self.result = pn.pane.Str("")
         self.error = _safe.alert_pane()
+        self.dismiss = pn.widgets.Button(label=tr("Dismiss"), width=90, visible=False)
         self.ref = pn.widgets.TextInput(label=tr("Artifact"), placeholder="gpu1:classifier:latest")
         self.fetch_button = pn.widgets.Button(label=tr("Fetch"))
         self.form = {
@@ -58,7 +59,7 @@ class SyncPanelView:
             pn.Row(self.bar, self.progress),
             pn.Row(self.ref, self.fetch_button),
             self.result,
-            self.error,
+            pn.Row(self.error, self.dismiss, sizing_mode="stretch_width"),
             pn.Card(*self.form.values(), self.trust, self.add_button, title=tr("Add a remote"), collapsed=True),
             sizing_mode="stretch_width",
         )
@@ -67,6 +68,7 @@ class SyncPanelView:
         self.sync_button.on_click(self._on_sync)
         self.fetch_button.on_click(self._on_fetch)
         self.add_button.on_click(self._on_add)
+        self.dismiss.on_click(lambda _: model.dismiss())
         self._unsubscribe = model.observe(self._schedule)
         self._redraw(frozenset({"remotes", "selected", "busy", "progress", "result", "error"}))
         self._poller = panel_polling(model, refresh)
@@ -111,6 +113,7 @@ class SyncPanelView:
             self.result.object = model.result
         if "error" in changed:
             _safe.show_alert(self.error, model.error)
+            self.dismiss.visible = bool(model.action_errors)
 
     def close(self) -> None:
         stop = getattr(self._poller, "stop", None)
