@@ -68,6 +68,7 @@ __all__ = [
     "artifacts",
     "config",
     "define_metric",
+    "delete_run",
     "disk_usage",
     "finish",
     "fsck",
@@ -206,6 +207,23 @@ def update_run(run_id: str, *, tags: Sequence[str] | None = None, notes: str | N
     from workbench.store.run_edit import update_run as _update_run
 
     return _update_run(_store(root), run_id, tags=tags, notes=notes)
+
+
+def delete_run(run_id: str, *, root: PathLike | None = None) -> None:
+    """Delete a run (an id or unique prefix) from the store: what ``workbench rm RUN --yes`` does
+    to the run itself (artifact versions it made and blobs stay; ``workbench gc`` frees them).
+
+    Refused (:class:`StoreError`) while the run is queued or its process still runs: stop it
+    first. The run's directory leaves the store whole, in one rename.
+
+    Examples
+    --------
+    >>> wb.delete_run("1m82g9")  # doctest: +SKIP
+    """
+    from workbench.store._delete import delete_run as _delete_run
+
+    store = _store(root)
+    _delete_run(store.layout, store.settings, store.resolve(run_id))
 
 
 def run_logs(run_id: str, stream: str = "stdout", tail: int | None = 200, *,

@@ -272,3 +272,93 @@ def save_settings(root: str | os.PathLike[str] | None = None, **values: Any) -> 
             os.unlink(tmp)
         raise
     return load_settings(root_path)
+
+
+# ---------------------------------------------------------------- views
+#: folder of the store holding each project's view choices (Runs table columns, panel layouts)
+VIEWS_DIR = "views"
+#: a view file larger than this is not read (it is not one workbench wrote)
+_VIEW_MAX_BYTES = 256 * 1024
+
+
+def _view_path(root: str | os.PathLike[str] | None, project: str | None) -> Path:
+    import hashlib
+
+    root_path = (Path(root).expanduser() if root is not None else default_root()).absolute()
+    # project names may hold any character: the file is named by a digest, never by the name
+    name = "all" if project is None else "project-" + hashlib.sha256(
+        str(project).encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    return root_path / VIEWS_DIR / f"{name}.json"
+
+
+def load_view(project: str | None, *, root: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """The view choices saved for ``project`` (``None``: all projects), ``{}`` when there are none.
+
+    They live in ``<root>/views/<digest of the project>.json``. The file is stored text: one that
+    is too large, not JSON, or written for another project is ignored (``{}``); each caller still
+    checks the values it reads.
+    """
+    import json
+    import stat
+
+    from workbench._private import NONBLOCK, OPEN_FLAGS
+
+    path = _view_path(root, project)
+    try:  # non-blocking: a fifo put in its place must not hang the view
+        fd = os.open(path, os.O_RDONLY | OPEN_FLAGS | NONBLOCK)
+    except OSError:
+        return {}
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            return {}
+        data = handle.read(_VIEW_MAX_BYTES + 1)
+    if len(data) > _VIEW_MAX_BYTES:
+        return {}
+    try:
+        saved = json.loads(data.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    if not isinstance(saved, dict) or saved.get("project") != project or not isinstance(saved.get("values"), dict):
+        return {}
+    return dict(saved["values"])
+
+
+def save_view(project: str | None, *, root: str | os.PathLike[str] | None = None, **values: Any) -> dict[str, Any]:
+    """Save view choices for ``project`` (``None``: all projects), merged into those saved before;
+    a value of ``None`` removes its key. Written atomically, private to the owner. Returns them all.
+
+    >>> save_view("sentiment", root="/tmp/wb-doc-views", runs_columns=["config.lr"])  # doctest: +SKIP
+    {'runs_columns': ['config.lr']}
+    """
+    import json
+
+    from workbench._private import open_private
+
+    merged = load_view(project, root=root)
+    for key, value in values.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    try:
+        data = json.dumps({"project": project, "values": merged}, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"view choices must be plain JSON values: {exc}") from exc
+    encoded = data.encode("utf-8", "surrogatepass")
+    if len(encoded) > _VIEW_MAX_BYTES:
+        raise ConfigError(f"view choices take {len(encoded):,} bytes, more than the {_VIEW_MAX_BYTES:,} allowed")
+    path = _view_path(root, project)
+    make_dir(path.parent)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(encoded)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return merged

@@ -43,6 +43,7 @@ __all__ = [
     "html_pane",
     "html_widget",
     "join",
+    "link_formatter",
     "markup",
     "set_html",
     "set_table",
@@ -190,12 +191,40 @@ def color_formatter(colors: Mapping[str, str], default: str = "#444444") -> Any:
                  f': {json.dumps(default)} %>; font-weight: 600"><%- value %></span>')
 
 
-def set_table(widget: Any, frame: Any) -> None:
-    """Put ``frame`` into a Tabulator made by :func:`table`, titles escaped for its columns."""
+def link_formatter(href: str, field: str) -> Any:
+    """A Tabulator cell formatter showing the value as text inside a link to ``href`` followed by
+    the row's ``field``, URL-encoded (``link_formatter("?page=detail&runs=", "run_id")``).
+
+    ``href`` is the code's own text (escaped here, and it may not name a scheme); the value and the
+    field go through ``<%- %>``, which escapes.
+    """
+    from bokeh.models.widgets.tables import HTMLTemplateFormatter
+
+    if not field.isidentifier() or ":" in href.split("?", 1)[0]:
+        raise ValueError(f"link_formatter takes a relative href and a field name, not {href!r}, {field!r}")
+    return HTMLTemplateFormatter(
+        template=f'<a href="{html.escape(href, quote=True)}<%- encodeURIComponent({field}) %>" '
+                 f'class="wb-link"><%- value %></a>')
+
+
+def set_table(widget: Any, frame: Any, group: str | None = None) -> None:
+    """Put ``frame`` into a Tabulator made by :func:`table`, titles escaped for its columns.
+
+    ``group``: a column of ``frame`` whose values group the rows. Tabulator writes each group's
+    header as HTML (``"<column>: <value>"``), so the values are escaped here and the column hidden.
+    """
     named = getattr(widget, "own_titles", {})
     titles = table_titles(frame.columns, named)
+    groupby = [group] if group is not None and group in frame.columns else []
+    if groupby:
+        frame = frame.copy()
+        frame[group] = [str(escape(v)) for v in frame[group]]
     if widget.titles != titles:
         widget.titles = titles
+    if list(widget.hidden_columns) != groupby:
+        widget.hidden_columns = groupby
+    if list(widget.groupby) != groupby:
+        widget.groupby = groupby
     widget.value = frame
 
 

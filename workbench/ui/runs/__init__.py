@@ -22,7 +22,8 @@ __all__ = ["RunBrowser", "RunBrowserModel"]
 
 
 class RunBrowser(Component[RunBrowserModel]):
-    """A table of runs: search, filter, sort, choose columns, page, select.
+    """A table of runs: project, search, filter, sort, group, choose columns (saved per project),
+    page, select; tag, delete (after a confirmation) and export (CSV) the selected or matching runs.
 
     Parameters
     ----------
@@ -64,7 +65,6 @@ class RunBrowser(Component[RunBrowserModel]):
         return view.layout
 
 
-
 add_zh({
     "Search": "搜索",
     "search name, id, tag": "搜索名称、ID、标签",
@@ -78,4 +78,41 @@ add_zh({
     "Sort": "排序",
     "Runs {first}-{last} of {matched} matching ({total} in all) · page {page} of {pages}":
         "第 {first}-{last} 个，共 {matched} 个匹配（总计 {total} 个）· 第 {page}/{pages} 页",
+    "Default columns": "默认列",
+    "Project": "项目",
+    "all projects": "全部项目",
+    "Group by": "分组",
+    "no grouping": "不分组",
+    "{key} = {value} ({n} runs)": "{key} = {value}（{n} 个运行）",
+    "(none)": "（无）",
+    "tags, separated by commas": "标签，用逗号分隔",
+    "Add tags": "添加标签",
+    "Remove tags": "移除标签",
+    "Delete": "删除",
+    "Delete {n} runs": "删除 {n} 个运行",
+    "Delete 1 run": "删除 1 个运行",
+    "Confirm delete of 1 run: {names}": "确认删除 1 个运行：{names}",
+    "Deleted 1 run": "已删除 1 个运行",
+    "{action}: 1 run": "{action}：1 个运行",
+    "{key} = {value} (1 run)": "{key} = {value}（1 个运行）",
+    "Confirm delete": "确认删除",
+    "Save columns": "保存列",
+    "Cancel": "取消",
+    "Download CSV": "下载 CSV",
+    "select runs first": "请先选择运行",
+    "name at least one tag": "请至少输入一个标签",
+    "{action}: {n} runs": "{action}：{n} 个运行",
+    " and {n} more": " 等另外 {n} 个",
+    "Confirm delete of {n} runs: {names}": "确认删除 {n} 个运行：{names}",
+    "Deleted {n} runs": "已删除 {n} 个运行",
+    "No runs in project {project} yet.": "项目 {project} 中还没有运行。",
+    "No runs in this store yet: log one with wb.init(), or launch a job.":
+        "此存储中还没有运行：用 wb.init() 记录一个，或启动一个任务。",
+    "No run's name, id or tag contains \"{search}\": clear the search to see {n} runs.":
+        "没有运行的名称、ID 或标签包含“{search}”：清除搜索即可看到 {n} 个运行。",
+    "No runs match the filter.": "没有运行符合筛选条件。",
+    "No run has {key}: did you mean {close}?": "没有运行含有 {key}：您是不是想找 {close}？",
+    " or ": " 或 ",
+    "No run has {key}.": "没有运行含有 {key}。",
+    "Loosen it, or clear it to see all {n} runs.": "放宽条件，或清除它以查看全部 {n} 个运行。",
 })

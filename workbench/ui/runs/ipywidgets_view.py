@@ -1,6 +1,8 @@
 """RunBrowser for notebooks and Voila: ipywidgets controls and an ipydatagrid table.
 
 The grid holds one page (the model pages), so a 10,000-run store sends 50 rows to the browser.
+Selecting a row is the link to a run: RunDetail, MetricCompare and the others follow the
+selection. The CSV of every matching run is ``browser.model.csv()`` in the kernel.
 """
 
 from __future__ import annotations
@@ -41,6 +43,19 @@ class RunBrowserWidget:
         self.sort = w.Dropdown(description=tr("Sort by"))
         self.descending = w.ToggleButton(value=model.descending, description=tr("descending"))
         self.columns = w.SelectMultiple(description=tr("Columns"), rows=6)
+        self.default_columns = w.Button(description=tr("Default columns"))
+        self.project = w.Dropdown(description=tr("Project"))
+        self.group = w.Dropdown(description=tr("Group by"))
+        self.tags = w.Text(placeholder=tr("tags, separated by commas"))
+        self.add_tags = w.Button(description=tr("Add tags"))
+        self.remove_tags = w.Button(description=tr("Remove tags"))
+        self.delete = w.Button(description=tr("Delete"), button_style="danger")
+        self.confirm_text = w.Label()
+        self.confirm = w.Button(description=tr("Confirm delete"), button_style="danger")
+        self.cancel = w.Button(description=tr("Cancel"))
+        self.confirm_row = w.HBox([self.confirm_text, self.confirm, self.cancel], layout=w.Layout(display="none"))
+        self.message = w.Label()
+        self.hint = _safe.html_widget()
         self.grid = DataGrid(model.table(), selection_mode="row", layout={"height": "420px"},
                              renderers={"status": TextRenderer(text_color=_status_expr())})
         self.previous = w.Button(description=tr("Previous"), icon="chevron-left")
@@ -48,9 +63,12 @@ class RunBrowserWidget:
         self.info = w.Label()
         self.refresh_button = w.Button(description=tr("Refresh"), icon="refresh")
         self.layout = w.VBox([
-            w.HBox([self.search, self.where, self.apply]),
+            w.HBox([self.project, self.search, self.where, self.apply]),
             self.error,
-            w.HBox([self.sort, self.descending, self.columns]),
+            w.HBox([self.sort, self.descending, self.group, self.columns, self.default_columns]),
+            w.HBox([self.tags, self.add_tags, self.remove_tags, self.delete, self.message]),
+            self.confirm_row,
+            self.hint,
             self.grid,
             w.HBox([self.previous, self.next, self.info, self.refresh_button]),
         ])
@@ -60,12 +78,20 @@ class RunBrowserWidget:
         self.sort.observe(self._on_sort, "value")
         self.descending.observe(self._on_sort, "value")
         self.columns.observe(self._on_columns, "value")
+        self.default_columns.on_click(lambda _: model.reset_columns())
+        self.project.observe(self._on_project, "value")
+        self.group.observe(self._on_group, "value")
+        self.add_tags.on_click(lambda _: model.add_tags(self.tags.value))
+        self.remove_tags.on_click(lambda _: model.remove_tags(self.tags.value))
+        self.delete.on_click(lambda _: model.request_delete())
+        self.confirm.on_click(lambda _: model.confirm_delete())
+        self.cancel.on_click(lambda _: model.cancel_delete())
         self.previous.on_click(lambda _: model.previous_page())
         self.next.on_click(lambda _: model.next_page())
         self.refresh_button.on_click(lambda _: model.refresh())
         self.grid.observe(self._on_grid_selection, "selections")
         self._unsubscribe = [model.observe(self._redraw), model.selection.observe(lambda _: self._show_selection())]
-        self._redraw(frozenset({"rows", "columns", "error"}))
+        self._redraw(frozenset({"rows", "columns", "error", "pending", "message"}))
         self._poller = start_polling(model, refresh)
 
     # -- view -> model -----------------------------------------------------------------------------
@@ -76,6 +102,14 @@ class RunBrowserWidget:
     def _on_columns(self, change: dict[str, Any]) -> None:
         if not self._syncing:
             self.model.set_columns(list(change["new"]))
+
+    def _on_project(self, change: dict[str, Any]) -> None:
+        if not self._syncing:
+            self.model.set_project(change["new"])
+
+    def _on_group(self, change: dict[str, Any]) -> None:
+        if not self._syncing:
+            self.model.set_group(change["new"])
 
     def _on_grid_selection(self, _: Any) -> None:
         if self._syncing:
@@ -94,6 +128,14 @@ class RunBrowserWidget:
             if "error" in changed or "rows" in changed:
                 self.error.value = _html.error_line(model.error)
             if "columns" in changed or "rows" in changed:
+                projects = [(tr("all projects"), None), *((p, p) for p in model.projects)]
+                if list(self.project.options) != projects:
+                    self.project.options = projects
+                self.project.value = model.project if model.project in model.projects else None
+                groups = [(tr("no grouping"), None), *((c, c) for c in model.groupable)]
+                if list(self.group.options) != groups:
+                    self.group.options = groups
+                self.group.value = model.group_by if model.group_by in model.groupable else None
                 sortable = list(dict.fromkeys(["created", *BASE_COLUMNS, *model.available]))
                 if list(self.sort.options) != sortable:
                     self.sort.options = sortable
@@ -105,16 +147,23 @@ class RunBrowserWidget:
             if "rows" in changed:
                 self.grid.data = model.table()
                 self.info.value = model.status_text
+                self.hint.value = _html.note(model.hint or "")
                 self.previous.disabled = model.page == 0
                 self.next.disabled = model.page >= model.pages - 1
+            if "pending" in changed:
+                self.confirm_text.value = model.delete_prompt if model.pending_delete else ""
+                self.confirm_row.layout.display = "flex" if model.pending_delete else "none"
+            if "message" in changed:
+                self.message.value = model.message or ""
         finally:
             self._syncing = False
         self._show_selection()
 
     def _show_selection(self) -> None:
+        self.delete.description = self.model.delete_label
         chosen = set(self.model.selection.run_ids)
         rows = [i for i, rid in enumerate(self.model.page_ids) if rid in chosen]
-        width = len(self.model.shown_columns) - 1
+        width = len(self.model.shown_columns) - (0 if self.model.group_by else 1)
         rects = [{"r1": i, "r2": i, "c1": 0, "c2": width} for i in rows]
         if [(r["r1"], r["r2"]) for r in self.grid.selections] != [(i, i) for i in rows]:
             self._syncing = True

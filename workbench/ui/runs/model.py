@@ -5,17 +5,27 @@ ids and the shown columns, already sorted (10,000 runs x 10 columns: tens of mil
 docs/performance.md "UI"); quick search and paging then cut that frame in memory, so turning a
 page costs no query at all. ``poll`` simply runs the same query again: that is cheap, and it
 catches every change (new runs, status and summary updates, deleted runs) with no bookkeeping.
+
+Default columns are the config keys that vary across the project's recent runs and the summary
+keys most of them logged; a person's own choice is saved per project (``workbench.settings.save_view``)
+and comes back in the next session. Grouping, bulk tags, deleting with a confirmation step, CSV
+export and the zero-result hint work on every matching run, not just the page shown.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 import time
 from typing import TYPE_CHECKING, Any
 
 import workbench as wb
+from workbench.errors import WorkbenchError
+from workbench.settings import load_view, save_view
 from workbench.ui import _format
+from workbench.ui._i18n import tr
 from workbench.ui._model import Selection, ViewModel, as_selection
+from workbench.ui.runs import _columns, _export
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -26,8 +36,12 @@ BASE_COLUMNS = ["status", "name", "project", "created", "duration", "tags"]
 _SEARCHED = ["run_id", "name", "tags"]
 #: recent runs whose config/summary keys the column chooser offers
 _KEYS_FROM = 500
-#: config.* and summary.* columns shown when none are chosen
-_DEFAULT_EXTRA = 3
+#: the key of the saved column choice in a project's view file
+VIEW_KEY = "runs_columns"
+#: the first column of a grouped table: "KEY = VALUE (N runs)"
+GROUP_COLUMN = "group"
+#: runs named in a delete confirmation (the rest are counted)
+_NAMED = 10
 #: seconds between re-queries while shown runs are running and nothing else changed
 _RUNNING_EVERY = 5.0
 
@@ -42,7 +56,8 @@ class RunBrowserModel(ViewModel):
     where:
         A filter in the language of :func:`workbench.runs` (docs/queries.md).
     columns:
-        ``config.*`` / ``summary.*`` columns to show (default: a few of each).
+        ``config.*`` / ``summary.*`` columns to show (default: the choice saved for the project,
+        else the config keys that vary and the summary keys most runs logged).
     page_size:
         Rows per page.
     selection:
@@ -63,8 +78,17 @@ class RunBrowserModel(ViewModel):
         self.page = 0
         self.page_size = page_size
         self.columns: list[str] = list(columns) if columns is not None else []
-        self._auto_columns = columns is None
+        saved = self._saved_columns() if columns is None else None
+        if saved is not None:
+            self.columns = saved
+        self._auto_columns = columns is None and saved is None
         self.available: list[str] = []  # config.* and summary.* columns the chooser offers
+        self.projects: list[str] = []  # every project of the store, for the project selector
+        self.group_by: str | None = None  # a column whose values group the rows
+        self.groups: list[tuple[str, int]] = []  # (label, runs) of each group, in table order
+        self.pending_delete: list[str] = []  # runs a delete waits to be confirmed for
+        self.message: str | None = None  # what the last bulk action did
+        self.hint: str | None = None  # why the table is empty and what to do
         self.total = 0  # runs in the store (or project)
         self.matched = 0  # runs passing filter and search
         self.rows: pd.DataFrame = _empty()  # the page: run_id + shown columns, raw values
@@ -99,15 +123,53 @@ class RunBrowserModel(ViewModel):
                   first=first, last=last, matched=f"{self.matched:,}", total=f"{self.total:,}",
                   page=self.page + 1, pages=self.pages)
 
+    @property
+    def groupable(self) -> list[str]:
+        """Columns the table can be grouped by."""
+        return list(dict.fromkeys(["status", "project", "tags", *self.available]))
+
     def table(self) -> pd.DataFrame:
-        """The page as text a view shows: statuses, local times, durations, tags joined."""
+        """The page as text a view shows: statuses, local times, durations, tags joined.
+
+        Grouped, the first column (:data:`GROUP_COLUMN`) says ``KEY = VALUE (N runs)``, counting
+        every matching run of the group, not just those on the page.
+        """
         import pandas as pd
 
         out: dict[str, list[str]] = {}
+        if self.group_by is not None:
+            counts = dict(self.groups)
+            labels = list(self.rows[GROUP_COLUMN]) if GROUP_COLUMN in self.rows else []
+            out[GROUP_COLUMN] = [tr("{key} = {value} (1 run)", key=self.group_by, value=label)
+                                 if counts.get(label) == 1 else
+                                 tr("{key} = {value} ({n} runs)", key=self.group_by, value=label,
+                                    n=counts.get(label, 0)) for label in labels]
         for column in self.shown_columns:
             values = list(self.rows[column]) if column in self.rows else [None] * len(self.rows)
             out[column] = [_cell(column, v) for v in values]
         return pd.DataFrame(out, index=pd.Index(self.page_ids, name="run_id"))
+
+    def csv(self) -> str:
+        """Every matching run (all pages, in table order) with the shown columns, as CSV text.
+
+        Text that a spreadsheet would run as a formula starts with ``'`` (see ``_export``).
+        """
+        columns = ["run_id", *([GROUP_COLUMN] if self.group_by is not None else []), *self.shown_columns]
+        with self._lock:
+            frame = self._found
+            counts = dict(self.groups)
+            rows = []
+            for i in range(len(frame)):
+                row = frame.iloc[i]
+                values: list[Any] = []
+                for column in columns:
+                    if column == GROUP_COLUMN:
+                        label = row[GROUP_COLUMN]
+                        values.append(f"{self.group_by} = {label} ({counts.get(label, 0)})")
+                    else:
+                        values.append(row[column] if column in frame.columns else None)
+                rows.append(values)
+        return _export.to_csv(rows, columns)
 
     @property
     def selected(self) -> pd.DataFrame:
@@ -158,11 +220,51 @@ class RunBrowserModel(ViewModel):
             self.sort_column, self.descending = before
 
     def set_columns(self, columns: list[str]) -> None:
+        """Show these ``config.*`` / ``summary.*`` columns; saved for the project (unless locked)."""
         with self._lock:
             self.columns = list(dict.fromkeys(c for c in columns if c not in BASE_COLUMNS))
             self._auto_columns = False
+            if self.locked is None:  # a read-only session shows the choice but writes nothing
+                with self.act(tr("Save columns")):
+                    save_view(self.project, root=self.root, **{VIEW_KEY: self.columns})
             with self.guard("Columns"):
                 self._query()
+
+    def reset_columns(self) -> None:
+        """Back to the default columns; forgets the project's saved choice."""
+        with self._lock:
+            self._auto_columns = True
+            if self.locked is None:
+                with self.act(tr("Save columns")):
+                    save_view(self.project, root=self.root, **{VIEW_KEY: None})
+            with self.guard("Columns"):
+                self._query()
+
+    def set_project(self, project: str | None) -> None:
+        """Show the runs of one project (``None``: all); its saved columns come with it."""
+        with self._lock:
+            if project == self.project:
+                return
+            self.project = project
+            self.page = 0
+            saved = self._saved_columns()
+            self._auto_columns = saved is None
+            self.columns = saved or []
+            with self.guard("Project"):
+                self._query()
+                if self.group_by is not None and self.group_by not in self.groupable:
+                    self.group_by = None  # a key this project's runs do not have
+                    self._query(full=False)
+            self.notify("rows", "columns", "project")
+
+    def set_group(self, column: str | None) -> None:
+        """Group the rows by a column (``config.opt``, ``tags``, ``status``...; ``None``: no groups)."""
+        with self._lock:
+            self.group_by = column or None
+            self.page = 0
+            with self.guard("Group"):
+                self._query(full=False)
+            self.notify("rows", "columns")
 
     def set_page(self, page: int) -> None:
         with self._lock:
@@ -195,11 +297,115 @@ class RunBrowserModel(ViewModel):
         kept = [r for r in self.selection.run_ids if r not in on_page]
         self.selection.set(kept + [r for r in run_ids if r in on_page])
 
+    # -- bulk actions on the selected runs -------------------------------------------------------
+    def add_tags(self, tags: str | list[str]) -> bool:
+        """Add tags (a list, or text separated by commas) to every selected run."""
+        return self._retag(tags, add=True)
+
+    def remove_tags(self, tags: str | list[str]) -> bool:
+        """Remove tags from every selected run."""
+        return self._retag(tags, add=False)
+
+    def _retag(self, tags: str | list[str], add: bool) -> bool:
+        action = tr("Add tags") if add else tr("Remove tags")
+        if self.refused(action):
+            return False
+        wanted = [t.strip() for t in (tags.split(",") if isinstance(tags, str) else tags) if t and t.strip()]
+        ids = list(self.selection.run_ids)
+        if not wanted or not ids:
+            self.action_failed(action, f"{action}: " + (tr("select runs first") if not ids
+                                                        else tr("name at least one tag")))
+            return False
+        done, failed = 0, []
+        for run_id in ids:
+            try:
+                old = list(wb.get_run(run_id, root=self.root).get("tags") or [])
+                new = list(dict.fromkeys(old + wanted)) if add else [t for t in old if t not in wanted]
+                if new != old:
+                    wb.update_run(run_id, tags=new, root=self.root)
+                done += 1
+            except WorkbenchError as exc:
+                failed.append(str(exc))
+        self._finish(action, tr("{action}: 1 run", action=action) if done == 1 else
+                     tr("{action}: {n} runs", action=action, n=done), failed)
+        return not failed
+
+    def request_delete(self) -> str | None:
+        """Step one of deleting the selected runs: returns (and keeps in :attr:`pending_delete`)
+        the confirmation text naming them; nothing is deleted until :meth:`confirm_delete`."""
+        if self.refused(tr("Delete")):
+            return None
+        ids = list(self.selection.run_ids)
+        if not ids:
+            self.action_failed(tr("Delete"), f"{tr('Delete')}: {tr('select runs first')}")
+            return None
+        self.pending_delete = ids
+        self.message = None
+        self.notify("pending", "message")
+        return self.delete_prompt
+
+    @property
+    def delete_prompt(self) -> str:
+        """``Confirm delete of 3 runs: a, b, c`` for the runs waiting for confirmation."""
+        ids = self.pending_delete
+        names = dict(zip(self._frame["run_id"], self._frame["name"])) if len(self._frame) else {}
+        shown = [str(names.get(r) or r) for r in ids[:_NAMED]]
+        more = tr(" and {n} more", n=len(ids) - _NAMED) if len(ids) > _NAMED else ""
+        if len(ids) == 1:
+            return tr("Confirm delete of 1 run: {names}", names=shown[0])
+        return tr("Confirm delete of {n} runs: {names}", n=len(ids), names=", ".join(shown) + more)
+
+    @property
+    def delete_label(self) -> str:
+        """The delete button's label: ``Delete 3 runs`` for the selection."""
+        count = len(self.selection.run_ids)
+        if count == 1:
+            return tr("Delete 1 run")
+        return tr("Delete {n} runs", n=count) if count else tr("Delete")
+
+    def cancel_delete(self) -> None:
+        if self.pending_delete:
+            self.pending_delete = []
+            self.notify("pending")
+
+    def confirm_delete(self) -> bool:
+        """Step two: delete the runs named in the confirmation, as ``workbench rm`` does (a queued
+        or running run is refused and stays); the others leave the selection and the table."""
+        ids, self.pending_delete = self.pending_delete, []
+        self.notify("pending")
+        if self.refused(tr("Delete")) or not ids:
+            return False
+        deleted, failed = [], []
+        for run_id in ids:
+            try:
+                wb.delete_run(run_id, root=self.root)
+                deleted.append(run_id)
+            except WorkbenchError as exc:
+                failed.append(str(exc))
+        self.selection.set([r for r in self.selection.run_ids if r not in deleted])
+        self._finish(tr("Delete"), tr("Deleted 1 run") if len(deleted) == 1 else
+                     tr("Deleted {n} runs", n=len(deleted)), failed)
+        return not failed
+
+    def _finish(self, action: str, done: str, failed: list[str]) -> None:
+        """Show what a bulk action did (and the refusals), over the table read again."""
+        with self._lock:
+            try:
+                self._query()
+            except (WorkbenchError, OSError):
+                pass  # the table keeps the last good result; the next poll tries again
+        self.message = done
+        self.notify("message", "rows")
+        if failed:  # stays until the same action works, or the person dismisses it
+            self.action_failed(action, f"{action}: " + "; ".join(failed))
+        else:
+            self._clear(action)
+
     def poll(self) -> bool:
         """Query again when a run record changed (one ``stat``), or every few seconds while runs
         shown are running (their duration grows, and a dead one turns ``crashed`` by time alone)."""
         with self._lock:
-            if self.error is not None:
+            if self._error is not None:
                 return False  # an invalid filter stays on screen until the person changes it
             version = wb.store_version(root=self.root)
             running = "status" in self._frame and bool((self._frame["status"] == "running").any())
@@ -216,26 +422,33 @@ class RunBrowserModel(ViewModel):
         ``full`` also counts every run and lists the columns on offer (a new sort needs neither).
         """
         order = f"{'-' if self.descending else ''}{field(self.sort_column)}" if self.sort_column else None
-        total, available = self.total, self.available
+        total, available, projects = self.total, self.available, self.projects
         if full or not available:
+            projects = sorted({str(p) for p in wb.runs(columns=["project"], root=self.root)["project"].dropna()})
             total = len(wb.runs(project=self.project, columns=["run_id"], root=self.root))
             recent = wb.runs(project=self.project, limit=_KEYS_FROM, root=self.root)
             available = sorted({c for c in recent.columns if c.startswith(("config.", "summary."))}
                                | set(self.columns), key=lambda c: (not c.startswith("config."), c))
-        if self._auto_columns:
-            config = [c for c in available if c.startswith("config.")][:_DEFAULT_EXTRA]
-            summary = [c for c in available if c.startswith("summary.")][:_DEFAULT_EXTRA]
-            self.columns = config + summary
-        wanted = list(dict.fromkeys(["run_id", *_SEARCHED, *self.shown_columns]))
+            if self._auto_columns:
+                self.columns = _columns.default_columns(recent)
+        wanted = list(dict.fromkeys(["run_id", *_SEARCHED, *self.shown_columns,
+                                     *([self.group_by] if self.group_by else [])]))
         frame = wb.runs(project=self.project, where=self.where or None, order_by=order,
                         columns=[field(c) for c in wanted], root=self.root)
-        before = (self.total, self.available, self.rows)
-        self.total, self.available, self._frame = total, available, frame
+        before = (self.total, self.available, self.rows, self.projects)
+        self.total, self.available, self._frame, self.projects = total, available, frame, projects
         self._cut()
-        changed = (self.total, self.available) != before[:2] or not _same(self.rows, before[2])
+        changed = (self.total, self.available, self.projects) != (before[0], before[1], before[3]) or not _same(
+            self.rows, before[2])
         if changed:
             self.notify("rows", "columns")
         return changed
+
+    def _saved_columns(self) -> list[str] | None:
+        try:
+            return _columns.checked_columns(load_view(self.project, root=self.root).get(VIEW_KEY))
+        except (WorkbenchError, OSError):
+            return None
 
     def _cut(self) -> None:
         """Quick search and paging, in memory."""
@@ -246,11 +459,61 @@ class RunBrowserModel(ViewModel):
                 "").str.lower().str.contains(text, regex=False) | frame["tags"].map(
                 lambda tags: any(text in str(t).lower() for t in (tags if tags is not None else ())))
             frame = frame[hit.astype(bool)]
+        frame, self.groups = _grouped(frame, self.group_by)
         self._found = frame
         self.matched = len(frame)
+        self.hint = self._hint() if not self.matched else None
         self.page = max(0, min(self.page, self.pages - 1))
         start = self.page * self.page_size
         self.rows = frame.iloc[start:start + self.page_size].reset_index(drop=True)
+
+
+    def _hint(self) -> str:
+        """Why no run is shown, and what to do about it."""
+        if not self.total:
+            return (tr("No runs in project {project} yet.", project=self.project) if self.project is not None
+                    else tr("No runs in this store yet: log one with wb.init(), or launch a job."))
+        if self.search and len(self._frame):
+            return tr("No run's name, id or tag contains \"{search}\": clear the search to see {n} runs.",
+                      search=self.search, n=len(self._frame))
+        unknown: dict[str, list[str]] = {}
+        if self.where and _columns.filter_keys(self.where):
+            try:
+                known = {f"config.{k}" for k in wb.sql("select distinct key from params", root=self.root)["key"]}
+                known |= {f"summary.{k}" for k in wb.sql("select distinct key from summaries", root=self.root)["key"]}
+            except WorkbenchError:
+                known = set()
+            unknown = _columns.unknown_keys(self.where, known | set(self.available))
+        parts = [tr("No runs match the filter.")]
+        for key, close in unknown.items():
+            parts.append(tr("No run has {key}: did you mean {close}?", key=key, close=tr(" or ").join(close))
+                         if close else tr("No run has {key}.", key=key))
+        if not unknown:
+            parts.append(tr("Loosen it, or clear it to see all {n} runs.", n=self.total))
+        return " ".join(parts)
+
+
+def _grouped(frame: pd.DataFrame, column: str | None) -> tuple[pd.DataFrame, list[tuple[str, int]]]:
+    """``frame`` with a :data:`GROUP_COLUMN` of labels, each group together (groups ordered by
+    value, runs inside a group in the query's order), and each group's label and size."""
+    if column is None or not len(frame):
+        return frame, []
+    import pandas as pd
+
+    values = frame[column] if column in frame.columns else pd.Series([None] * len(frame), index=frame.index)
+    labels = values.map(lambda v: _cell(column, v) or tr("(none)"))
+    numeric = pd.to_numeric(values.map(lambda v: v if isinstance(v, numbers.Real) and not isinstance(v, bool)
+                                       else None), errors="coerce")
+    known = values.map(lambda v: v is not None and not (isinstance(v, float) and math.isnan(v)))
+    if known.any() and numeric[known].notna().all():
+        order = pd.DataFrame({"missing": ~known, "key": numeric.fillna(0), "label": labels})
+    else:
+        order = pd.DataFrame({"missing": ~known, "key": labels, "label": labels})
+    order["pos"] = range(len(order))
+    index = order.sort_values(["missing", "key", "pos"], kind="stable").index
+    out = frame.assign(**{GROUP_COLUMN: labels}).loc[index].reset_index(drop=True)
+    counts = out[GROUP_COLUMN].value_counts(sort=False)
+    return out, [(str(label), int(counts[label])) for label in dict.fromkeys(out[GROUP_COLUMN])]
 
 
 def _empty() -> pd.DataFrame:
