@@ -1,6 +1,11 @@
 """A demo store with real data: a sweep of real training runs (numpy logistic regression), one that
 fails and one that is cancelled, artifacts with versions and aliases, and (when torch is installed)
-a small real LoRA fine-tune of the text-classification recipe on the sample reviews."""
+a small real LoRA fine-tune of the text-classification recipe on the sample reviews.
+
+Everything but the fine-tune takes seconds; ``workbench demo`` writes that, serves the web app, and
+leaves the fine-tune to train in the background (a job of the store's scheduler), so the app shows
+it live. A follower process (:func:`start_follower`) ends the demo's jobs with the demo.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from pathlib import Path
 
 from workbench._private import make_dir, private_opener
 
-__all__ = ["DATA", "fill_demo_store", "train_logreg"]
+__all__ = ["DATA", "fill_demo_store", "finetune_needed", "launch_finetune", "start_follower", "train_logreg"]
 
 #: the sample datasets of the repository (reviews, stories, qa)
 DATA = Path(__file__).resolve().parents[2] / "data"
@@ -99,7 +104,10 @@ def add_cancelled_job(root: str | os.PathLike[str], *, timeout: float = 120.0) -
                     project="demo-jobs", tags=["demo"], root=root)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if job.status == "running" and len(wb.history(job.run_id, keys="loss", root=root)) >= 5:
+        status = job.status
+        if status == "running" and len(wb.history(job.run_id, keys="loss", root=root)) >= 5:
+            break
+        if status not in ("queued", "running"):  # ended already (cancelled by the demo's follower)
             break
         time.sleep(0.2)
     job.cancel()
@@ -129,16 +137,162 @@ def add_artifacts(root: str | os.PathLike[str], sweep: list[str]) -> None:
     del sweep
 
 
-def add_finetune(root: str | os.PathLike[str], *, timeout: float = 900.0) -> str | None:
-    """A small real LoRA fine-tune (text-classification on the sample reviews); None without torch."""
+#: the demo's fine-tune: a LoRA adapter of the text-classification recipe, trained on the sample reviews
+#: (800 training rows, 16 a step: two epochs, each ending with an evaluation on the 200 held out)
+FINETUNE_PROJECT = "demo-finetune"
+FINETUNE_NAME = "reviews-lora"
+FINETUNE_EPOCHS = 2
+FINETUNE_STEPS = 100
+#: the projects of the demo's jobs (the cancelled script job, the fine-tune)
+JOB_PROJECTS = ("demo-jobs", FINETUNE_PROJECT)
+#: fine-tune statuses after which the demo trains no new one (it is under way, or it finished)
+_KEPT = ("queued", "running", "completed")
+
+
+def launch_finetune(root: str | os.PathLike[str]) -> str | None:
+    """Queue the small real LoRA fine-tune and return its job's run id at once; None without torch.
+
+    It trains in the scheduler's background process, logging ``train/loss`` every step, so a run
+    page shows it live. It leaves a core to the web app (``threads``), which a demo is there to show.
+    """
     import importlib.util
 
     import workbench as wb
 
     if importlib.util.find_spec("torch") is None or not (DATA / "reviews").is_dir():
         return None
-    job = wb.launch("text-classification", dataset="reviews:latest", name="reviews-lora", project="demo-finetune",
-                    config={"lora": True, "epochs": 1, "max_steps": 40, "batch_size": 16, "max_length": 64},
+    threads = max(1, (os.cpu_count() or 2) - 1)
+    job = wb.launch("text-classification", dataset="reviews:latest", name=FINETUNE_NAME, project=FINETUNE_PROJECT,
+                    config={"lora": True, "epochs": FINETUNE_EPOCHS, "max_steps": FINETUNE_STEPS, "batch_size": 16,
+                            "max_length": 64, "threads": threads},
                     tags=["demo", "lora"], root=root)
-    job.wait(timeout=timeout)
     return job.run_id
+
+
+def finetune_needed(root: str | os.PathLike[str]) -> bool:
+    """Whether the store lacks a demo fine-tune that is queued, running or completed.
+
+    A demo stopped while its fine-tune trained cancelled it: the next demo trains one again.
+    """
+    import workbench as wb
+
+    frame = wb.runs(project=FINETUNE_PROJECT, columns=["run_id", "status"], root=root)
+    return not (len(frame) and frame["status"].isin(_KEPT).any())
+
+
+def add_finetune(root: str | os.PathLike[str], *, timeout: float = 900.0) -> str | None:
+    """Launch the fine-tune (:func:`launch_finetune`) and wait until it ends; None without torch."""
+    import workbench as wb
+
+    run_id = launch_finetune(root)
+    if run_id is not None:
+        wb.Job(run_id, root=root).wait(timeout=timeout)
+    return run_id
+
+
+# ---------------------------------------------------------------- the background part of `workbench demo`
+#: seconds between two looks of the follower at its parent (the demo's server)
+_POLL = 0.2
+
+
+def start_follower(root: str | os.PathLike[str], *, stop_scheduler: bool) -> None:
+    """Start the process that ends the demo's background work when the demo ends.
+
+    ``workbench demo`` becomes its web app's server (``exec``), so the process a terminal or a
+    service manager signals is the server's. The follower, started before the demo writes
+    anything, is that process's child, in its process group (a Ctrl-C reaches both). When the
+    demo is gone, however it ended (during the fill or while serving; a signal, SIGKILL
+    included), or a signal reaches the follower itself, it cancels the demo's jobs (those of
+    :data:`JOB_PROJECTS` launched since it started) that are queued or running, and stops the
+    scheduler if ``stop_scheduler`` (none ran before the demo), so nothing of the demo outlives it.
+    Its messages go to ``<root>/demo-scripts/background.log``.
+    """
+    import subprocess
+    import sys
+    import time
+
+    log_path = Path(root) / "demo-scripts" / "background.log"
+    make_dir(root)  # a store: private (workbench/_private.py)
+    make_dir(log_path.parent)
+    argv = [sys.executable, "-m", __name__, "--root", str(root), "--parent", str(os.getpid()),
+            "--since", repr(time.time())]
+    if stop_scheduler:
+        argv.append("--stop-scheduler")
+    with open(log_path, "ab", opener=private_opener) as log:
+        subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, close_fds=True, cwd=str(root))
+
+
+def follow(root: str | os.PathLike[str], parent: int, since: float, *, stop_scheduler: bool) -> int:
+    """The follower's life (see :func:`start_follower`): wait for the demo's end, then clean up."""
+    import signal
+    import threading
+
+    import workbench.jobs.daemon
+    import workbench.jobs.job  # noqa: F401 - imported now: the clean-up should not wait for imports
+
+    ended = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        ended.set()
+
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, on_signal)
+    while os.getppid() == parent and not ended.wait(_POLL):
+        pass
+    return finish_background(root, since, stop_scheduler=stop_scheduler)
+
+
+def finish_background(root: str | os.PathLike[str], since: float, *, stop_scheduler: bool) -> int:
+    """Cancel the demo's jobs launched since ``since`` that have not ended; stop the scheduler if asked."""
+    from workbench.errors import WorkbenchError
+    from workbench.jobs.job import list_jobs
+
+    code = 0
+    try:
+        jobs = [job for job in list_jobs(root) if job.record.get("project") in JOB_PROJECTS
+                and float(job.record.get("created") or 0) >= since]
+    except (WorkbenchError, OSError) as exc:  # no store yet: the demo ended before writing one
+        jobs = []
+        if (Path(root) / "jobs").exists():
+            print(f"workbench demo: cannot list the jobs of {root}: {exc}", flush=True)
+            code = 1
+    for job in jobs:
+        try:
+            if job.status in ("queued", "running"):
+                print(f"workbench demo: the demo ended; cancelling {job.record.get('name')} ({job.run_id})",
+                      flush=True)
+                job.cancel(wait=True)
+            else:  # its run has ended, its process may still be exiting: a scheduler stopped now would kill it
+                job.wait(timeout=30)
+        except (WorkbenchError, OSError) as exc:
+            print(f"workbench demo: cannot cancel the job {job.run_id}: {exc}", flush=True)
+            code = 1
+    if stop_scheduler:
+        from workbench.jobs.daemon import stop_scheduler as stop
+        from workbench.settings import load_settings
+
+        try:
+            stop(load_settings(root))
+        except (WorkbenchError, OSError) as exc:
+            print(f"workbench demo: cannot stop the scheduler of {root}: {exc}", flush=True)
+            code = 1
+    return code
+
+
+def _main(argv: list[str]) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog=f"python -m {__name__}",
+                                     description="the follower of `workbench demo` (see start_follower)")
+    parser.add_argument("--root", required=True)
+    parser.add_argument("--parent", type=int, required=True)
+    parser.add_argument("--since", type=float, required=True)
+    parser.add_argument("--stop-scheduler", action="store_true")
+    args = parser.parse_args(argv)
+    return follow(args.root, args.parent, args.since, stop_scheduler=args.stop_scheduler)
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(_main(sys.argv[1:]))

@@ -37,13 +37,34 @@ def build_parser() -> argparse.ArgumentParser:
         "terminal as they are; `workbench jobs logs` alone prints a job's output raw.",
     )
     parser.add_argument("--version", action="version", version=f"workbench {__version__}")
-    parser.add_argument("--root", help="the store (default: WORKBENCH_ROOT, else ~/.workbench)")
+    parser.add_argument("--root", help="the store (default: WORKBENCH_ROOT, else ~/.workbench); also accepted "
+                                       "after the command")
     parser.add_argument("--debug", action="store_true",
                         help="show the Python traceback of an error (anywhere on the line; also WORKBENCH_DEBUG=1)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in (runs, artifacts, fsck, demo, jobs, remote, ui):
         module.register(sub)
+    _root_after_commands(parser)
     return parser
+
+
+def _root_after_commands(parser: argparse.ArgumentParser) -> None:
+    """Accept ``--root`` after every command too (``workbench runs --root X``), with the same meaning.
+
+    Each command's parser gets its own ``--root`` whose default is "not given" (SUPPRESS), so that
+    the one before the command stays in force unless the command line names another after it; a
+    command whose own ``--root`` means something else (``remote add --root``, the remote's store)
+    keeps it.
+    """
+    for action in parser._actions:
+        if not isinstance(action, argparse._SubParsersAction):
+            continue
+        for command in dict.fromkeys(action.choices.values()):  # an alias names the same parser
+            if "--root" not in command._option_string_actions:
+                command.add_argument("--root", default=argparse.SUPPRESS,
+                                     help="the store (default: WORKBENCH_ROOT, else ~/.workbench); also "
+                                          "accepted before the command")
+            _root_after_commands(command)
 
 
 # options whose values often start with '-' ("-summary.acc" sorts descending): argparse would
