@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from _browser import Browser, chromium, free_port, panel_app, shots, stop_group, wait_http  # noqa: F401 - shots: fixture
+from _failures import failing_run
 from _hostile import PAYLOADS, SENTINEL, hostile_store
 
 import workbench as wb
@@ -66,6 +67,8 @@ def _store(root: Path) -> dict[str, Any]:
         f"[remotes.hostile]\nhost = \"127.0.0.1\"\nroot = {json.dumps('/srv/' + PAYLOADS[0])}\n"
         "python = \"/usr/bin/python3\"\n")
     made = hostile_store(root)
+    # a run that failed for real: its error, traceback and stderr are payloads (RunDetail's failure box)
+    made["failing"] = failing_run(root, "\n".join(PAYLOADS), stderr="\n".join(PAYLOADS))
     for payload in PAYLOADS[:3]:
         wb.launch("script", config={"command": [sys.executable, "-c", f"print({chr(10).join(PAYLOADS)!r})"]},
                   name=payload, root=root)
@@ -132,6 +135,10 @@ def test_web_app_shows_every_payload_as_text(root: Path, tmp_path: Path, shots: 
         page.wait_for_timeout(800)
         watch.check("runs, page 2")
         b.shot("hostile-runs")
+        # issue 14: Tabulator writes group headers as HTML; every payload is a group value here
+        page.locator("select", has=page.locator("option", has_text="no grouping")).select_option("config.text")
+        page.wait_for_selector(".tabulator-group")
+        watch.check("runs, grouped by a payload key")
 
         page.goto(server.link(f"page=compare&runs={','.join(runs[:8])}"))
         page.wait_for_selector("canvas")
@@ -144,7 +151,8 @@ def test_web_app_shows_every_payload_as_text(root: Path, tmp_path: Path, shots: 
         watch.check("compare, parallel coordinates")
         b.shot("hostile-compare")
 
-        for run_id in (runs[1], runs[-1], runs[2]):  # failed (its error), captured output, a plain one
+        # failed (no error), captured output, a plain one, failed with a traceback and stderr
+        for run_id in (runs[1], runs[-1], runs[2], made["failing"]):
             page.goto(server.link(f"page=detail&runs={run_id}"))
             page.wait_for_selector("text=Config")
             watch.check(f"detail {run_id}")
@@ -210,8 +218,9 @@ def test_voila_dashboards_show_payloads_as_text(root: Path, tmp_path: Path, shot
             _hover_charts(page)
             watch.check(f"voila {notebook}")
             for tab in page.locator(".lm-TabBar-tab, .p-TabBar-tab").all():
-                tab.click()
-                page.wait_for_timeout(300)
+                if tab.is_visible():  # Run detail hides its tabs until a run is picked
+                    tab.click()
+                    page.wait_for_timeout(300)
             watch.check(f"voila {notebook}, every tab")
             b.shot(f"hostile-voila-{notebook}")
             assert b.outside == [], f"pages reached outside the machine: {b.outside}"

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import html
 import html.parser
+import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from _failures import failing_run
 from _hostile import PAYLOADS, hostile_store, unsafe_markup
 from conftest import require_module
 
@@ -91,6 +93,10 @@ def _widget_surfaces(widget: Any) -> Iterator[tuple[str, str]]:
 @pytest.fixture
 def hostile(root: Path) -> Iterator[dict[str, Any]]:
     made = hostile_store(root)
+    # a run that failed for real: its error, traceback, stderr and storage warnings are payloads
+    made["failing"] = failing_run(root, "\n".join(PAYLOADS), stderr="\n".join(PAYLOADS))
+    path = root / "runs" / made["failing"] / "run.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "warnings": PAYLOADS, "points_lost": 3}))
     for payload in PAYLOADS[:3]:  # jobs named by payloads, whose output is payloads
         wb.launch("script", config={"command": [sys.executable, "-c", f"print({chr(10).join(PAYLOADS)!r})"]},
                   name=payload, root=root)
@@ -106,6 +112,7 @@ def _components(root: Path, made: dict[str, Any]) -> list[Any]:
     detail = ui.RunDetail(browser, root=root)
     failed = ui.RunDetail(made["runs"][1], root=root)  # a failed run: its error is a payload
     logs = ui.RunDetail(made["runs"][-1], root=root)  # captured stdout of payloads
+    failing = ui.RunDetail(made["failing"], root=root)  # the failure box and the stderr tail
     artifacts = ui.ArtifactBrowser(root=root)
     artifacts.model.choose("hostile-model")
     datasets = ui.ArtifactBrowser(root=root)
@@ -114,7 +121,7 @@ def _components(root: Path, made: dict[str, Any]) -> list[Any]:
     monitor = form.monitor.model if form.monitor is not None else None
     if monitor is not None and monitor.jobs:
         monitor.select(monitor.jobs[0]["run_id"])  # its logs: payload lines
-    return [browser, compare, detail, failed, logs, ui.ConfigDiff(browser, root=root),
+    return [browser, compare, detail, failed, logs, failing, ui.ConfigDiff(browser, root=root),
             ui.ParallelCoordinates(browser, root=root), artifacts, datasets, form, ui.SyncPanel(root=root)]
 
 
@@ -151,3 +158,32 @@ def test_an_unescaped_view_would_fail_this_check() -> None:
     pane = _safe.html_pane(f"<b>{payload}</b>")  # a plain str: shown as text, so nothing to find
     assert not unsafe_markup(html.unescape(pane.get_root().text))
     assert payload in _text(html.unescape(pane.get_root().text))
+
+
+def test_runs_table_groups_links_and_csv_keep_hostile_text_inert(root: Path, hostile: dict[str, Any]) -> None:
+    """Issue 14: Tabulator writes group headers as HTML, run names are links, a CSV opens in a
+    spreadsheet: each payload stays text in all three."""
+    require_module("panel")
+    import csv
+    import io
+
+    browser = ui.RunBrowser(root=root)
+    try:
+        browser.model.set_group("config.text")  # every payload is a group value
+        browser.panel().get_root()
+        view = browser._views[0]
+        assert view.table.groupby == ["group"]
+        headers = list(view.table.value["group"])  # what Tabulator puts into each header's innerHTML
+        bad = [b for h in headers for b in unsafe_markup(h)]
+        assert not bad, bad
+        shown = "\n".join(_text(h) for h in headers)
+        assert not [p for p in PAYLOADS if p not in shown]
+        template = view.table.formatters["name"].template
+        assert "<%=" not in template and template.count("<%-") == 2
+        rows = list(csv.reader(io.StringIO(browser.model.csv())))
+        cells = [c for r in rows for c in r]
+        assert not [c for c in cells if c.startswith(("=", "+", "-", "@", "\t", "\r"))
+                    and not c.lstrip("-+").replace(".", "", 1).replace("e-", "", 1).isdigit()]
+        assert all(p in cells or "'" + p in cells for p in PAYLOADS if "," not in p)  # run names
+    finally:
+        browser.close()

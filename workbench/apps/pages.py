@@ -43,6 +43,7 @@ _i18n.add_zh(
         "Compare selected": "比较所选",
         "Open detail": "打开详情",
         "Select runs on the Runs page to compare them.": "请在“运行”页面选择要比较的运行。",
+        "Pick a run on the Runs page": "在“运行”页面选择一个运行",
         "Metrics": "指标",
         "Config diff": "配置差异",
         "Parallel coordinates": "平行坐标",
@@ -51,7 +52,8 @@ _i18n.add_zh(
 
 
 def run_browser(root: Path, query: dict[str, str]) -> Any:
-    browser = ui.RunBrowser(root=root, where=query.get("where") or "", page_size=25)
+    browser = ui.RunBrowser(project=query.get("project") or None, root=root, where=query.get("where") or "",
+                            page_size=25)
     runs = [r for r in query.get("runs", "").split(",") if r]
     if runs:
         browser.selection.set(runs)
@@ -209,7 +211,8 @@ def _runs(app: WebApp) -> Any:
     detail = pn.widgets.Button(name=tr("Open detail"), width=160)
     compare.on_click(lambda _e: app.show("compare"))
     detail.on_click(lambda _e: app.show("detail"))
-    return pn.Column(_safe.heading(tr("Runs")), pn.Row(compare, detail), app.browser.panel(),
+    browser = _locked(app, app.browser)  # bulk tags and deletes: refused without a token
+    return pn.Column(_safe.heading(tr("Runs")), pn.Row(compare, detail), browser.panel(),
                      sizing_mode="stretch_width")
 
 
@@ -230,9 +233,12 @@ def _locked(app: WebApp, component: Any) -> Any:
 
 def _detail(app: WebApp) -> Any:
     detail = _locked(app, ui.RunDetail(app.browser, root=app.root))
-    if hasattr(detail, "on_open_run"):
-        detail.on_open_run = lambda run_id: app.select_runs([run_id])
-    return pn.Column(_safe.heading(tr("Run detail")), detail.panel(), sizing_mode="stretch_width")
+    detail.on_open_run(lambda run_id: app.select_runs([run_id]))  # a lineage link: the app's selection follows
+    pick = pn.widgets.Button(label=tr("Pick a run on the Runs page"), color="primary", width=240,
+                             visible=detail.run_id is None)
+    pick.on_click(lambda _e: app.show("runs"))
+    detail.model.observe(lambda _fields: setattr(pick, "visible", detail.run_id is None))
+    return pn.Column(_safe.heading(tr("Run detail")), detail.panel(), pick, sizing_mode="stretch_width")
 
 
 def _artifacts(app: WebApp) -> Any:

@@ -3,7 +3,8 @@
 Pages: Overview, Runs, Compare, Run detail, Artifacts, Jobs, Remotes, Settings. Each page is built
 the first time it is opened in a session, from the components of :mod:`workbench.ui`; one
 RunBrowser's selection drives Compare and Run detail. The address is a deep link:
-``?page=compare&runs=ID,ID&where=...`` opens that page with those runs selected.
+``?page=compare&runs=ID,ID&where=...&project=...`` opens that page with those runs selected (a run
+name on the Runs page links to ``?page=detail&runs=ID``).
 """
 
 from __future__ import annotations
