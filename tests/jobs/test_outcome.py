@@ -71,6 +71,10 @@ def test_an_interruption_requeues_without_counting_an_attempt() -> None:
     assert rec["job"]["attempts"] == 0 and rec["job"]["interruptions"] == 1
     done = record("completed")
     assert settle(done, ExitStatus(0), now=5.0, interrupted=True)[0] == "completed"
+    # its run had finished when the scheduler stopped; SIGTERM reached the process as it exited
+    exiting = record("completed")
+    assert settle(exiting, ExitStatus(-15), now=5.0, interrupted=True)[0] == "completed"
+    assert "error" not in exiting and exiting["job"]["exit"]["signal"] == "SIGTERM"
 
 
 def test_an_adopted_job_that_finished_itself_keeps_its_status() -> None:

@@ -97,7 +97,8 @@ def settle(
         new, error = "cancelled", {"type": "cancelled", "message": "cancelled while running" + killed}
     elif interrupted and own != "completed":
         new, error = "queued", None
-    elif code == 0 or (code is None and own == "completed"):
+    elif code == 0 or (code is None and own == "completed") or (interrupted and own == "completed"):
+        # (the last: a job that had finished its run when its scheduler stopped, killed while exiting)
         # a job that said failed or cancelled of itself, then exited cleanly, keeps its word
         new, error = (
             (str(own), record.get("error")) if own in ("failed", "cancelled") else ("completed", None)
