@@ -62,9 +62,10 @@ def test_follows_a_browser_selection(runs: tuple[Path, list[str]]) -> None:
     compare = MetricCompare(browser, refresh=60)
     assert compare.model.series == [] and compare.model.selection is browser.selection
     browser.model.select([ids[1]])
-    assert compare.model.keys == ["loss"] and [s.label for s in compare.model.series] == ["b"]
+    assert compare.model.keys == ["loss", "val/loss"]  # every key b logged (up to 4), the loss first
+    assert [s.label for s in compare.model.series] == ["b", "b"]
     shared = Selection([ids[0]])
-    assert [s.label for s in MetricCompare(shared, root=root, refresh=60).model.series] == ["a"]
+    assert [s.label for s in MetricCompare(shared, root=root, refresh=60).model.series] == ["a", "a"]
 
 
 def test_ipywidgets_view(runs: tuple[Path, list[str]]) -> None:
@@ -91,7 +92,7 @@ def test_ipywidgets_view(runs: tuple[Path, list[str]]) -> None:
         assert type(view.figures[0].marks[0].scales["x"]).__name__ == "DateScale"
         assert view.figures[0].marks[0].x.dtype.kind == "M"
         view.grouped.value = True
-        assert len(view.figures) == 1 and len(view.figures[0].marks) == 6
+        assert len(view.figures) == 1 and len(view.figures[0].marks) == 9  # raw, smooth, hover points
         assert "points shown" in view.info.value
         compare.model.set_keys(["nope"])
         assert "unknown metric key" in view.error.value and "Traceback" not in view.error.value

@@ -24,7 +24,7 @@ class MetricCompare(Component[MetricCompareModel]):
     source:
         A RunBrowser (follows its selection), a :class:`~workbench.ui.Selection`, or run ids.
     keys:
-        Metric keys to show (default: the first key the runs logged).
+        Metric keys to show (default: the keys most of the runs logged, up to four, a loss first).
     samples:
         Points per run and key that :func:`workbench.history` returns (M4 downsampling).
     smoothing:
@@ -32,7 +32,12 @@ class MetricCompare(Component[MetricCompareModel]):
     x_axis:
         ``step``, ``time`` (wall clock) or ``relative`` (seconds since the run started).
     log_y, grouped:
-        Log y scale; all keys in one chart instead of one chart per key.
+        Log y scale; all keys in one chart instead of one chart per key (a line dash per key).
+
+    Each run has one colour in every chart (:func:`workbench.ui._colors.run_colors`), listed in a
+    scrollable legend beside the charts; hovering a line shows run, key, step, value and wall time.
+    ``component.model.set_group_by("config.lr")`` (or ``"tags"``) draws each group's mean with a
+    min/max band.
     refresh:
         Seconds between live refreshes (default: the store's ``ui_refresh`` setting).
     """
@@ -76,4 +81,18 @@ add_zh({
     "one chart": "合并为一张图",
     "{shown} of {total} points shown": "显示 {shown} / {total} 个点",
     "X axis": "横轴",
+    "No runs selected: select runs in the runs table to compare their metrics.":
+        "未选择运行：请在运行表中选择运行以比较其指标。",
+    "The selected runs have logged no metrics yet.": "所选运行尚未记录任何指标。",
+    "Group by": "分组",
+    "no grouping": "不分组",
+    "run": "运行",
+    "group": "分组",
+    "key": "键",
+    "value": "值",
+    "Runs ({n})": "运行（{n}）",
+    "Groups by {key}": "按 {key} 分组",
+    "{label} ({n} runs)": "{label}（{n} 个运行）",
+    "{label} (1 run)": "{label}（1 个运行）",
+    "Keys": "键",
 })

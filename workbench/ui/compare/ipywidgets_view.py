@@ -1,8 +1,11 @@
 """MetricCompare for notebooks and Voila: ipywidgets controls and bqplot charts.
 
-Each series is two bqplot ``Lines``: the raw points faint, the smoothed ones strong. When only
-values change (a live run logged more, the smoothing moved) the marks are updated in place; a
-new set of runs, keys or axes rebuilds the figures.
+Each series is two bqplot ``Lines``: the raw points faint, the smoothed ones strong (a group's
+min/max band first, ``fill="between"``), plus an invisible ``Scatter`` on the smoothed points
+whose tooltip names run, key, step, value and wall time (bqplot tooltips are text). The legend is
+one scrollable list beside the charts (:mod:`workbench.ui.compare._legend`). When only values
+change (a live run logged more, the smoothing moved) the marks are updated in place; a new set of
+runs, keys, groups or axes rebuilds the figures.
 """
 
 from __future__ import annotations
@@ -12,15 +15,39 @@ from typing import Any
 from workbench.ui import _html, _safe
 from workbench.ui._i18n import tr
 from workbench.ui._live import start_polling
-from workbench.ui.compare.model import X_AXES, MetricCompareModel, Series, plotted
+from workbench.ui.compare._legend import legend_markup
+from workbench.ui.compare.model import X_AXES, MetricCompareModel, Series, hover_columns, plotted
 
 RAW_OPACITY = 0.25
+BAND_OPACITY = 0.18
+#: bqplot's names for the model's dashes
+LINE_STYLES = {"solid": "solid", "dashed": "dashed", "dotted": "dotted", "dotdash": "dash_dotted",
+               "dashdot": "dash_dotted"}
+#: points per series that carry a tooltip (SVG circles: a few hundred stay light)
+HOVER_POINTS = 400
 
 
 def _x(series: Series, axis: str) -> Any:
     import numpy as np
 
     return (series.x * 1000).astype("datetime64[ms]") if axis == "time" else np.asarray(series.x)
+
+
+def hover_texts(series: Series) -> list[str]:
+    """One tooltip line per point: run (or group), key, step, value and wall time, as text."""
+    columns = hover_columns(series)
+    names = [(tr("group") if series.is_group else tr("run"), "name"), (tr("key"), "key"), (tr("step"), "step"),
+             (tr("value"), "value"), (tr("wall time"), "time")]
+    return [" \u00b7 ".join(f"{label}: {columns[field][i]}" for label, field in names if columns[field][i])
+            for i in range(len(series.y))]
+
+
+def _hover_points(series: Series, axis: str, log_y: bool) -> tuple[Any, Any, list[str]]:
+    import numpy as np
+
+    every = max(1, -(-len(series.y) // HOVER_POINTS))
+    texts = hover_texts(series)[::every]
+    return _x(series, axis)[::every], np.asarray(plotted(series.smooth, log_y))[::every], texts
 
 
 class MetricCompareWidget:
@@ -33,24 +60,29 @@ class MetricCompareWidget:
         self._syncing = False
         self._shape: Any = None
         self.figures: list[Any] = []
+        self._marks: list[list[tuple[Any, Any, Any, Any]]] = []  # per chart, per series
         self.keys = w.SelectMultiple(description=tr("Metrics"), rows=5)
         self.smoothing = w.FloatSlider(value=model.smoothing, min=0.0, max=0.99, step=0.01,
                                        description=tr("Smoothing"), continuous_update=False)
         self.x_axis = w.ToggleButtons(options=[(tr(a), a) for a in X_AXES], value=model.x_axis)
         self.log_y = w.Checkbox(value=model.log_y, description=tr("log scale"))
         self.grouped = w.Checkbox(value=model.grouped, description=tr("one chart"))
+        self.group_by = w.Dropdown(options=[(tr("no grouping"), "")], value="", description=tr("Group by"))
         self.info = w.Label()
         self.error = _safe.html_widget()
-        self.charts = w.VBox()
+        self.charts = w.VBox(layout={"flex": "1 1 auto"})
+        self.legend = _safe.html_widget(layout={"width": "250px"})
         self.layout = w.VBox([
-            w.HBox([self.keys, w.VBox([self.smoothing, self.x_axis, w.HBox([self.log_y, self.grouped])])]),
-            self.error, self.info, self.charts,
+            w.HBox([self.keys, w.VBox([self.smoothing, self.x_axis, w.HBox([self.log_y, self.grouped]),
+                                       self.group_by])]),
+            self.error, self.info, w.HBox([self.charts, self.legend]),
         ])
         self.keys.observe(lambda ch: self._guarded(model.set_keys, list(ch["new"])), "value")
         self.smoothing.observe(lambda ch: self._guarded(model.set_smoothing, ch["new"]), "value")
         self.x_axis.observe(lambda ch: self._guarded(model.set_x_axis, ch["new"]), "value")
         self.log_y.observe(lambda ch: self._guarded(model.set_log, ch["new"]), "value")
         self.grouped.observe(lambda ch: self._guarded(model.set_grouped, ch["new"]), "value")
+        self.group_by.observe(lambda ch: self._guarded(model.set_group_by, ch["new"] or None), "value")
         self._unsubscribe = model.observe(self._redraw)
         self._redraw(frozenset({"series", "keys", "axes", "error"}))
         self._poller = start_polling(model, refresh)
@@ -68,6 +100,10 @@ class MetricCompareWidget:
                 if tuple(self.keys.options) != tuple(model.available):
                     self.keys.options = list(model.available)
                 self.keys.value = tuple(k for k in model.keys if k in model.available)
+                options = [(tr("no grouping"), ""), *((k, k) for k in model.groupable)]
+                if list(self.group_by.options) != options:
+                    self.group_by.options = options
+            self.group_by.value = model.group_by or ""
             self.smoothing.value = model.smoothing
             self.x_axis.value = model.x_axis
             self.log_y.value = model.log_y
@@ -81,39 +117,68 @@ class MetricCompareWidget:
     def _draw(self) -> None:
         model = self.model
         charts = model.charts()
-        shape = (model.x_axis, model.log_y, [(t, [(s.run_id, s.key) for s in ss]) for t, ss in charts])
+        shape = (model.x_axis, model.log_y, [(t, [(s.run_id, s.key, s.dash, s.color) for s in ss]) for t, ss in charts])
         if shape == self._shape:
-            for figure, (_, series) in zip(self.figures, charts):
-                for i, s in enumerate(series):
-                    raw, smooth = figure.marks[2 * i], figure.marks[2 * i + 1]
+            for marks, (_, series) in zip(self._marks, charts):
+                for (band, raw, smooth, hover), s in zip(marks, series):
                     x = _x(s, model.x_axis)
-                    with raw.hold_sync(), smooth.hold_sync():
+                    with raw.hold_sync(), smooth.hold_sync(), hover.hold_sync():
                         raw.x, raw.y = x, plotted(s.y, model.log_y)
                         smooth.x, smooth.y = x, plotted(s.smooth, model.log_y)
+                        hover.x, hover.y, hover.names = _hover_points(s, model.x_axis, model.log_y)
+                    if band is not None and s.lo is not None and s.hi is not None:
+                        band.x, band.y = x, [plotted(s.lo, model.log_y), plotted(s.hi, model.log_y)]
+            self.legend.value = legend_markup(model)
             return
         self._shape = shape
-        self.figures = [self._figure(title, series) for title, series in charts]
+        self._marks = []
+        self.figures = []
+        for title, series in charts:
+            figure, marks = self._figure(title, series)
+            self.figures.append(figure)
+            self._marks.append(marks)
         self.charts.children = self.figures
+        self.legend.value = legend_markup(model)
 
-    def _figure(self, title: str, series: list[Series]) -> Any:
+    def _figure(self, title: str, series: list[Series]) -> tuple[Any, list[tuple[Any, Any, Any, Any]]]:
+        """A figure and, per series, its (band or None, raw, smooth, hover) marks.
+
+        Marks go in as bands, then each series' raw and smoothed lines, then the hover points.
+        """
         import bqplot as bq
 
         model = self.model
         x_scale = bq.DateScale() if model.x_axis == "time" else bq.LinearScale()
         y_scale = bq.LogScale() if model.log_y else bq.LinearScale()
-        marks = []
+        scales = {"x": x_scale, "y": y_scale}
+        tooltip = bq.Tooltip(fields=["name"], show_labels=False)
+        bands, lines, hovers, per_series = [], [], [], []
         for s in series:
             x = _x(s, model.x_axis)
-            scales = {"x": x_scale, "y": y_scale}
-            marks.append(bq.Lines(x=x, y=plotted(s.y, model.log_y), scales=scales, colors=[s.color],
-                                  opacities=[RAW_OPACITY], labels=[f"{s.label} {s.key} (raw)"]))
-            marks.append(bq.Lines(x=x, y=plotted(s.smooth, model.log_y), scales=scales, colors=[s.color],
-                                  stroke_width=2, labels=[f"{s.label} {s.key}"], display_legend=True))
+            style = LINE_STYLES[s.dash]
+            band = None
+            if s.lo is not None and s.hi is not None:
+                band = bq.Lines(x=x, y=[plotted(s.lo, model.log_y), plotted(s.hi, model.log_y)], scales=scales,
+                                colors=[s.color], fill="between", fill_colors=[s.color],
+                                fill_opacities=[BAND_OPACITY], opacities=[0.0])
+                bands.append(band)
+            raw = bq.Lines(x=x, y=plotted(s.y, model.log_y), scales=scales, colors=[s.color],
+                           opacities=[RAW_OPACITY], line_style=style, labels=[f"{s.label} {s.key} (raw)"])
+            smooth = bq.Lines(x=x, y=plotted(s.smooth, model.log_y), scales=scales, colors=[s.color],
+                              stroke_width=2, line_style=style, labels=[f"{s.label} {s.key}"])
+            hx, hy, texts = _hover_points(s, model.x_axis, model.log_y)
+            hover = bq.Scatter(x=hx, y=hy, names=texts, display_names=False, scales=scales, colors=[s.color],
+                               default_size=48, opacities=[0.0], names_unique=False,
+                               tooltip=tooltip)
+            lines += [raw, smooth]
+            hovers.append(hover)
+            per_series.append((band, raw, smooth, hover))
+        marks = bands + lines + hovers
         axes = [bq.Axis(scale=x_scale, label=tr({"step": "step", "time": "wall time",
                                                  "relative": "seconds since start"}[model.x_axis])),
                 bq.Axis(scale=y_scale, side="left", label=title)]
-        return bq.Figure(marks=marks, axes=axes, title=title, legend_location="top-right",
-                         layout={"height": "320px", "width": "100%"})
+        figure = bq.Figure(marks=marks, axes=axes, title=title, layout={"height": "320px", "width": "100%"})
+        return figure, per_series
 
     def close(self) -> None:
         self._poller.stop()

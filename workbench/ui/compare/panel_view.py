@@ -1,7 +1,11 @@
 """MetricCompare for ``panel serve``: Panel controls and Bokeh figures.
 
-Each series has one ``ColumnDataSource`` (``x``, ``y`` raw, ``smooth``) drawn twice: faint raw,
-strong smoothed. Value changes replace ``source.data``; new runs, keys or axes rebuild figures.
+Each series has one ``ColumnDataSource`` (``x``, ``y`` raw, ``smooth``, a group's ``lo``/``hi``,
+and the tooltip's text columns ``name``, ``key``, ``step``, ``value``, ``time``) drawn twice: faint
+raw, strong smoothed (a group also as a min/max band). Hovering a smoothed line shows its run,
+key, step, value and wall time; Bokeh escapes ``@field`` values. The legend is one scrollable
+list beside the charts (:mod:`workbench.ui.compare._legend`). Value changes replace
+``source.data``; new runs, keys, groups or axes rebuild figures.
 """
 
 from __future__ import annotations
@@ -11,14 +15,26 @@ from typing import Any
 from workbench.ui import _safe
 from workbench.ui._i18n import tr
 from workbench.ui._live import panel_polling
-from workbench.ui.compare.model import X_AXES, MetricCompareModel, Series, plotted
+from workbench.ui.compare._legend import legend_markup
+from workbench.ui.compare.model import X_AXES, MetricCompareModel, Series, hover_columns, plotted
 
 RAW_ALPHA = 0.25
+BAND_ALPHA = 0.18
 
 
 def _data(series: Series, model: MetricCompareModel) -> dict[str, Any]:
     x = series.x * 1000 if model.x_axis == "time" else series.x  # Bokeh datetimes are ms
-    return {"x": x, "y": plotted(series.y, model.log_y), "smooth": plotted(series.smooth, model.log_y)}
+    data: dict[str, Any] = {"x": x, "y": plotted(series.y, model.log_y),
+                            "smooth": plotted(series.smooth, model.log_y), **hover_columns(series)}
+    if series.lo is not None and series.hi is not None:
+        data["lo"], data["hi"] = plotted(series.lo, model.log_y), plotted(series.hi, model.log_y)
+    return data
+
+
+def tooltips(grouped: bool) -> list[tuple[str, str]]:
+    """The hover tooltip: ``@field`` values only (Bokeh escapes them), never a template."""
+    return [(tr("group") if grouped else tr("run"), "@name"), (tr("key"), "@key"), (tr("step"), "@step"),
+            (tr("value"), "@value"), (tr("wall time"), "@time")]
 
 
 class MetricComparePanel:
@@ -38,18 +54,22 @@ class MetricComparePanel:
         self.x_axis = pn.widgets.RadioButtonGroup(options={tr(a): a for a in X_AXES}, value=model.x_axis)
         self.log_y = pn.widgets.Checkbox(label=tr("log scale"), value=model.log_y)
         self.grouped = pn.widgets.Checkbox(label=tr("one chart"), value=model.grouped)
+        self.group_by = pn.widgets.Select(label=tr("Group by"), options={tr("no grouping"): ""}, value="", width=200)
         self.info = pn.pane.Str("")
         self.error = _safe.alert_pane()
         self.charts = pn.Column(sizing_mode="stretch_width")
+        self.legend = _safe.html_pane("", width=240, css_classes=["wb-compare-legend"])
         self.layout = pn.Column(
-            pn.Row(self.keys, pn.Column(self.smoothing, self.x_axis, pn.Row(self.log_y, self.grouped))),
-            self.error, self.info, self.charts, sizing_mode="stretch_width",
+            pn.Row(self.keys, pn.Column(self.smoothing, self.x_axis, pn.Row(self.log_y, self.grouped)), self.group_by),
+            self.error, self.info, pn.Row(self.charts, self.legend, sizing_mode="stretch_width"),
+            sizing_mode="stretch_width",
         )
         self.keys.param.watch(lambda ev: self._guarded(model.set_keys, list(ev.new)), "value")
         self.smoothing.param.watch(lambda ev: self._guarded(model.set_smoothing, ev.new), "value")
         self.x_axis.param.watch(lambda ev: self._guarded(model.set_x_axis, ev.new), "value")
         self.log_y.param.watch(lambda ev: self._guarded(model.set_log, ev.new), "value")
         self.grouped.param.watch(lambda ev: self._guarded(model.set_grouped, ev.new), "value")
+        self.group_by.param.watch(lambda ev: self._guarded(model.set_group_by, ev.new or None), "value")
         self._unsubscribe = model.observe(self._redraw)
         self._redraw(frozenset({"series", "keys", "axes", "error"}))
         self._poller = panel_polling(model, refresh)
@@ -70,6 +90,10 @@ class MetricComparePanel:
                 if self.keys.options != options:
                     self.keys.options = options
                 self.keys.value = [k for k in model.keys if k in model.available]
+                options = {tr("no grouping"): "", **{k: k for k in model.groupable}}
+                if self.group_by.options != options:
+                    self.group_by.options = options
+            self.group_by.value = model.group_by or ""
             self.smoothing.value = model.smoothing
             self.x_axis.value = model.x_axis
             self.log_y.value = model.log_y
@@ -85,7 +109,7 @@ class MetricComparePanel:
 
         model = self.model
         charts = model.charts()
-        shape = (model.x_axis, model.log_y, [(t, [(s.run_id, s.key) for s in ss]) for t, ss in charts])
+        shape = (model.x_axis, model.log_y, [(t, [(s.run_id, s.key, s.dash, s.color) for s in ss]) for t, ss in charts])
         if shape == self._shape:
             for sources, (_, series) in zip(self.sources, charts):
                 for source, s in zip(sources, series):
@@ -98,9 +122,10 @@ class MetricComparePanel:
             self.figures.append(figure)
             self.sources.append(sources)
         self.charts.objects = [pn.pane.Bokeh(f, sizing_mode="stretch_width") for f in self.figures]
+        _safe.set_html(self.legend, legend_markup(model))
 
     def _figure(self, title: str, series: list[Series]) -> tuple[Any, list[Any]]:
-        from bokeh.models import ColumnDataSource
+        from bokeh.models import ColumnDataSource, HoverTool
         from bokeh.plotting import figure
 
         model = self.model
@@ -108,16 +133,19 @@ class MetricComparePanel:
                      x_axis_type="datetime" if model.x_axis == "time" else "linear",
                      y_axis_type="log" if model.log_y else "linear",
                      x_axis_label=tr({"step": "step", "time": "wall time", "relative": "seconds since start"}
-                                     [model.x_axis]), tools="pan,wheel_zoom,box_zoom,reset,save,hover")
-        sources = []
+                                     [model.x_axis]), tools="pan,wheel_zoom,box_zoom,reset,save")
+        sources: list[Any] = []
+        hovered: list[Any] = []
         for s in series:
             source = ColumnDataSource(_data(s, model))
-            fig.line("x", "y", source=source, color=s.color, alpha=RAW_ALPHA)
-            fig.line("x", "smooth", source=source, color=s.color, line_width=2, legend_label=f"{s.label} {s.key}")
+            if s.is_group:
+                fig.varea(x="x", y1="lo", y2="hi", source=source, fill_color=s.color, fill_alpha=BAND_ALPHA)
+            fig.line("x", "y", source=source, color=s.color, alpha=RAW_ALPHA, line_dash=s.dash)
+            hovered.append(fig.line("x", "smooth", source=source, color=s.color, line_width=2, line_dash=s.dash))
             sources.append(source)
-        if series:
-            fig.legend.location = "top_right"
-            fig.legend.click_policy = "hide"
+        if hovered:
+            fig.add_tools(HoverTool(renderers=hovered, tooltips=tooltips(model.group_by is not None), mode="mouse",
+                                    line_policy="nearest"))
         return fig, sources
 
     def close(self) -> None:
