@@ -56,7 +56,9 @@ def test_model_shows_record_config_summary_output_and_system(store: dict[str, An
     assert ("best_acc", "0.91") in m.summary_rows()
     assert all(not k.startswith("sys/") for k, _ in m.summary_rows())
     assert m.system_rows() == [("sys/cpu_percent", "14")]
-    assert m.system_series["sys/cpu_percent"] == ([0.0, 1.0, 2.0, 3.0, 4.0], [10.0, 11.0, 12.0, 13.0, 14.0])
+    (line,) = m.metrics.lines(m.metrics.panels["sys/*_percent"])  # a chart per metric, sys ones by unit
+    assert (line.key, line.x, line.y) == ("sys/cpu_percent", (0.0, 1.0, 2.0, 3.0, 4.0), (10.0, 11.0, 12.0, 13.0, 14.0))
+    assert sorted(m.metrics.panels) == ["loss", "sys/*_percent"]
     assert m.stdout.splitlines()[-1] == "epoch 4 loss 0.200"
     assert m.tags == ["baseline"]
 
@@ -74,7 +76,7 @@ def test_ipywidgets_view(store: dict[str, Any]) -> None:
     assert "best_acc" in view.summary.value and "0.91" in view.summary.value
     assert "epoch 4 loss 0.200" in view.stdout.value
     assert "sys/cpu_percent" in view.system.value
-    (line,) = view.chart.marks
+    (line,) = view.panels.charts["sys/*_percent"].figure.marks
     assert list(line.x) == [0, 1, 2, 3, 4] and list(line.y) == [10, 11, 12, 13, 14]
     assert line.labels == ["sys/cpu_percent"]
     assert view.tags.value == "baseline"
@@ -93,8 +95,8 @@ def test_panel_view(store: dict[str, Any]) -> None:
     assert view.config.value.to_dict("records") == [{"Key": "optim.name", "Value": "adam"}]
     assert dict(zip(view.summary.value["Key"], view.summary.value["Value"], strict=True))["best_acc"] == "0.91"
     assert view.system.value["Metric"].tolist() == ["sys/cpu_percent"]
-    assert view.source.data["key"] == ["sys/cpu_percent"]
-    assert list(view.source.data["ys"][0]) == [10.0, 11.0, 12.0, 13.0, 14.0]
+    source = view.panels.charts["sys/*_percent"].sources[(store["trainer"], "sys/cpu_percent")]
+    assert source.data["y"] == [10.0, 11.0, 12.0, 13.0, 14.0]
     assert "epoch 4 loss 0.200" in view.stdout.object
     assert not view.error.visible
     detail.close()

@@ -46,6 +46,7 @@ _i18n.add_zh(
         "Pick a run on the Runs page": "在“运行”页面选择一个运行",
         "Metrics": "指标",
         "Config diff": "配置差异",
+        "All metrics": "全部指标",
         "Parallel coordinates": "平行坐标",
     }
 )
@@ -220,7 +221,9 @@ def _compare(app: WebApp) -> Any:
     metrics = ui.MetricCompare(app.browser, root=app.root)
     diff = ui.ConfigDiff(app.browser, root=app.root)
     coords = ui.ParallelCoordinates(app.browser, root=app.root)
-    tabs = pn.Tabs((tr("Metrics"), metrics.panel()), (tr("Config diff"), diff.panel()),
+    panels = _locked(app, ui.MetricPanels(app.browser, root=app.root))  # a chart per key; layout saved
+    tabs = pn.Tabs((tr("Metrics"), metrics.panel()), (tr("All metrics"), panels.panel()),
+                   (tr("Config diff"), diff.panel()),
                    (tr("Parallel coordinates"), coords.panel()), dynamic=True, sizing_mode="stretch_width")
     return pn.Column(_safe.heading(tr("Compare")), tabs, sizing_mode="stretch_width")
 

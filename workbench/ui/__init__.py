@@ -21,6 +21,7 @@ from typing import Any
 _COMPONENTS = {
     "RunBrowser": "workbench.ui.runs",
     "MetricCompare": "workbench.ui.compare",
+    "MetricPanels": "workbench.ui.panels",
     "RunDetail": "workbench.ui.detail",
     "ConfigDiff": "workbench.ui.diff",
     "ParallelCoordinates": "workbench.ui.diff",
@@ -36,6 +37,7 @@ __all__ = [
     "JobMonitor",
     "LaunchForm",
     "MetricCompare",
+    "MetricPanels",
     "ParallelCoordinates",
     "RunBrowser",
     "RunDetail",

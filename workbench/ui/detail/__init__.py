@@ -19,8 +19,9 @@ __all__ = ["RunDetail", "RunDetailModel"]
 
 class RunDetail(Component[RunDetailModel]):
     """One run: record, why it failed (error, traceback, exit code or signal, a crash's stderr),
-    config (filterable), summary, editable tags and notes, stdout and stderr tails, system metrics
-    and artifact lineage.
+    config (filterable), summary, editable tags and notes, stdout and stderr tails, a chart per
+    metric (MetricPanels: sections by prefix, system metrics by unit, pin/hide/reorder saved per
+    project), the latest system metrics and artifact lineage.
 
     Parameters
     ----------
@@ -47,6 +48,11 @@ class RunDetail(Component[RunDetailModel]):
     @property
     def run_id(self) -> str | None:
         return self.model.run_id
+
+    def lock(self, reason: str | None) -> None:
+        """Refuse every action that changes anything, the charts' saved layout too (``None`` unlocks)."""
+        super().lock(reason)
+        self.model.metrics.locked = reason
 
     def on_open_run(self, hook: Callable[[str], None]) -> Callable[[], None]:
         """Call ``hook(run_id)`` when a lineage link switches the detail to another run."""

@@ -1,4 +1,4 @@
-"""RunDetail for notebooks and Voila: ipywidgets tabs, HTML tables and a bqplot chart.
+"""RunDetail for notebooks and Voila: ipywidgets tabs, HTML tables and a chart per metric (MetricPanels).
 
 Thin: every value comes from the model; every button calls one model action.
 """
@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import bqplot
 import ipywidgets as widgets
 
 from workbench.ui import _html, _safe
@@ -16,10 +15,9 @@ from workbench.ui._i18n import tr
 from workbench.ui._live import start_polling
 from workbench.ui.detail import _markup
 from workbench.ui.detail.model import RunDetailModel
+from workbench.ui.panels.ipywidgets_view import MetricPanelsWidget
 
 __all__ = ["DetailWidget"]
-
-COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
 
 
 class DetailWidget:
@@ -41,20 +39,15 @@ class DetailWidget:
         self.read_only = _safe.html_widget()
         self.stdout = _safe.html_widget()
         self.system = _safe.html_widget()
-        self.x_scale, self.y_scale = bqplot.LinearScale(), bqplot.LinearScale()
-        self.chart = bqplot.Figure(
-            marks=[], axes=[bqplot.Axis(scale=self.x_scale, label=tr("step")),
-                            bqplot.Axis(scale=self.y_scale, side="left")],
-            layout=widgets.Layout(height="260px", width="100%"), legend_location="top-left",
-            fig_margin={"top": 10, "bottom": 40, "left": 50, "right": 10},
-        )
+        self.panels = MetricPanelsWidget(model.metrics, live=live)
         self.artifacts = widgets.VBox()
         tabs = [
+            (tr("Metrics"), self.panels.box),
             (tr("Config"), widgets.VBox([self.config_filter, self.config])),
             (tr("Summary"), self.summary),
             (tr("Tags & notes"), widgets.VBox([self.tags, self.notes, widgets.HBox([self.save, self.read_only])])),
             (tr("Output"), self.stdout),
-            (tr("System"), widgets.VBox([self.system, self.chart])),
+            (tr("System"), self.system),
             (tr("Artifacts"), self.artifacts),
         ]
         self.tabs = widgets.Tab(children=[w for _, w in tabs], titles=[t for t, _ in tabs])
@@ -89,17 +82,8 @@ class DetailWidget:
         if everything or "summary" in fields or "system" in fields:
             self.system.value = _html.table(m.system_rows(), [tr("Metric"), tr("Latest")],
                                             empty=tr("No system metrics"))
-        if everything or "system" in fields:
-            self._draw_chart()
         if everything or "artifacts" in fields:
             self._draw_artifacts()
-
-    def _draw_chart(self) -> None:
-        marks = []
-        for i, (key, (steps, values)) in enumerate(sorted(self.model.system_series.items())):
-            marks.append(bqplot.Lines(x=steps, y=values, scales={"x": self.x_scale, "y": self.y_scale},
-                                      colors=[COLORS[i % len(COLORS)]], labels=[key], display_legend=True))
-        self.chart.marks = marks
 
     def _draw_artifacts(self) -> None:
         rows: list[Any] = []
@@ -119,6 +103,7 @@ class DetailWidget:
         return button
 
     def close(self) -> None:
+        self.panels.close()
         if self._poller is not None:
             self._poller.stop()
         self._unsubscribe()

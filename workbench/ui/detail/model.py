@@ -1,5 +1,7 @@
 """RunDetail's view model: one run's record, why it failed, config, summary, tags and notes,
-output (stdout and stderr), system metrics and artifact lineage, through the public API only.
+output (stdout and stderr), a chart of every metric (:attr:`RunDetailModel.metrics`, a
+MetricPanels model following the shown run), the latest system metrics and artifact lineage,
+through the public API only.
 
 The run is fixed (an id or prefix) or follows a :class:`Selection` (the first selected run of a
 RunBrowser). While the run is live, :meth:`poll` re-reads its record and output tail, and the
@@ -22,13 +24,13 @@ from workbench.ui._i18n import tr
 from workbench.ui._model import Selection, ViewModel, as_selection
 from workbench.ui.detail._failure import Failure, describe_failure
 from workbench.ui.detail._flatten import flatten, text
+from workbench.ui.panels.model import MetricPanelsModel
 
 __all__ = ["LIVE", "RunDetailModel"]
 
 #: statuses whose record and output may still change
 LIVE = frozenset(("queued", "running"))
 SYSTEM_PREFIX = "sys/"
-_SYSTEM_SAMPLES = 400
 
 OpenHook = Callable[[str], None]
 #: every field, for a new run
@@ -54,8 +56,8 @@ class RunDetailModel(ViewModel):
         self.stderr = ""
         #: why the run did not complete (None: it did, or it is still going)
         self.failure: Failure | None = None
-        #: sys/* key -> (steps, values) for the chart
-        self.system_series: dict[str, tuple[list[float], list[float]]] = {}
+        #: a chart per metric of the shown run (sections by prefix, system metrics by unit)
+        self.metrics = MetricPanelsModel(Selection(), root=root)
         #: rows: direction ("out" produced / "in" used), ref, type, runs (consumers or producer)
         self.artifacts: list[dict[str, Any]] = []
         self._hooks: list[OpenHook] = []
@@ -92,7 +94,8 @@ class RunDetailModel(ViewModel):
 
     def clear(self) -> None:
         self.run_id, self.record, self.stdout, self.stderr, self.failure = None, {}, "", "", None
-        self.system_series, self.artifacts = {}, []
+        self.artifacts = []
+        self.metrics.selection.set([])
         self.notify(*_EVERYTHING)
 
     def load(self, run_id: str) -> None:
@@ -104,8 +107,8 @@ class RunDetailModel(ViewModel):
             self.stdout = self._read_log("stdout")
             self.stderr = self._read_log("stderr")
             self.failure = describe_failure(self.record, self.stderr)
-            self.system_series = self._read_system()
             self.artifacts = self._read_artifacts()
+            self.metrics.selection.set([self.run_id])
             self.notify(*_EVERYTHING)
 
     def on_open_run(self, hook: OpenHook) -> Callable[[], None]:
@@ -253,8 +256,7 @@ class RunDetailModel(ViewModel):
                     if failure != self.failure:
                         self.failure = failure
                         changed.append("failure")
-                if "summary" in changed:
-                    self.system_series = self._read_system()
+                if "summary" in changed:  # the latest system metrics (their charts: self.metrics)
                     changed.append("system")
                 if "status" in changed:  # a finished run may have logged artifacts at the end
                     self.artifacts = self._read_artifacts()
@@ -279,16 +281,6 @@ class RunDetailModel(ViewModel):
             return record
         again = wb.get_run(str(record["id"]), root=self.root)
         return again if again.get("status") == "crashed" else {**again, "status": "crashed"}
-
-    def _read_system(self) -> dict[str, tuple[list[float], list[float]]]:
-        keys = [k for k, _ in self.system_rows()]
-        if not keys or self.run_id is None:
-            return {}
-        frame = wb.history([self.run_id], keys=keys, samples=_SYSTEM_SAMPLES, root=self.root)
-        series: dict[str, tuple[list[float], list[float]]] = {}
-        for key, part in frame.groupby("key", sort=True):
-            series[str(key)] = ([float(s) for s in part["step"]], [float(v) for v in part["value"]])
-        return series
 
     def _read_artifacts(self) -> list[dict[str, Any]]:
         assert self.run_id is not None

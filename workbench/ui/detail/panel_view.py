@@ -1,4 +1,4 @@
-"""RunDetail for ``panel serve``: Panel tabs, Tabulator tables and a Bokeh chart.
+"""RunDetail for ``panel serve``: Panel tabs, Tabulator tables and a chart per metric (MetricPanels).
 
 One view per browser session, all of them on the same model; state lives in the model.
 """
@@ -9,16 +9,14 @@ from typing import Any
 
 import pandas as pd
 import panel as pn
-from bokeh.models import ColumnDataSource
-from bokeh.plotting import figure
 
 from workbench.ui import _html, _safe
 from workbench.ui._format import status_color
 from workbench.ui._i18n import tr
 from workbench.ui._live import panel_polling
 from workbench.ui.detail import _markup
-from workbench.ui.detail.ipywidgets_view import COLORS
 from workbench.ui.detail.model import RunDetailModel
+from workbench.ui.panels.panel_view import MetricPanelsPanel
 
 __all__ = ["DetailPanel"]
 
@@ -51,17 +49,15 @@ class DetailPanel:
         self.stdout = _safe.html_pane(sizing_mode="stretch_width")
         self.system = _safe.table(_frame([], tr("Metric"), tr("Latest")), disabled=True,
                                   show_index=False, height=160)
-        self.source = ColumnDataSource(data={"xs": [], "ys": [], "key": [], "color": []})
-        self.figure = figure(height=260, sizing_mode="stretch_width", x_axis_label=tr("step"),
-                             toolbar_location=None)
-        self.figure.multi_line("xs", "ys", color="color", legend_field="key", source=self.source)
+        self.panels = MetricPanelsPanel(model.metrics, live=live)
         self.artifacts = pn.Column(sizing_mode="stretch_width")
         self.tabs = pn.Tabs(
+            (tr("Metrics"), self.panels.layout),
             (tr("Config"), pn.Column(self.config_filter, self.config, sizing_mode="stretch_width")),
             (tr("Summary"), self.summary),
             (tr("Tags & notes"), pn.Column(self.tags, self.notes, pn.Row(self.save, self.read_only))),
             (tr("Output"), self.stdout),
-            (tr("System"), pn.Column(self.system, pn.pane.Bokeh(self.figure), sizing_mode="stretch_width")),
+            (tr("System"), self.system),
             (tr("Artifacts"), self.artifacts),
             sizing_mode="stretch_width",
         )
@@ -102,12 +98,6 @@ class DetailPanel:
             _safe.set_html(self.stdout, _markup.output(m.stdout, m.stderr, live=m.status == "running"))
         if everything or "summary" in fields or "system" in fields:
             _safe.set_table(self.system, _frame(m.system_rows(), tr("Metric"), tr("Latest")))
-        if everything or "system" in fields:
-            items = sorted(m.system_series.items())
-            self.source.data = {
-                "xs": [s for _, (s, _v) in items], "ys": [v for _, (_s, v) in items],
-                "key": [k for k, _ in items], "color": [COLORS[i % len(COLORS)] for i in range(len(items))],
-            }
         if everything or "artifacts" in fields:
             self._draw_artifacts()
 
@@ -129,6 +119,7 @@ class DetailPanel:
         return button
 
     def close(self) -> None:
+        self.panels.close()
         if self._poller is not None:
             self._poller.stop()
             self._poller = None
