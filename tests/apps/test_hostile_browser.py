@@ -145,7 +145,7 @@ def test_web_app_shows_every_payload_as_text(root: Path, tmp_path: Path, shots: 
         page.evaluate(OPEN_CHOOSERS)
         _hover_charts(page)
         watch.check("compare")
-        _click_tabs(page, ["Config diff", "Parallel coordinates"], watch, "compare")
+        _click_tabs(page, ["All metrics", "Config diff", "Parallel coordinates"], watch, "compare")
         page.evaluate(OPEN_CHOOSERS)
         _hover_charts(page)
         watch.check("compare, parallel coordinates")
@@ -155,6 +155,7 @@ def test_web_app_shows_every_payload_as_text(root: Path, tmp_path: Path, shots: 
         for run_id in (runs[1], runs[-1], runs[2], made["failing"]):
             page.goto(server.link(f"page=detail&runs={run_id}"))
             page.wait_for_selector("text=Config")
+            _hover_charts(page)  # the Metrics tab (first): a chart per payload key, hovered
             watch.check(f"detail {run_id}")
             _click_tabs(page, ["Summary", "Tags & notes", "Output", "System", "Artifacts"], watch, f"detail {run_id}")
         b.shot("hostile-detail")

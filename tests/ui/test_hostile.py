@@ -121,7 +121,9 @@ def _components(root: Path, made: dict[str, Any]) -> list[Any]:
     monitor = form.monitor.model if form.monitor is not None else None
     if monitor is not None and monitor.jobs:
         monitor.select(monitor.jobs[0]["run_id"])  # its logs: payload lines
-    return [browser, compare, detail, failed, logs, failing, ui.ConfigDiff(browser, root=root),
+    panels = ui.MetricPanels(browser, root=root)  # every payload a key: section headers, panel titles
+    panels.model.show_more()
+    return [browser, compare, panels, detail, failed, logs, failing, ui.ConfigDiff(browser, root=root),
             ui.ParallelCoordinates(browser, root=root), artifacts, datasets, form, ui.SyncPanel(root=root)]
 
 
@@ -187,3 +189,35 @@ def test_runs_table_groups_links_and_csv_keep_hostile_text_inert(root: Path, hos
         assert all(p in cells or "'" + p in cells for p in PAYLOADS if "," not in p)  # run names
     finally:
         browser.close()
+
+
+def test_compare_legend_groups_and_tooltips_keep_hostile_text_inert(root: Path, hostile: dict[str, Any]) -> None:
+    """Issue 14: Compare's legend (HTML beside the charts), its group legend (values of a payload
+    config key) and its tooltips (``@field`` values only, never a template) show payloads as text."""
+    require_module("panel")
+    require_module("ipywidgets")
+    from bokeh.models import HoverTool
+
+    compare = ui.MetricCompare(hostile["runs"][:12], keys=["loss", *PAYLOADS[:2]], root=root)
+    try:
+        shown: list[str] = []
+        for group_by in (None, "config.text"):
+            compare.model.set_group_by(group_by)
+            surfaces = list(_panel_surfaces(compare.panel())) + list(_widget_surfaces(compare.widget()))
+            bad = [b for _, fragment in surfaces for b in unsafe_markup(fragment)]
+            assert not bad, bad
+            shown += [_text(fragment) for _, fragment in surfaces]
+            bokeh = [f for view in compare._views if hasattr(view, "sources") for f in view.figures]
+            assert bokeh
+            for figure in bokeh:
+                for tool in figure.tools:
+                    if isinstance(tool, HoverTool):
+                        assert all(field.startswith("@") and " " not in field for _, field in tool.tooltips)
+            names = [n for view in compare._views if hasattr(view, "sources") for chart in view.sources
+                     for source in chart for n in source.data["name"]]
+            assert any(PAYLOADS[0] in n for n in names)  # the tooltip's text column: Bokeh escapes it
+        everything = "\n".join(shown)
+        assert not [p for p in PAYLOADS[:12] if p not in everything]  # legend entries: runs, then groups
+    finally:
+        compare.close()
+
