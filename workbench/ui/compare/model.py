@@ -151,6 +151,11 @@ class MetricCompareModel(ViewModel):
         return list(self.selection.run_ids)
 
     @property
+    def keys_chosen(self) -> bool:
+        """True once someone chose the keys (:meth:`set_keys`); False while they are the defaults."""
+        return not self._auto_keys
+
+    @property
     def status_text(self) -> str:
         from workbench.ui._i18n import tr
 

@@ -247,10 +247,12 @@ class MetricPanelsModel(ViewModel):
             self.changed = frozenset(self.panels)
         self.notify("layout", "series")
 
-    def set_search(self, text: str) -> None:
+    def set_search(self, text: str, *, save: bool = True) -> None:
+        """Show the panels whose keys contain ``text``; ``save=False`` (a link's search) keeps it
+        out of the project's saved layout."""
         if text != self.search:
             self.search = text
-            self._changed_layout(save=True)
+            self._changed_layout(save=save)
 
     def set_show_hidden(self, show: bool) -> None:
         if bool(show) != self.show_hidden:
