@@ -9,7 +9,7 @@ import ipywidgets as w
 from workbench.ui import _html, _safe
 from workbench.ui._i18n import tr
 from workbench.ui._live import start_polling
-from workbench.ui.artifacts.model import ArtifactBrowserModel, skipped_lines
+from workbench.ui.artifacts.model import ArtifactBrowserModel, metadata_html, skipped_lines
 
 
 def html_table(rows: list[dict[str, Any]], columns: list[str]) -> _safe.Markup:
@@ -26,6 +26,11 @@ class ArtifactBrowserWidget(w.VBox):  # type: ignore[misc]
         self.versions = w.Select(description=tr("Versions"), rows=8, layout=w.Layout(width="320px"))
         self.details = _safe.html_widget()
         self.files = _safe.html_widget()
+        self.metadata = _safe.html_widget()
+        # a notebook reads a file from disk: Download shows where wb.use_artifact placed it
+        self.file_choice = w.Dropdown(description=tr("Files"), options=[], layout=w.Layout(width="420px"))
+        self.download = w.Button(description=tr("Download"), icon="download")
+        self.download_path = _safe.html_widget()
         self.alias = w.Text(placeholder="production", description=tr("Alias"))
         self.set_button = w.Button(description=tr("Set alias"))
         self.remove_choice = w.Dropdown(description=tr("Alias"), options=[])
@@ -45,13 +50,16 @@ class ArtifactBrowserWidget(w.VBox):  # type: ignore[misc]
         self.set_button.on_click(lambda _: self._set_alias())
         self.remove_button.on_click(lambda _: self._remove_alias())
         self.usage_button.on_click(lambda _: model.load_usage())
-        right = w.VBox([self.details, self.files, w.HBox([self.alias, self.set_button]),
+        self.file_choice.observe(self._on_file, "value")
+        self.download.on_click(lambda _: self._download())
+        right = w.VBox([self.details, self.files, w.HBox([self.file_choice, self.download]), self.download_path,
+                        self.metadata, w.HBox([self.alias, self.set_button]),
                         w.HBox([self.remove_choice, self.remove_button]), self.runs, self.dataset])
         super().__init__([w.HBox([self.error, self.dismiss]), self.skipped, self.message,
                           w.HBox([w.VBox([self.names, self.versions]), right]),
                           w.HBox([self.usage_button, self.usage])])
         self._unsubscribe = model.observe(self._redraw)
-        self._redraw(frozenset({"artifacts", "versions", "version", "usage", "message", "error", "skipped"}))
+        self._redraw(frozenset({"artifacts", "versions", "version", "file", "usage", "message", "error", "skipped"}))
         self._poller = start_polling(model) if live else None
 
     def _on_name(self, change: dict[str, Any]) -> None:
@@ -61,6 +69,14 @@ class ArtifactBrowserWidget(w.VBox):  # type: ignore[misc]
     def _on_version(self, change: dict[str, Any]) -> None:
         if not self._drawing and change["new"] is not None:
             self.model.choose_version(change["new"])
+
+    def _on_file(self, change: dict[str, Any]) -> None:
+        if not self._drawing:
+            self.model.choose_file(change["new"])
+
+    def _download(self) -> None:
+        path = self.model.local_path()
+        self.download_path.value = _safe.markup("<code>{}</code>", path) if path is not None else ""
 
     def _set_alias(self) -> None:
         if self.model.set_alias(self.alias.value):
@@ -87,6 +103,13 @@ class ArtifactBrowserWidget(w.VBox):  # type: ignore[misc]
             if changed & {"artifacts", "versions", "version"}:
                 self.versions.value = m.version
                 self._draw_version()
+            if changed & {"artifacts", "versions", "version", "file"}:
+                paths = [f["path"] for f in m.files]
+                if list(self.file_choice.options) != paths:
+                    self.file_choice.options = paths
+                self.file_choice.value = m.file if m.file in paths else None
+                self.download.disabled = m.file is None
+                self.download_path.value = ""
             if "usage" in changed and m.usage is not None:
                 self.usage.value = m.usage["text"]  # an HTML widget of _safe: plain text shows as text
             if "message" in changed:
@@ -105,13 +128,16 @@ class ArtifactBrowserWidget(w.VBox):  # type: ignore[misc]
         if row is None:
             self.details.value = _html.note(tr("No artifacts yet")) if not m.artifacts else ""
             self.files.value = ""
+            self.metadata.value = ""
             self.dataset.value = ""
             self.runs.children = []
             self.remove_choice.options = []
             return
         self.details.value = _safe.markup("<b>{}</b> {} · {} · {} {} · {}", row["ref"], row["created"],
                                           row["size_text"], tr("new bytes"), row["new_text"], row["aliases"])
-        self.files.value = html_table(m.files, ["path", "size_text", "chunks", "digest"])
+        self.files.value = _safe.markup('<div style="overflow-wrap:anywhere;word-break:break-all">{}</div>',
+                                        html_table(m.files, ["path", "size_text", "chunks", "digest"]))
+        self.metadata.value = metadata_html(m.metadata)
         self.remove_choice.options = [a for a in m.aliases if a != "latest"]
         buttons: list[Any] = []
         if m.producer:

@@ -2,24 +2,28 @@
 lineage, aliases, dataset schema and preview, and what deduplication saves.
 
 Everything comes from public functions (``wb.artifacts``, ``wb.artifact``, ``wb.set_alias``,
-``wb.remove_alias``, ``wb.disk_usage``). A version's manifest never changes once written, so each
-:class:`~workbench.Artifact` is read once and kept; only aliases move, and they come with the
-``wb.artifacts()`` listing that :meth:`ArtifactBrowserModel.poll` compares.
+``wb.remove_alias``, ``wb.disk_usage``; ``wb.use_artifact`` places a file to download). A version's
+manifest never changes once written, so each :class:`~workbench.Artifact` is read once and kept;
+only aliases move, and they come with the ``wb.artifacts()`` listing that
+:meth:`ArtifactBrowserModel.poll` compares.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import workbench as wb
+from workbench.ui import _html
 from workbench.ui._format import size as fmt_size
 from workbench.ui._format import when
 from workbench.ui._html import error_line
 from workbench.ui._i18n import add_zh, tr
 from workbench.ui._model import ViewModel
-from workbench.ui._safe import Markup
+from workbench.ui._safe import Markup, markup
 
 add_zh(
     {
@@ -39,8 +43,16 @@ add_zh(
         "Skipped, cannot be read": "已跳过（无法读取）",
         "Artifact": "制品",
         "Version": "版本",
+        "Metadata": "元数据",
+        "Key": "键",
+        "Value": "值",
+        "Download": "下载",
     }
 )
+
+#: the largest file the browser is sent (base64 over the websocket, whose messages Bokeh caps at
+#: 20 MiB); a notebook user, or ``wb.use_artifact``, reads larger ones from disk
+DOWNLOAD_LIMIT = 10 * 2**20
 
 
 def _clean(value: Any) -> Any:
@@ -48,6 +60,27 @@ def _clean(value: Any) -> Any:
     if isinstance(value, float) and math.isnan(value):
         return None
     return value
+
+
+def metadata_rows(metadata: Any, skip: tuple[str, ...] = ()) -> list[dict[str, str]]:
+    """A version's metadata as ``{"key", "value"}`` rows, sorted by key: text as it is, anything
+    else (numbers, lists, nested dicts) as JSON text. Views show both as text."""
+    rows = []
+    for key, value in sorted((metadata or {}).items(), key=lambda kv: str(kv[0])):
+        if key in skip:
+            continue
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+        rows.append({"key": str(key), "value": text})
+    return rows
+
+
+def metadata_html(rows: list[dict[str, str]]) -> Markup:
+    """The metadata rows as an escaped key/value table; long values wrap (nothing is cut)."""
+    if not rows:
+        return Markup("")
+    table = _html.table([[r["key"], r["value"]] for r in rows], [tr("Key"), tr("Value")])
+    return markup('<div class="wb-metadata" style="overflow-wrap:anywhere;word-break:break-word;max-height:320px;'
+                  'overflow:auto"><b>{}</b>{}</div>', tr("Metadata"), table)
 
 
 def new_bytes(versions: list[wb.Artifact]) -> dict[int, int]:
@@ -80,10 +113,10 @@ class ArtifactBrowserModel(ViewModel):
     """State and actions of the artifact browser; views render it and call the actions.
 
     Fields (names passed to observers): ``artifacts``, ``versions``, ``version`` (with ``files``,
-    ``producer``, ``consumers``, ``dataset``), ``usage``, ``message``, ``error`` (an alias, choice
-    or disk-usage error stays until that action works again or :meth:`dismiss`; live refresh keeps
-    it), ``skipped`` (one message per manifest or alias file that cannot be read, naming it: the
-    rest is shown).
+    ``producer``, ``consumers``, ``dataset``, ``metadata``), ``file`` (the file chosen to download),
+    ``usage``, ``message``, ``error`` (an alias, choice, download or disk-usage error stays until
+    that action works again or :meth:`dismiss`; live refresh keeps it), ``skipped`` (one message
+    per manifest or alias file that cannot be read, naming it: the rest is shown).
     """
 
     def __init__(self, root: Any = None, on_open_run: Callable[[str], None] | None = None) -> None:
@@ -98,6 +131,8 @@ class ArtifactBrowserModel(ViewModel):
         self.producer: str | None = None
         self.consumers: list[str] = []
         self.dataset: dict[str, Any] | None = None
+        self.metadata: list[dict[str, str]] = []
+        self.file: str | None = None
         self.usage: dict[str, Any] | None = None
         self.message: str | None = None
         self.skipped: list[str] = []
@@ -195,7 +230,8 @@ class ArtifactBrowserModel(ViewModel):
     def _load_version(self) -> None:
         if self.name is None or self.version is None:
             self.files, self.aliases, self.producer, self.consumers, self.dataset = [], [], None, [], None
-            self.notify("version")
+            self.metadata, self.file = [], None
+            self.notify("version", "file")
             return
         art = self._get(f"{self.name}:v{self.version}")
         self.files = [
@@ -208,7 +244,11 @@ class ArtifactBrowserModel(ViewModel):
         self.consumers = art.used_by()
         info = art.metadata.get("dataset") if art.type == "dataset" else None
         self.dataset = self._describe(info) if isinstance(info, dict) else None
-        self.notify("version")
+        # a dataset's own description is shown as its schema and preview, not as one long JSON text
+        self.metadata = metadata_rows(art.metadata, skip=("dataset",) if self.dataset is not None else ())
+        if self.file not in {f.path for f in art.files}:
+            self.file = None
+        self.notify("version", "file")
 
     @staticmethod
     def _describe(info: dict[str, Any]) -> dict[str, Any]:
@@ -298,6 +338,51 @@ class ArtifactBrowserModel(ViewModel):
                 ),
             }
             self.notify("usage")
+
+    def choose_file(self, path: str | None) -> None:
+        """Choose the file of the chosen version that :meth:`download` gives (None: none)."""
+        self.file = path or None
+        self.notify("file")
+
+    def download(self, path: str | None = None) -> Path | None:
+        """The local path of file ``path`` (default: the chosen :attr:`file`) of the chosen version,
+        placed by ``wb.use_artifact``; None with ``error`` set.
+
+        ``path`` comes from a browser, so it is only ever looked up in the version's manifest:
+        a path the manifest does not list (``../x``, an absolute path, another version's file) is
+        refused, and the placed file must lie inside the placed directory. Reading changes nothing,
+        so a read-only (locked) view may download too. Files over :data:`DOWNLOAD_LIMIT` are
+        refused, as a browser would not receive them (:meth:`local_path` has no limit).
+        """
+        return self._download(self.file if path is None else path, DOWNLOAD_LIMIT)
+
+    def local_path(self, path: str | None = None) -> Path | None:
+        """Like :meth:`download`, without the size limit (a notebook reads the file from disk)."""
+        return self._download(self.file if path is None else path, None)
+
+    def _download(self, path: str | None, limit: int | None) -> Path | None:
+        ref = self.ref
+        found: Path | None = None
+        with self._lock, self.act(tr("Download")):
+            if ref is None:
+                raise wb.ArtifactError("choose an artifact version first, then one of its files")
+            if path is None:
+                raise wb.ArtifactError(f"choose one of the files of {ref} first")
+            art = self._get(ref)
+            item = next((f for f in art.files if f.path == path), None)
+            if item is None:
+                raise wb.ArtifactError(f"{path!r} is not a file of {ref}: choose one from its file list")
+            if limit is not None and item.size > limit:
+                raise wb.ArtifactError(
+                    f"{item.path} is {fmt_size(item.size)}, more than the {fmt_size(limit)} a browser download "
+                    f"takes: read it from wb.use_artifact({ref!r}) in Python"
+                )
+            placed = Path(wb.use_artifact(ref, root=self.root)).resolve()
+            target = (placed / item.path).resolve()
+            if not target.is_relative_to(placed) or not target.is_file():
+                raise wb.ArtifactError(f"{item.path} of {ref} is not a file under {placed}: run `workbench fsck`")
+            found = target
+        return found
 
     def open_run(self, run_id: str) -> None:
         """Hand a producer or consumer run to the app (``on_open_run``), e.g. to show its detail."""

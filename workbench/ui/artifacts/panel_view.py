@@ -8,13 +8,23 @@ import pandas as pd
 import panel as pn
 
 from workbench.ui import _html, _safe
-from workbench.ui._i18n import tr
+from workbench.ui._i18n import add_zh, tr
 from workbench.ui._live import panel_polling
-from workbench.ui.artifacts.model import ArtifactBrowserModel, skipped_lines
+from workbench.ui.artifacts.model import ArtifactBrowserModel, metadata_html, skipped_lines
 
 ARTIFACT_COLUMNS = ["name", "type", "versions", "latest", "updated"]
 VERSION_COLUMNS = ["label", "created", "size_text", "new_text", "files", "aliases", "producer"]
 FILE_COLUMNS = ["path", "size_text", "chunks", "digest"]
+#: the tables' headers, as people read them (the columns keep their field names)
+TITLES = {"name": "name", "type": "type", "versions": "versions", "latest": "latest", "updated": "updated",
+          "label": "version", "created": "created", "size_text": "size", "new_text": "new bytes", "files": "files",
+          "aliases": "aliases", "producer": "producer", "path": "path", "chunks": "chunks", "digest": "digest"}
+add_zh({"name": "名称", "type": "类型", "versions": "版本数", "latest": "最新版本", "updated": "更新时间",
+        "version": "版本", "created": "创建时间", "size": "大小", "new bytes": "新增字节", "files": "文件数",
+        "aliases": "别名", "producer": "产出运行", "path": "路径", "chunks": "块数", "digest": "摘要"})
+#: a path is shown whole: wrapped anywhere (paths rarely have spaces), never cut with an ellipsis
+_WRAP_PATHS = (":host .tabulator-cell[tabulator-field='path'] "
+               "{white-space: pre-wrap !important; overflow-wrap: anywhere; word-break: break-all;}")
 
 
 def _frame(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
@@ -27,9 +37,15 @@ class ArtifactBrowserPanel:
     def __init__(self, model: ArtifactBrowserModel, *, live: bool = True) -> None:
         self.model = model
         table: dict[str, Any] = {"disabled": True, "show_index": False, "sizing_mode": "stretch_width"}
-        self.names = _safe.table(_frame([], ARTIFACT_COLUMNS), selectable=1, height=220, **table)
-        self.versions = _safe.table(_frame([], VERSION_COLUMNS), selectable=1, height=220, **table)
-        self.files = _safe.table(_frame([], FILE_COLUMNS), selectable=False, height=180, **table)
+        titles = {column: tr(title) for column, title in TITLES.items()}  # not the dataset's own columns
+        self.names = _safe.table(_frame([], ARTIFACT_COLUMNS), titles, selectable=1, height=220, **table)
+        self.versions = _safe.table(_frame([], VERSION_COLUMNS), titles, selectable=1, height=220, **table)
+        self.files = _safe.table(_frame([], FILE_COLUMNS), titles, selectable=1, height=220,
+                                 formatters={"path": {"type": "textarea"}}, widths={"path": "55%"},
+                                 stylesheets=[_WRAP_PATHS], **table)
+        self.download = pn.widgets.FileDownload(callback=self._download, label=tr("Download"), filename="file",
+                                                disabled=True, color="primary", width=320)
+        self.metadata = _safe.html_pane(sizing_mode="stretch_width")
         self.details = _safe.html_pane()
         self.alias = pn.widgets.TextInput(label=tr("Alias"), placeholder="production")
         self.set_button = pn.widgets.Button(label=tr("Set alias"), color="primary")
@@ -51,6 +67,7 @@ class ArtifactBrowserPanel:
         self._drawing = False
         self.names.param.watch(self._on_name, "selection")
         self.versions.param.watch(self._on_version, "selection")
+        self.files.param.watch(self._on_file, "selection")
         self.set_button.on_click(lambda _: self._set_alias())
         self.remove_button.on_click(lambda _: self._remove_alias())
         self.usage_button.on_click(lambda _: model.load_usage())
@@ -65,12 +82,14 @@ class ArtifactBrowserPanel:
             self.runs,
             _safe.heading(tr("Files"), 3),
             self.files,
+            self.download,
+            self.metadata,
             self.dataset,
             pn.Row(self.usage_button, self.usage),
             sizing_mode="stretch_width",
         )
         self._unsubscribe = model.observe(self._redraw)
-        self._redraw(frozenset({"artifacts", "versions", "version", "usage", "message", "error", "skipped"}))
+        self._redraw(frozenset({"artifacts", "versions", "version", "file", "usage", "message", "error", "skipped"}))
         self._poller = panel_polling(model) if live else None
         if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
             pn.state.curdoc.on_session_destroyed(lambda _ctx: self.close())  # the model outlives the session
@@ -82,6 +101,18 @@ class ArtifactBrowserPanel:
     def _on_version(self, event: Any) -> None:
         if not self._drawing and event.new:
             self.model.choose_version(self.model.versions[event.new[0]]["version"])
+
+    def _on_file(self, event: Any) -> None:
+        if not self._drawing:
+            self.model.choose_file(self.model.files[event.new[0]]["path"] if event.new else None)
+
+    def _download(self) -> Any:
+        """FileDownload's callback: the placed file's path (Panel reads and sends it); a refused or
+        failed one shows in the alert and sends nothing."""
+        path = self.model.download()
+        if path is None:
+            raise RuntimeError(self.model.error or "download refused")
+        return path
 
     def _set_alias(self) -> None:
         if self.model.set_alias(self.alias.value or ""):
@@ -105,6 +136,8 @@ class ArtifactBrowserPanel:
                 numbers = [v["version"] for v in m.versions]
                 self.versions.selection = [numbers.index(m.version)] if m.version in numbers else []
                 self._draw_version()
+            if changed & {"artifacts", "versions", "version", "file"}:
+                self._draw_file()
             if "usage" in changed and m.usage is not None:
                 _safe.set_html(self.usage, m.usage["text"])
             if "message" in changed:
@@ -121,6 +154,7 @@ class ArtifactBrowserPanel:
         m = self.model
         row = next((v for v in m.versions if v["version"] == m.version), None)
         _safe.set_table(self.files, _frame(m.files, FILE_COLUMNS))
+        _safe.set_html(self.metadata, metadata_html(m.metadata))
         self.remove_choice.options = [a for a in m.aliases if a != "latest"]
         if row is None:
             _safe.set_html(self.details, "" if m.artifacts else _html.note(tr("No artifacts yet")))
@@ -139,6 +173,15 @@ class ArtifactBrowserPanel:
         if ds is not None:
             _safe.set_table(self.schema, pd.DataFrame(ds["schema"], columns=["column", "type"]))
             _safe.set_table(self.preview, pd.DataFrame(ds["preview"], columns=ds["columns"]))
+
+    def _draw_file(self) -> None:
+        m = self.model
+        paths = [f["path"] for f in m.files]
+        self.files.selection = [paths.index(m.file)] if m.file in paths else []
+        self.download.disabled = m.file is None
+        name = (m.file or "").rsplit("/", 1)[-1]
+        self.download.filename = name or "file"  # the browser's "save as" name (an attribute, not HTML)
+        self.download.label = f"{tr('Download')} {name}" if name else tr("Download")
 
     def _run_button(self, run_id: str) -> Any:
         button = pn.widgets.Button(label=run_id, color="light")

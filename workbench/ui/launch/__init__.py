@@ -37,14 +37,16 @@ class JobMonitor(Component[JobMonitorModel]):
 
 class LaunchForm(Component[LaunchFormModel]):
     """A form that queues a job with ``wb.launch``. With a ``monitor`` (a :class:`JobMonitor`, or
-    ``True`` for a new one) the launched job appears in it, shown below the form."""
+    ``True`` for a new one) the launched job appears in it, shown below the form. ``project``: the
+    project field's first value (else ``$WORKBENCH_PROJECT`` or ``default``)."""
 
     def __init__(self, root: Any = None, *, monitor: JobMonitor | bool | None = None, recipe: str | None = None,
-                 live: bool = True) -> None:
+                 project: str | None = None, live: bool = True) -> None:
         if monitor is True:
             monitor = JobMonitor(root, live=live)
         self.monitor: JobMonitor | None = monitor or None
-        super().__init__(LaunchFormModel(root, monitor=self.monitor.model if self.monitor else None, recipe=recipe))
+        super().__init__(LaunchFormModel(root, monitor=self.monitor.model if self.monitor else None, recipe=recipe,
+                                         project=project))
         self.live = live
 
     def _make_widget(self) -> Any:

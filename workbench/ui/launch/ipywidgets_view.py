@@ -10,7 +10,7 @@ from workbench.jobs import Field
 from workbench.ui import _html, _safe
 from workbench.ui._i18n import tr
 from workbench.ui._live import start_polling
-from workbench.ui.launch.model import LaunchFormModel
+from workbench.ui.launch.model import LaunchFormModel, field_help
 from workbench.ui.launch.monitor_model import JobMonitorModel
 
 
@@ -28,7 +28,7 @@ def _dismiss_button(model: Any) -> Any:
 def _help(field: Field) -> Any:
     """A field's whole help text, wrapped under it (a placeholder would cut it)."""
     return _safe.html_widget(_safe.markup(
-        "<div style='color:#555;font-size:smaller;white-space:normal;margin-left:156px'>{}</div>", field.help))
+        "<div style='color:#555;font-size:smaller;white-space:normal;margin-left:156px'>{}</div>", field_help(field)))
 
 
 class JobMonitorWidget(w.VBox):  # type: ignore[misc]
@@ -118,6 +118,8 @@ class LaunchFormWidget(w.VBox):  # type: ignore[misc]
         self.field_widgets: dict[str, tuple[Any, Any]] = {}
         self.priority = w.IntText(description=tr("Priority"), value=model.priority, style=style)
         self.executor = w.Dropdown(description=tr("Executor"), options=model.executors, style=style)
+        self.project = w.Combobox(description=tr("Project"), options=model.projects, value=model.project,
+                                  ensure_option=False, style=style)  # any name; the store's are offered
         self.name = w.Text(description=tr("Name"), style=style)
         self.tags = w.Text(description=tr("Tags"), placeholder="lora, baseline", style=style)
         self.submit = w.Button(description=tr("Launch"), button_style="primary")
@@ -131,18 +133,19 @@ class LaunchFormWidget(w.VBox):  # type: ignore[misc]
         self.base_model.observe(lambda c: self._user(lambda v: model.set(base_model=v), c["new"]), "value")
         self.priority.observe(lambda c: self._user(lambda v: model.set(priority=v), c["new"]), "value")
         self.executor.observe(lambda c: self._user(lambda v: model.set(executor=v), c["new"]), "value")
+        self.project.observe(lambda c: self._user(lambda v: model.set(project=v), c["new"]), "value")
         self.name.observe(lambda c: self._user(lambda v: model.set(name=v), c["new"]), "value")
         self.tags.observe(lambda c: self._user(lambda v: model.set(tags=v), c["new"]), "value")
         self.submit.on_click(lambda _: model.submit())
         self.dataset_row = w.HBox([self.dataset, self.upload])
         children = [w.HBox([self.error, self.dismiss]), self.recipe, self.dataset_row, self.base_model,
                     _safe.html_widget(_safe.markup("<b>{}</b>", tr("Hyperparameters"))), self.fields,
-                    self.priority, self.executor, self.name, self.tags, self.submit, self.message]
+                    self.priority, self.executor, self.project, self.name, self.tags, self.submit, self.message]
         if monitor is not None:
             children.append(monitor)
         super().__init__(children)
         self._unsubscribe = model.observe(self._redraw)
-        self._redraw(frozenset({"recipe", "fields", "datasets", "dataset", "message", "error"}))
+        self._redraw(frozenset({"recipe", "fields", "datasets", "dataset", "projects", "message", "error"}))
         self._poller = start_polling(model) if live else None
 
     def _user(self, action: Any, value: Any) -> None:
@@ -163,7 +166,7 @@ class LaunchFormWidget(w.VBox):  # type: ignore[misc]
     def _field_widget(self, field: Field) -> tuple[Any, Any]:
         value = self.model.values.get(field.name)
         label = field.name + (" *" if field.required else "")
-        common = {"description": label, "tooltip": field.help, "style": {"description_width": "150px"}}
+        common = {"description": label, "tooltip": field_help(field), "style": {"description_width": "150px"}}
         box: Any
         if field.type == "bool":
             box = w.Checkbox(value=bool(value), **common)
@@ -192,6 +195,8 @@ class LaunchFormWidget(w.VBox):  # type: ignore[misc]
             if changed & {"fields", "field_errors"}:
                 for key, (_, err) in self.field_widgets.items():
                     err.value = _error(m.field_errors.get(key))
+            if "projects" in changed and list(self.project.options) != m.projects:
+                self.project.options = list(m.projects)
             if "message" in changed:
                 self.message.value = m.message or ""
             if "error" in changed:

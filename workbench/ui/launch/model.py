@@ -1,6 +1,6 @@
 """The LaunchForm's state: a recipe, its hyperparameters (made from the recipe's config schema),
 a dataset (an existing dataset artifact or an uploaded file), base model, priority, executor,
-name and tags; submit queues the job with ``wb.launch``.
+project (the job's run lands in it), name and tags; submit queues the job with ``wb.launch``.
 
 Each hyperparameter is held as the text a person typed and checked with the recipe's own
 :class:`~workbench.jobs.Field` (``parse``), so the form says exactly what ``launch`` would refuse,
@@ -11,6 +11,7 @@ are sent: ``[recipes.NAME]`` in ``workbench.toml`` still applies to the rest.
 from __future__ import annotations
 
 import json
+import os
 import shlex
 from typing import Any
 
@@ -35,8 +36,50 @@ add_zh(
         "Launch": "启动",
         "Hyperparameters": "超参数",
         "(none)": "（无）",
+        "Project": "项目",
     }
 )
+
+
+#: Chinese for the built-in recipes' help texts, keyed by the English text in the recipe's schema
+#: (a recipe of an extension without an entry here shows its own text)
+RECIPE_HELP_ZH = {
+    "the column of text to learn (text datasets)": "要学习的文本列（文本数据集）",
+    "the prompt column (prompt,completion datasets)": "提示列（prompt,completion 数据集）",
+    "the completion column (prompt,completion datasets)": "补全列（prompt,completion 数据集）",
+    "passes over the training set": "训练集的遍历轮数",
+    "stop after this many steps (0: run all epochs)": "训练这么多步后停止（0：跑完所有轮）",
+    "examples per step": "每步的样本数",
+    "peak learning rate (default depends on the recipe and on lora)": "峰值学习率（默认值取决于配方和是否使用 lora）",
+    "AdamW weight decay": "AdamW 权重衰减",
+    "steps of linear learning-rate warm-up": "学习率线性预热的步数",
+    "tokens per example (longer ones are cut)": "每个样本的词元数（更长的会被截断）",
+    "LoRA rank": "LoRA 秩",
+    "LoRA scaling (alpha)": "LoRA 缩放系数（alpha）",
+    "dropout on the LoRA path": "LoRA 路径上的 dropout",
+    "modules to adapt (default: peft's choice for the model type)": "要适配的模块（默认：peft 为该模型类型的选择）",
+    "share of the rows held out for evaluation when the dataset has no test/eval table (0: no evaluation)":
+        "数据集没有 test/eval 表时留作评估的行比例（0：不评估）",
+    "random seed (split, initialisation, order)": "随机种子（划分、初始化、顺序）",
+    "log the training loss every this many steps (0: not at all)": "每隔这么多步记录一次训练损失（0：不记录）",
+    "where to train: auto (CUDA when available), cpu or cuda": "在哪里训练：auto（有 CUDA 时用 CUDA）、cpu 或 cuda",
+    "CPU threads for torch (0: torch's default)": "torch 使用的 CPU 线程数（0：torch 的默认值）",
+    "name of the model artifact (default: from the dataset's name)": "模型制品的名称（默认：取自数据集名称）",
+    "the command, e.g. 'python train.py --lr 3e-4' (python means the interpreter that launched the job)":
+        "要运行的命令，例如 'python train.py --lr 3e-4'（python 指启动该任务的解释器）",
+    "working directory (default: where the job was launched)": "工作目录（默认：启动任务时所在的目录）",
+    "extra environment variables for the command": "命令的额外环境变量",
+    "steps the command will log, for progress": "命令将记录的步数，用于显示进度",
+    "train a LoRA adapter (peft) instead of every weight": "训练 LoRA 适配器（peft），而不是全部权重",
+    "the column holding the text": "存放文本的列",
+    "the column holding the label": "存放标签的列",
+}
+add_zh(RECIPE_HELP_ZH)
+
+
+def field_help(field: Field) -> str:
+    """A field's help text in the current language (the recipe's own text where no translation is known)."""
+    return tr(field.help)
 
 
 def field_text(field: Field, value: Any) -> str:
@@ -70,10 +113,12 @@ class LaunchFormModel(ViewModel):
 
     Fields: ``recipes``/``recipe`` (with ``fields``, ``values``, ``field_errors``,
     ``takes_dataset``, ``takes_base_model``), ``datasets``/``dataset``, ``base_model``,
-    ``priority``, ``executors``/``executor``, ``name``, ``tags``, ``last_job``, ``message``, ``error``.
+    ``priority``, ``executors``/``executor``, ``projects``/``project`` (the existing projects are
+    offered; any name may be typed), ``name``, ``tags``, ``last_job``, ``message``, ``error``.
     """
 
-    def __init__(self, root: Any = None, *, monitor: JobMonitorModel | None = None, recipe: str | None = None) -> None:
+    def __init__(self, root: Any = None, *, monitor: JobMonitorModel | None = None, recipe: str | None = None,
+                 project: str | None = None) -> None:
         super().__init__(root)
         self.monitor = monitor
         self.recipes: list[str] = recipe_names()
@@ -89,11 +134,15 @@ class LaunchFormModel(ViewModel):
         self.priority = 0
         self.executors: list[str] = executors(root)
         self.executor = self.executors[0] if self.executors else "local"
+        # the current project: the one given (the web app's ?project=), else launch's own default
+        self.project = project or os.environ.get("WORKBENCH_PROJECT") or "default"
+        self.projects: list[str] = []
         self.name = ""
         self.tags = ""
         self.last_job: str | None = None
         self.message: str | None = None
         self.refresh_datasets()
+        self.refresh_projects()
         start = recipe or ("script" if "script" in self.recipes else (self.recipes[0] if self.recipes else None))
         if start is not None:
             self.set_recipe(start)
@@ -107,6 +156,15 @@ class LaunchFormModel(ViewModel):
             if refs != self.datasets:
                 self.datasets = refs
                 self.notify("datasets")
+
+    def refresh_projects(self) -> None:
+        """The store's projects, offered in the project field (with the current one)."""
+        with self.guard(tr("Project")):
+            frame = wb.runs(columns=["project"], root=self.root)
+            projects = sorted({str(p) for p in frame["project"].dropna()} | {self.project})
+            if projects != self.projects:
+                self.projects = projects
+                self.notify("projects")
 
     def poll(self) -> bool:
         before = list(self.datasets)
@@ -200,9 +258,9 @@ class LaunchFormModel(ViewModel):
         return ok
 
     def set(self, **values: Any) -> None:
-        """Set plain fields: ``base_model``, ``priority``, ``executor``, ``name``, ``tags``."""
+        """Set plain fields: ``base_model``, ``priority``, ``executor``, ``project``, ``name``, ``tags``."""
         for key, value in values.items():
-            if key not in ("base_model", "priority", "executor", "name", "tags"):
+            if key not in ("base_model", "priority", "executor", "project", "name", "tags"):
                 raise AttributeError(f"the launch form has no field {key!r}")
             setattr(self, key, value)
         self.notify(*values)
@@ -228,6 +286,7 @@ class LaunchFormModel(ViewModel):
                 except ValueError:
                     raise wb.JobError(f"priority must be a whole number, not {priority!r}") from None
             tags = [t.strip() for t in self.tags.split(",") if t.strip()]
+            project = (self.project or "").strip() or None
             job = wb.launch(
                 self.recipe,
                 self.config(),
@@ -235,13 +294,15 @@ class LaunchFormModel(ViewModel):
                 base_model=(self.base_model.strip() or None) if self.takes_base_model else None,
                 priority=int(priority),
                 executor=self.executor,
+                project=project,
                 name=self.name.strip() or None,
                 tags=tags or None,
                 root=self.root,
             )
             self.last_job = job.run_id
-            self.message = f"queued {job.run_id} ({self.recipe})"
+            self.message = f"queued {job.run_id} ({self.recipe})" + (f" in {project}" if project else "")
             self.notify("last_job", "message")
+            self.refresh_projects()
         if job is not None and self.monitor is not None:
             self.monitor.track(job)
         return job

@@ -11,7 +11,7 @@ from workbench.jobs import Field
 from workbench.ui import _html, _safe
 from workbench.ui._i18n import tr
 from workbench.ui._live import panel_polling
-from workbench.ui.launch.model import LaunchFormModel
+from workbench.ui.launch.model import LaunchFormModel, field_help
 from workbench.ui.launch.monitor_model import JobMonitorModel
 
 
@@ -30,7 +30,7 @@ def _dismiss_button(model: Any) -> Any:
 
 def _help(field: Field) -> Any:
     """A field's whole help text, wrapped under it (a placeholder would cut it)."""
-    return _safe.html_pane(_safe.markup("<small>{}</small>", field.help), sizing_mode="stretch_width",
+    return _safe.html_pane(_safe.markup("<small>{}</small>", field_help(field)), sizing_mode="stretch_width",
                            styles={"color": "#555", "white-space": "normal"})
 
 
@@ -120,6 +120,10 @@ class LaunchFormPanel:
         self.field_widgets: dict[str, tuple[Any, Any]] = {}
         self.priority = pn.widgets.IntInput(label=tr("Priority"), value=model.priority)
         self.executor = pn.widgets.Select(label=tr("Executor"), options=model.executors)
+        # any name may be typed; the store's projects are offered (Bokeh lists them as text)
+        self.project = pn.widgets.AutocompleteInput(label=tr("Project"), options=model.projects, value=model.project,
+                                                    restrict=False, min_characters=0, search_strategy="includes",
+                                                    case_sensitive=False)
         self.name = pn.widgets.TextInput(label=tr("Name"))
         self.tags = pn.widgets.TextInput(label=tr("Tags"), placeholder="lora, baseline")
         self.submit = pn.widgets.Button(label=tr("Launch"), color="primary")
@@ -135,18 +139,22 @@ class LaunchFormPanel:
         self.executor.param.watch(lambda e: self._user(lambda v: model.set(executor=v), e.new), "value")
         self.name.param.watch(lambda e: self._user(lambda v: model.set(name=v), e.new), "value")
         self.tags.param.watch(lambda e: self._user(lambda v: model.set(tags=v), e.new), "value")
+        # value_input: what is typed, before Enter or leaving the box
+        for name in ("value", "value_input"):
+            self.project.param.watch(lambda e: self._user(lambda v: model.set(project=v or ""), e.new), name)
         self.submit.on_click(lambda _: self._submit())
         self.dataset_row = pn.Row(self.dataset, pn.Column(pn.pane.Str(tr("Upload")), self.upload))
         items = [pn.Row(self.alert, self.dismiss, sizing_mode="stretch_width"), self.recipe, self.dataset_row,
                  self.base_model,
                  _safe.html_pane(_safe.markup("<b>{}</b>", tr("Hyperparameters"))),
-                 self.fields, pn.Row(self.priority, self.executor), pn.Row(self.name, self.tags), self.submit,
+                 self.fields, pn.Row(self.priority, self.executor), pn.Row(self.project, self.name, self.tags),
+                 self.submit,
                  self.message]
         if monitor is not None:
             items.append(monitor)
         self.layout = pn.Column(*items, sizing_mode="stretch_width")
         self._unsubscribe = model.observe(self._redraw)
-        self._redraw(frozenset({"recipe", "fields", "datasets", "dataset", "message", "error"}))
+        self._redraw(frozenset({"recipe", "fields", "datasets", "dataset", "projects", "message", "error"}))
         self._poller = panel_polling(model) if live else None
         _on_session_end(self.close)
 
@@ -193,6 +201,8 @@ class LaunchFormPanel:
             if changed & {"fields", "field_errors"}:
                 for key, (_, err) in self.field_widgets.items():
                     _safe.set_html(err, m.field_errors.get(key, ""))
+            if "projects" in changed and list(self.project.options) != m.projects:
+                self.project.options = list(m.projects)
             if "message" in changed:
                 _safe.set_html(self.message, m.message or "")
             if "error" in changed:
