@@ -269,7 +269,7 @@ def test_the_app_without_a_token_is_read_only(root: Path, tmp_path: Path, shots:
         page.goto(server.link("page=jobs"))
         page.wait_for_selector("text=Recipe")
         page.locator(".wb-read-only").first.wait_for()  # the banner says the app is read-only, and why
-        command = page.get_by_placeholder("the command, e.g.")
+        command = page.locator("label:text-is('command *') + * input, label:text-is('command *') ~ input").first
         command.fill("python -c 'print(1)'")
         command.press("Enter")
         page.get_by_role("button", name="Launch").click()

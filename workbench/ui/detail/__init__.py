@@ -79,7 +79,7 @@ add_zh({
     "Status": "状态", "Created": "创建时间", "Ended": "结束时间", "Duration": "时长", "Host": "主机",
     "Git": "Git", "Remote": "远程", "dirty": "有未提交修改", "Filter keys": "筛选键", "Key": "键",
     "Value": "值", "Tags": "标签", "Notes": "备注", "Config": "配置", "Summary": "摘要",
-    "Tags & notes": "标签和备注", "Output": "输出", "System": "系统", "Artifacts": "制品",
+    "tag1, tag2": "标签1, 标签2", "Tags & notes": "标签和备注", "Output": "输出", "System": "系统", "Artifacts": "制品",
     "No config": "无配置", "No summary": "无摘要", "No output": "无输出", "Metric": "指标",
     "Latest": "最新值", "No system metrics": "无系统指标", "produced": "产出", "used": "使用",
     "used by": "被使用于", "made by": "产出自", "No artifacts": "无制品", "step": "步",

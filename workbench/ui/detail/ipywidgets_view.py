@@ -32,7 +32,7 @@ class DetailWidget:
         self.config_filter.observe(lambda change: model.set_config_filter(change["new"]), names="value")
         self.config = _safe.html_widget()
         self.summary = _safe.html_widget()
-        self.tags = widgets.Text(description=tr("Tags"), placeholder="tag1, tag2")
+        self.tags = widgets.Text(description=tr("Tags"), placeholder=tr("tag1, tag2"))
         self.notes = widgets.Textarea(description=tr("Notes"), layout=widgets.Layout(width="95%", height="90px"))
         self.save = widgets.Button(description=tr("Save"), icon="save")
         self.save.on_click(lambda _: model.save(self.tags.value, self.notes.value))

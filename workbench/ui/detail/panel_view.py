@@ -41,7 +41,7 @@ class DetailPanel:
                                   sizing_mode="stretch_width", height=320)
         self.summary = _safe.table(_frame([], key, value), disabled=True, show_index=False,
                                    sizing_mode="stretch_width", height=320)
-        self.tags = pn.widgets.TextInput(label=tr("Tags"), placeholder="tag1, tag2")
+        self.tags = pn.widgets.TextInput(label=tr("Tags"), placeholder=tr("tag1, tag2"))
         self.notes = pn.widgets.TextAreaInput(label=tr("Notes"), height=100, sizing_mode="stretch_width")
         self.save = pn.widgets.Button(label=tr("Save"), color="primary")
         self.save.on_click(self._save)

@@ -66,6 +66,8 @@ class RunBrowser(Component[RunBrowserModel]):
 
 
 add_zh({
+    # the runs table's headers (BASE_COLUMNS)
+    "status": "状态", "name": "名称", "project": "项目", "created": "创建时间", "duration": "时长", "tags": "标签",
     "Search": "搜索",
     "search name, id, tag": "搜索名称、ID、标签",
     "Filter": "筛选",

@@ -196,6 +196,7 @@ class RunBrowserModel(ViewModel):
             self.page = 0
             with self.guard("Filter"):
                 self._query(full=False)  # the filter changes neither the total nor the columns on offer
+                self.notify("where")  # even when the rows stay the same (the web app's address follows)
                 return
             self.where = before  # keep showing the last good result under the message
 
@@ -216,6 +217,7 @@ class RunBrowserModel(ViewModel):
             self.sort_column, self.descending = column, descending
             with self.guard("Sort"):
                 self._query(full=False)
+                self.notify("sort")
                 return
             self.sort_column, self.descending = before
 
@@ -543,6 +545,8 @@ def _cell(column: str, value: Any) -> str:
         return _format.when(value)
     if column == "duration":
         return _format.duration(value)
+    if column == "status" and isinstance(value, str):
+        return tr(value)  # shown in the view's language; filters and sorts use the stored value
     if column == "tags":
         return ", ".join(str(t) for t in value) if value is not None and len(value) else ""
     if value is None or (isinstance(value, float) and math.isnan(value)):

@@ -37,7 +37,8 @@ class RunBrowserPanel:
 
         self.model = model
         self._syncing = False
-        self.search = pn.widgets.TextInput(label=tr("Search"), placeholder=tr("search name, id, tag"))
+        self.search = pn.widgets.TextInput(label=tr("Search"), placeholder=tr("search name, id, tag"),
+                                          value=model.search)
         self.where = pn.widgets.TextInput(label=tr("Filter"), value=model.where,
                                           placeholder="config.lr < 1e-3 and summary.acc > 0.8", width=480)
         self.apply = pn.widgets.Button(label=tr("Apply"), color="primary")
@@ -48,8 +49,12 @@ class RunBrowserPanel:
         self.default_columns = pn.widgets.Button(label=tr("Default columns"))
         self.project = pn.widgets.Select(label=tr("Project"), width=200)
         self.group = pn.widgets.Select(label=tr("Group by"), width=200)
-        self.table = _safe.table(model.table(), selectable="checkbox", disabled=True, show_index=False,
-                                 formatters={"status": _safe.color_formatter(_format.STATUS_COLORS),
+        # headers and statuses in the session's language; the stored values still sort and filter
+        shown_colors = {tr(s): color for s, color in _format.STATUS_COLORS.items()}
+        self.table = _safe.table(model.table(), titles={c: tr(c) for c in BASE_COLUMNS}, selectable="checkbox",
+                                 disabled=True, show_index=False,
+                                 formatters={"status": _safe.color_formatter({**_format.STATUS_COLORS,
+                                                                              **shown_colors}),
                                              "name": _safe.link_formatter(DETAIL_LINK, "run_id")},
                                  sizing_mode="stretch_width", height=440)
         self.hint = _safe.html_pane(css_classes=["wb-hint"], sizing_mode="stretch_width", visible=False)
