@@ -97,6 +97,10 @@ def hostile(root: Path) -> Iterator[dict[str, Any]]:
     made["failing"] = failing_run(root, "\n".join(PAYLOADS), stderr="\n".join(PAYLOADS))
     path = root / "runs" / made["failing"] / "run.json"
     path.write_text(json.dumps({**json.loads(path.read_text()), "warnings": PAYLOADS, "points_lost": 3}))
+    meta = root.parent / "hostile-meta.txt"  # metadata keys and values (nested too) are payloads
+    meta.write_text("x")
+    made["meta"] = wb.log_artifact(meta, "hostile-meta", metadata={**{p: p for p in PAYLOADS}, "nested": PAYLOADS},
+                                   root=root).ref
     for payload in PAYLOADS[:3]:  # jobs named by payloads, whose output is payloads
         wb.launch("script", config={"command": [sys.executable, "-c", f"print({chr(10).join(PAYLOADS)!r})"]},
                   name=payload, root=root)
@@ -117,6 +121,8 @@ def _components(root: Path, made: dict[str, Any]) -> list[Any]:
     artifacts.model.choose("hostile-model")
     datasets = ui.ArtifactBrowser(root=root)
     datasets.model.choose("hostile-data")
+    metadata = ui.ArtifactBrowser(root=root)
+    metadata.model.choose("hostile-meta")
     form = ui.LaunchForm(root=root, monitor=True)
     monitor = form.monitor.model if form.monitor is not None else None
     if monitor is not None and monitor.jobs:
@@ -124,7 +130,7 @@ def _components(root: Path, made: dict[str, Any]) -> list[Any]:
     panels = ui.MetricPanels(browser, root=root)  # every payload a key: section headers, panel titles
     panels.model.show_more()
     return [browser, compare, panels, detail, failed, logs, failing, ui.ConfigDiff(browser, root=root),
-            ui.ParallelCoordinates(browser, root=root), artifacts, datasets, form, ui.SyncPanel(root=root)]
+            ui.ParallelCoordinates(browser, root=root), artifacts, datasets, metadata, form, ui.SyncPanel(root=root)]
 
 
 def test_every_view_shows_hostile_store_text_as_text(root: Path, hostile: dict[str, Any]) -> None:

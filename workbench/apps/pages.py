@@ -222,6 +222,8 @@ def _compare(app: WebApp) -> Any:
     diff = ui.ConfigDiff(app.browser, root=app.root)
     coords = ui.ParallelCoordinates(app.browser, root=app.root)
     panels = _locked(app, ui.MetricPanels(app.browser, root=app.root))  # a chart per key; layout saved
+    app.compare_view(metrics)  # the address's keys, smoothing, x axis, group by; it follows them
+    app.panels_view("compare", panels.model)
     tabs = pn.Tabs((tr("Metrics"), metrics.panel()), (tr("All metrics"), panels.panel()),
                    (tr("Config diff"), diff.panel()),
                    (tr("Parallel coordinates"), coords.panel()), dynamic=True, sizing_mode="stretch_width")
@@ -237,6 +239,7 @@ def _locked(app: WebApp, component: Any) -> Any:
 def _detail(app: WebApp) -> Any:
     detail = _locked(app, ui.RunDetail(app.browser, root=app.root))
     detail.on_open_run(lambda run_id: app.select_runs([run_id]))  # a lineage link: the app's selection follows
+    app.panels_view("detail", detail.model.metrics)
     pick = pn.widgets.Button(label=tr("Pick a run on the Runs page"), color="primary", width=240,
                              visible=detail.run_id is None)
     pick.on_click(lambda _e: app.show("runs"))
@@ -252,7 +255,8 @@ def _artifacts(app: WebApp) -> Any:
 
 
 def _jobs(app: WebApp) -> Any:
-    form = _locked(app, ui.LaunchForm(root=app.root, monitor=True))  # the monitor shows below the form
+    form = _locked(app, ui.LaunchForm(root=app.root, monitor=True,  # the monitor shows below the form
+                                      project=app.query.get("project") or None))  # ?project= is current
     return pn.Column(_safe.heading(tr("Jobs")), form.panel(), sizing_mode="stretch_width")
 
 
