@@ -22,7 +22,7 @@ import enum
 import os
 import sys
 import weakref
-from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from typing import Any
 
 from workbench.compat._wandb_artifact import Artifact
@@ -46,6 +46,7 @@ from workbench.compat._wandb_missing import (
 )
 from workbench.compat._wandb_run import Run, Summary, notice
 from workbench.errors import ConfigError, WorkbenchError
+from workbench.tracking.current import RunProxy
 
 __all__ = [
     "AlertLevel",
@@ -165,39 +166,15 @@ def __getattr__(name: str) -> Any:
                          "for what workbench offers in its place")
 
 
-class _Config(MutableMapping[str, Any]):
+class _Config(RunProxy):
     """``wandb.config``: the config of the current run (an error before ``wandb.init()``)."""
 
     __slots__ = ()
+    _what = "config"
+    _module = "wandb"
 
     def _target(self) -> Any:
         return _require("config").config
-
-    def __getitem__(self, key: str) -> Any:
-        return self._target()[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self._target()[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self._target()[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._target())
-
-    def __len__(self) -> int:
-        return len(self._target())
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._target()
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__"):
-            raise AttributeError(name)
-        return getattr(self._target(), name)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        self._target()[name] = value
 
     def update(self, d: Any = None, allow_val_change: bool = False, **kwargs: Any) -> None:  # type: ignore[override]
         """W&B's ``config.update``: a dict, an argparse namespace or absl flags."""
@@ -215,45 +192,16 @@ class _Config(MutableMapping[str, Any]):
     def persist(self) -> None:
         """Every change is written at once: nothing to do."""
 
-    def __repr__(self) -> str:
-        run = _current()
-        return "<wandb.config: no run; call wandb.init() first>" if run is None else repr(dict(run.config))
 
-
-class _Summary(MutableMapping[str, Any]):
+class _Summary(RunProxy):
     """``wandb.summary``: the summary of the current run."""
 
     __slots__ = ()
+    _what = "summary"
+    _module = "wandb"
 
     def _target(self) -> Summary:
         return _require("summary").summary
-
-    def __getitem__(self, key: str) -> Any:
-        return self._target()[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self._target()[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self._target()[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._target())
-
-    def __len__(self) -> int:
-        return len(self._target())
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__"):
-            raise AttributeError(name)
-        return getattr(self._target(), name)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        self._target()[name] = value
-
-    def __repr__(self) -> str:
-        run = _current()
-        return "<wandb.summary: no run; call wandb.init() first>" if run is None else repr(run.summary)
 
 
 config: MutableMapping[str, Any] = _Config()

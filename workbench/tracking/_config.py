@@ -103,6 +103,31 @@ def jsonable(value: Any, depth: int = 0) -> Any:
     return _text(value)
 
 
+class KeyAttributes:
+    """Keys read, set and deleted as attributes too (``run.config.lr``, ``run.summary.best = 1``),
+    as W&B's config and summary allow; ``_noun`` names the mapping in the error for a missing key."""
+
+    __slots__ = ()
+    _noun = "mapping"
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        try:
+            return self[name]  # type: ignore[index]
+        except KeyError:
+            raise AttributeError(f"{self._noun} has no key {name!r}") from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self[name] = value
+
+    def __delattr__(self, name: str) -> None:
+        try:
+            del self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
 class _Nested(dict):  # type: ignore[type-arg]
     """A nested config dict as read from ``run.config``: a plain dict whose changes write through."""
 
@@ -168,7 +193,7 @@ def _wrap(owner: ConfigOwner, path: tuple[str, ...], value: Any) -> Any:
     return _Nested(owner, path, value) if isinstance(value, dict) else value
 
 
-class Config(dict):  # type: ignore[type-arg]
+class Config(KeyAttributes, dict):  # type: ignore[type-arg]
     """The live config of a run: ``run.config`` (and ``workbench.config`` for the current run).
 
     A dict (``json.dumps(run.config)`` and ``isinstance(run.config, dict)`` work) whose changes
@@ -183,6 +208,7 @@ class Config(dict):  # type: ignore[type-arg]
     """
 
     __slots__ = ("_owner",)
+    _noun = "config"
 
     def __init__(self, owner: ConfigOwner) -> None:
         object.__setattr__(self, "_owner", owner)
@@ -200,23 +226,6 @@ class Config(dict):  # type: ignore[type-arg]
         if key not in self:
             raise KeyError(key)
         self._owner._config_set((), {}, allow_val_change=True, delete=(key,))
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__"):
-            raise AttributeError(name)
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(f"config has no key {name!r}; set it with config.update({{{name!r}: ...}})") from None
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        self[name] = value
-
-    def __delattr__(self, name: str) -> None:
-        try:
-            del self[name]
-        except KeyError:
-            raise AttributeError(name) from None
 
     def update(self, *args: Any, allow_val_change: bool = False, **kwargs: Any) -> None:
         """Set several keys in one write. ``allow_val_change=True`` lets a key change its value."""

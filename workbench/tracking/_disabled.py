@@ -15,25 +15,16 @@ from typing import Any
 
 from workbench.errors import WorkbenchError
 from workbench.tracking import current
-from workbench.tracking._config import Config, jsonable, set_items
+from workbench.tracking._config import Config, KeyAttributes, jsonable, set_items
 from workbench.tracking._metric_defs import MetricDefs, make_alert
 
 __all__ = ["DisabledRun"]
 
 
-class _Summary(dict):  # type: ignore[type-arg]
+class _Summary(KeyAttributes, dict):  # type: ignore[type-arg]
     """A disabled run's summary: a dict whose keys read and set as attributes too, like a real one's."""
 
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__"):
-            raise AttributeError(name)
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(f"summary has no key {name!r}") from None
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        self[name] = value
+    _noun = "summary"
 
 
 class DisabledRun:

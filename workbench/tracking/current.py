@@ -84,13 +84,16 @@ def alert(title: str, text: str, level: str = "INFO", wait_duration: Any = None)
 _MOVED = frozenset({"Settings", "load_settings", "default_root", "SETTINGS_FILE"})
 
 
-class _ConfigProxy(MutableMapping[str, Any]):
-    """``workbench.config``: the config of the current run."""
+class RunProxy(MutableMapping[str, Any]):
+    """A mapping that is the ``config`` or ``summary`` of the current run, whichever run that is
+    when it is used (an error before ``init``); keys read and set as items or attributes."""
 
     __slots__ = ()
+    _what = ""  # the run's attribute this stands for
+    _module = "workbench"
 
     def _target(self) -> Any:
-        return _require("config").config
+        return getattr(_require(self._what), self._what)
 
     def __getitem__(self, key: str) -> Any:
         return self._target()[key]
@@ -113,16 +116,32 @@ class _ConfigProxy(MutableMapping[str, Any]):
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
             raise AttributeError(name)
-        if name in _MOVED:
-            raise AttributeError(f"workbench.config is the current run's config now; the settings module moved: "
-                                 f"use workbench.settings.{name}")
         return getattr(self._target(), name)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        setattr(self._target(), name, value)
+        self._target()[name] = value
 
     def __delattr__(self, name: str) -> None:
-        delattr(self._target(), name)
+        del self._target()[name]
+
+    def __repr__(self) -> str:
+        run = current()
+        if run is None:
+            return f"<{self._module}.{self._what}: no run; call {self._module}.init() first>"
+        return repr(getattr(run, self._what))
+
+
+class _ConfigProxy(RunProxy):
+    """``workbench.config``: the config of the current run."""
+
+    __slots__ = ()
+    _what = "config"
+
+    def __getattr__(self, name: str) -> Any:
+        if name in _MOVED:
+            raise AttributeError(f"workbench.config is the current run's config now; the settings module moved: "
+                                 f"use workbench.settings.{name}")
+        return super().__getattr__(name)
 
     def update(self, *args: Any, allow_val_change: bool = False, **kwargs: Any) -> None:
         self._target().update(*args, allow_val_change=allow_val_change, **kwargs)
@@ -130,45 +149,12 @@ class _ConfigProxy(MutableMapping[str, Any]):
     def get(self, key: str, default: Any = None) -> Any:
         return self._target().get(key, default)
 
-    def __repr__(self) -> str:
-        run = current()
-        return "<workbench.config: no run; call workbench.init() first>" if run is None else repr(run.config)
 
-
-class _SummaryProxy(MutableMapping[str, Any]):
+class _SummaryProxy(RunProxy):
     """``workbench.summary``: the summary of the current run."""
 
     __slots__ = ()
-
-    def _target(self) -> Any:
-        return _require("summary").summary
-
-    def __getitem__(self, key: str) -> Any:
-        return self._target()[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self._target()[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self._target()[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._target())
-
-    def __len__(self) -> int:
-        return len(self._target())
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__"):
-            raise AttributeError(name)
-        return getattr(self._target(), name)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        setattr(self._target(), name, value)
-
-    def __repr__(self) -> str:
-        run = current()
-        return "<workbench.summary: no run; call workbench.init() first>" if run is None else repr(run.summary)
+    _what = "summary"
 
 
 config: MutableMapping[str, Any] = _ConfigProxy()

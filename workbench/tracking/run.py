@@ -36,7 +36,7 @@ from workbench.store._faults import describe, is_storage_fault, remedy
 from workbench.store._paths import Layout
 from workbench.store.records import TERMINAL, Record, _serialize, normalize_tags, update_record
 from workbench.tracking import _backlog, _capture, _flusher, _lifecycle, current
-from workbench.tracking._config import Config, jsonable, same_config, set_items
+from workbench.tracking._config import Config, KeyAttributes, jsonable, same_config, set_items
 from workbench.tracking._fault_log import FaultLog
 from workbench.tracking._metric_defs import MetricDefs
 from workbench.tracking._reserve import Reserve
@@ -92,27 +92,17 @@ def _to_float(key: str, value: Any) -> float:
     )
 
 
-class _Summary(MutableMapping[str, Any]):
+class _Summary(KeyAttributes, MutableMapping[str, Any]):
     """``run.summary``: the last value of each metric, plus values set by hand (which stay).
 
     Keys read and set as items or attributes (``run.summary.best_acc = 0.93``), as in W&B.
     """
 
     __slots__ = ("_run",)
+    _noun = "summary"
 
     def __init__(self, run: Run) -> None:
         object.__setattr__(self, "_run", run)
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__"):
-            raise AttributeError(name)
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(f"summary has no key {name!r}") from None
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        self[name] = value
 
     def __getitem__(self, key: str) -> Any:
         return self._run._summary_view()[key]
