@@ -11,12 +11,11 @@ import dataclasses
 import os
 import re
 import sys
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from workbench._private import make_dir
+from workbench._private import make_dir, open_private
 from workbench.errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -259,11 +258,21 @@ def save_settings(root: str | os.PathLike[str] | None = None, **values: Any) -> 
         tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"cannot update {path}: the result would not be valid TOML ({exc}); edit it by hand") from exc
-    make_dir(root_path)  # a new store is private (workbench/_private.py); mkstemp makes 0600
-    fd, tmp = tempfile.mkstemp(prefix=".workbench.toml.", dir=root_path)
+    make_dir(root_path)  # a new store is private (workbench/_private.py)
+    _replace_file(path, text.encode("utf-8"))
+    return load_settings(root_path)
+
+
+def _replace_file(path: Path, data: bytes) -> None:
+    """Write ``path`` whole or not at all: a private temporary file beside it, fsynced, renamed.
+
+    (The store's atomic writes live in workbench/store/_atomic.py, which this module, below the
+    store, may not import.)"""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -271,7 +280,6 @@ def save_settings(root: str | os.PathLike[str] | None = None, **values: Any) -> 
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    return load_settings(root_path)
 
 
 # ---------------------------------------------------------------- views
@@ -332,8 +340,6 @@ def save_view(project: str | None, *, root: str | os.PathLike[str] | None = None
     """
     import json
 
-    from workbench._private import open_private
-
     merged = load_view(project, root=root)
     for key, value in values.items():
         if value is None:
@@ -349,16 +355,5 @@ def save_view(project: str | None, *, root: str | os.PathLike[str] | None = None
         raise ConfigError(f"view choices take {len(encoded):,} bytes, more than the {_VIEW_MAX_BYTES:,} allowed")
     path = _view_path(root, project)
     make_dir(path.parent)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
-    fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(encoded)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    _replace_file(path, encoded)
     return merged

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO
+from conftest import REPO, require_module
 
 import workbench as wb
 from workbench.tracking import _system
@@ -136,7 +136,7 @@ def test_an_nvml_error_turns_nvml_off_for_the_process(calls: list[str], monkeypa
 
 
 def test_real_pynvml_without_a_driver_gives_no_gpu_keys(calls: list[str]) -> None:
-    pynvml = pytest.importorskip("pynvml")
+    pynvml = require_module("pynvml")  # the system extra: CI has it
     try:
         pynvml.nvmlInit()
     except pynvml.NVMLError:

@@ -128,7 +128,30 @@ class KeyAttributes:
             raise AttributeError(name) from None
 
 
-class _Nested(dict):  # type: ignore[type-arg]
+class _ThroughItems:
+    """``setdefault``, ``pop`` and ``popitem`` of a config dict, made of its own ``__setitem__`` and
+    ``__delitem__`` so that they write through to the run too (dict's own would not)."""
+
+    __slots__ = ()
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        if key not in self:  # type: ignore[operator]
+            self[key] = default  # type: ignore[index]
+        return self[key]  # type: ignore[index]
+
+    def pop(self, key: str, *default: Any) -> Any:
+        if key not in self and default:  # type: ignore[operator]
+            return default[0]
+        value = self[key]  # type: ignore[index]
+        del self[key]  # type: ignore[attr-defined]
+        return value
+
+    def popitem(self) -> tuple[str, Any]:
+        key = next(reversed(self))  # type: ignore[call-overload]
+        return key, self.pop(key)
+
+
+class _Nested(_ThroughItems, dict):  # type: ignore[type-arg]
     """A nested config dict as read from ``run.config``: a plain dict whose changes write through."""
 
     def __init__(self, owner: ConfigOwner, path: tuple[str, ...], data: Mapping[str, Any]) -> None:
@@ -163,21 +186,6 @@ class _Nested(dict):  # type: ignore[type-arg]
         self.update(other)
         return self
 
-    def setdefault(self, key: str, default: Any = None) -> Any:
-        if key not in self:
-            self[key] = default
-        return self[key]
-
-    def pop(self, key: str, *default: Any) -> Any:
-        if key not in self and default:
-            return default[0]
-        value = self[key]
-        del self[key]
-        return value
-
-    def popitem(self) -> tuple[str, Any]:
-        key = next(reversed(self))
-        return key, self.pop(key)
 
     def clear(self) -> None:
         keys = tuple(self)
@@ -193,7 +201,7 @@ def _wrap(owner: ConfigOwner, path: tuple[str, ...], value: Any) -> Any:
     return _Nested(owner, path, value) if isinstance(value, dict) else value
 
 
-class Config(KeyAttributes, dict):  # type: ignore[type-arg]
+class Config(KeyAttributes, _ThroughItems, dict):  # type: ignore[type-arg]
     """The live config of a run: ``run.config`` (and ``workbench.config`` for the current run).
 
     A dict (``json.dumps(run.config)`` and ``isinstance(run.config, dict)`` work) whose changes
@@ -251,21 +259,6 @@ class Config(KeyAttributes, dict):  # type: ignore[type-arg]
         if missing:
             self._owner._config_set((), missing, allow_val_change=False)
 
-    def setdefault(self, key: str, default: Any = None) -> Any:
-        if key not in self:
-            self[key] = default
-        return self[key]
-
-    def pop(self, key: str, *default: Any) -> Any:
-        if key not in self and default:
-            return default[0]
-        value = self[key]
-        del self[key]
-        return value
-
-    def popitem(self) -> tuple[str, Any]:
-        key = next(reversed(self))
-        return key, self.pop(key)
 
     def clear(self) -> None:
         for key in list(self):
