@@ -89,7 +89,7 @@ class DisabledRun:
         if time is not None:
             Run._check_time(time)
         if step is not None:
-            step = Run._check_step(self, step)  # type: ignore[arg-type]
+            step = Run._check_step(step)
         if step is None:
             step = self._step
             if commit is not False:

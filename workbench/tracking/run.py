@@ -358,7 +358,8 @@ class Run:
             raise ValueError(f"run.log: time {seconds} is not epoch seconds between the years 1697 and 2242")
         return seconds
 
-    def _check_step(self, step: Any) -> int:
+    @staticmethod
+    def _check_step(step: Any) -> int:
         if isinstance(step, bool) or not isinstance(step, int):
             try:
                 as_int = int(step)
