@@ -346,6 +346,7 @@ def test_resume_continues_after_steps_the_record_never_saw(tmp_path: Path) -> No
     subprocess.run([sys.executable, "-c", code], check=False, timeout=60)
     assert _record(tmp_path, "killed")["metrics"]["loss"]["step"] == 4
     run = wb.init(id="killed", resume="must", root=tmp_path, **QUIET)
+    assert run.step == 6  # after the step only the segment had
     run.log({"loss": 6.0})
     run.finish()
     points = wb.history("killed", keys=["loss"], root=tmp_path)

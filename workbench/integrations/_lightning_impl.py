@@ -156,11 +156,9 @@ class LoggerMixin:
             self._floor = self._last_step(run)
         return run
 
-    def _last_step(self, run: Run) -> int:
-        import workbench
-
-        stats = workbench.get_run(run.id, root=self._root).get("metrics") or {}
-        return max((int(stat.get("step", -1)) for stat in stats.values()), default=-1)
+    @staticmethod
+    def _last_step(run: Run) -> int:
+        return run.step - 1  # the run counts its record's and its segments' points
 
     # -- Logger hooks -------------------------------------------------------------------------
     def log_hyperparams(self, params: dict[str, Any] | Namespace, *args: Any, **kwargs: Any) -> None:

@@ -70,6 +70,10 @@ class DisabledRun:
         return self._config_view
 
     @property
+    def step(self) -> int:
+        return self._step
+
+    @property
     def summary(self) -> dict[str, Any]:
         return self._summary
 

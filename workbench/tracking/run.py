@@ -210,6 +210,12 @@ class Run:
         self._set_field("name", name)
 
     @property
+    def step(self) -> int:
+        """The step the next ``log`` without ``step=`` takes (W&B's ``run.step``): one past the last
+        step logged, counting a resumed run's points in its record and its segments."""
+        return self._step
+
+    @property
     def group(self) -> str | None:
         """The run's group (``init(group=...)``): runs of one experiment, e.g. the ranks of a job."""
         return self._record.get("group")
