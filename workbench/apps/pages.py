@@ -224,10 +224,31 @@ def _compare(app: WebApp) -> Any:
     panels = _locked(app, ui.MetricPanels(app.browser, root=app.root))  # a chart per key; layout saved
     app.compare_view(metrics)  # the address's keys, smoothing, x axis, group by; it follows them
     app.panels_view("compare", panels.model)
-    tabs = pn.Tabs((tr("Metrics"), metrics.panel()), (tr("All metrics"), panels.panel()),
-                   (tr("Config diff"), diff.panel()),
-                   (tr("Parallel coordinates"), coords.panel()), dynamic=True, sizing_mode="stretch_width")
+    tabs = lazy_tabs((tr("Metrics"), metrics.panel), (tr("All metrics"), panels.panel),
+                     (tr("Config diff"), diff.panel), (tr("Parallel coordinates"), coords.panel))
     return pn.Column(_safe.heading(tr("Compare")), tabs, sizing_mode="stretch_width")
+
+
+def lazy_tabs(*tabs: tuple[str, Callable[[], Any]]) -> Any:
+    """Tabs whose views are made when first opened: the first now, each other one on its first
+    click (a hidden tab's charts cost the page's first answer about 0.1-0.4 s each on 10,000 runs,
+    docs/performance.md). The views are made in the session's language."""
+    language = _i18n.language()
+    holders = [pn.Column(sizing_mode="stretch_width") for _ in tabs]
+    made: set[int] = set()
+
+    def make(index: int) -> None:
+        if index in made or not 0 <= index < len(tabs):
+            return
+        made.add(index)
+        with _i18n.use_language(language):
+            holders[index].objects = [tabs[index][1]()]
+
+    make(0)
+    widget = pn.Tabs(*((title, holder) for (title, _), holder in zip(tabs, holders, strict=True)),
+                     dynamic=True, sizing_mode="stretch_width")
+    widget.param.watch(lambda event: make(event.new), "active")
+    return widget
 
 
 def _locked(app: WebApp, component: Any) -> Any:

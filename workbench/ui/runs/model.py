@@ -426,8 +426,9 @@ class RunBrowserModel(ViewModel):
         order = f"{'-' if self.descending else ''}{field(self.sort_column)}" if self.sort_column else None
         total, available, projects = self.total, self.available, self.projects
         if full or not available:
-            projects = sorted({str(p) for p in wb.runs(columns=["project"], root=self.root)["project"].dropna()})
-            total = len(wb.runs(project=self.project, columns=["run_id"], root=self.root))
+            every = wb.runs(columns=["project"], root=self.root)["project"]  # one query for both
+            projects = sorted({str(p) for p in every.dropna()})
+            total = len(every) if self.project is None else int((every == self.project).sum())
             recent = wb.runs(project=self.project, limit=_KEYS_FROM, root=self.root)
             available = sorted({c for c in recent.columns if c.startswith(("config.", "summary."))}
                                | set(self.columns), key=lambda c: (not c.startswith("config."), c))
