@@ -30,6 +30,7 @@ from workbench.errors import (
     WorkbenchError,
 )
 from workbench.integrations import _register as _hf_report_to  # noqa: F401  (report_to="workbench")
+from workbench.media import Audio, Histogram, Image, Table, Text, load_media, media
 from workbench.tracking.api import init
 from workbench.tracking.current import alert, config, define_metric, finish, log, summary
 from workbench.tracking.run import Run
@@ -48,6 +49,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Artifact",
+    "Audio",
+    "Histogram",
+    "Image",
+    "Table",
+    "Text",
+    "load_media",
+    "media",
     "ArtifactError",
     "ArtifactNotFound",
     "ConfigError",

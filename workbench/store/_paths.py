@@ -82,6 +82,10 @@ class Layout:
     def metrics_dir(self, run_id: str) -> Path:
         return self.run_dir(run_id) / "metrics"
 
+    def media_dir(self, run_id: str) -> Path:
+        """``runs/<id>/media``: the run's media index, one parquet file per flush (the bytes are blobs)."""
+        return self.run_dir(run_id) / "media"
+
     def logs_dir(self, run_id: str) -> Path:
         return self.run_dir(run_id) / "logs"
 

@@ -389,6 +389,9 @@ _ALERT = _fields({"time": _time, "title": _text, "text": _text, "level": _one_of
 _LINEAGE = _fields({"name": _name, "version": _integer(1, _INT64), "type": _nullable(_line),
                     "time": _nullable(_time), "new": _nullable(_boolean), "remote": _nullable(_line)},
                    required=("name", "version"))
+# media logged (workbench/media): per key, its kind, how many items and the last step
+_MEDIA = _fields({"kind": _one_of(("image", "table", "histogram", "text", "audio")), "count": _count,
+                  "step": _int64}, required=("kind", "count", "step"))
 _GIT = _fields({"commit": _nullable(_line), "branch": _nullable(_line), "dirty": _nullable(_boolean)})
 # a launched job's spec (workbench/jobs): the fields the scheduler and `jobs ls` compute with
 _JOB = _fields({"recipe": _name, "priority": _int64, "retries": _count, "attempts": _count,
@@ -412,7 +415,7 @@ def _record_check() -> Check:
         "command": _nullable(_list_of(_text)), "packages": _nullable(_map_of(_name, _nullable(_text))),
         "git": _nullable(_GIT), "error": _nullable(_ERROR), "warnings": _list_of(_text),
         "environment": _nullable(_digest),  # environments/<digest>.json (workbench.store.environments)
-        "points_lost": _count, "resumes": _count,
+        "points_lost": _count, "resumes": _count, "media": _map_of(_name, _MEDIA), "media_lost": _count,
         "metric_defs": _map_of(_name, _METRIC_DEF), "alerts": _list_of(_ALERT),
         "artifacts": _fields({"produced": _list_of(_LINEAGE), "used": _list_of(_LINEAGE)}),
         "job": _JOB,

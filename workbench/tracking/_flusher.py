@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from workbench.tracking.run import Run
 
-__all__ = ["register", "unregister", "wake"]
+__all__ = ["register", "running", "unregister", "wake"]
 
 TICK = 0.1
 
@@ -73,6 +73,11 @@ def unregister(run: Run) -> None:
 
 def wake() -> None:
     _event.set()
+
+
+def running() -> bool:
+    """Whether the flusher thread is alive (a forked child has none until a run registers)."""
+    return _thread is not None and _thread.is_alive()
 
 
 def _after_fork_in_child() -> None:

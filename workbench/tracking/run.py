@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from workbench._private import make_dir, private_opener
 from workbench.errors import ConfigError, PointsLost, StoreError, WorkbenchError
+from workbench.media.types import Media
 from workbench.settings import Settings
 from workbench.store import segments
 from workbench.store._atomic import sync_filesystem
@@ -42,12 +43,16 @@ from workbench.tracking._metric_defs import MetricDefs
 from workbench.tracking._reserve import Reserve
 
 if TYPE_CHECKING:
+    from workbench.media.writer import MediaWriter
     from workbench.store.artifacts import Artifact
 
 __all__ = ["Run"]
 
 _MAX_KEY = 256
+#: media items waiting to be encoded: above this many, log() waits for the flusher (memory stays bounded)
+_MEDIA_QUEUE_MAX = 512
 _now = time.time
+_sleep = time.sleep
 
 
 def _fast_types() -> frozenset[type]:
@@ -185,6 +190,9 @@ class Run:
         self._reserve = Reserve(layout.run_dir(self.id))
         self._tees: list[tuple[str, _capture.Tee]] = []
         self._sys = None
+        #: images, tables, ... logged: encoded and stored by the flusher (workbench/media/writer.py)
+        self._media: MediaWriter | None = None
+        self._media_known: dict[str, Any] = dict(record.get("media") or {})
         if settings.capture_output:
             self._start_capture()
         if settings.system_metrics:
@@ -352,8 +360,29 @@ class Run:
         when = _now() if time is None else self._check_time(time)
         if entry is None:
             self._append_single((step, when, key, value))
+        elif self._media is not None and self._split_media(step, when, entry) and not entry:
+            return  # media only: no points at this step
         else:
             self._append((step, when, entry))
+
+    def _split_media(self, step: int, when: float, entry: dict[str, Any]) -> bool:
+        """Move the media values of ``entry`` to the media queue; True when there were any."""
+        media = {key: value for key, value in entry.items() if isinstance(value, Media)}
+        if not media:
+            return False
+        for key in media:
+            del entry[key]
+        writer = self._media
+        assert writer is not None
+        queue = writer.queue
+        queue.append((step, when, media))
+        if len(queue) >= 32:
+            self._urgent = True  # the flusher encodes at its next tick (0.1 s), not in a second
+            if len(queue) > _MEDIA_QUEUE_MAX:  # the loop logs faster than images encode: wait
+                _flusher.wake()
+                while len(queue) > _MEDIA_QUEUE_MAX // 2 and not self._finished and _flusher.running():
+                    _sleep(0.001)
+        return True
 
     @staticmethod
     def _check_time(when: Any) -> float:
@@ -389,9 +418,22 @@ class Run:
                 continue
             if key not in self._known:
                 _check_key(key)
+            if isinstance(value, Media):
+                value.check(key)
+                if self._media is None:
+                    self._start_media()
+                clean[key] = value
+                continue
             clean[key] = value if type(value) in self._fast else _to_float(key, value)
         self._known.update(clean)
         return clean
+
+    def _start_media(self) -> None:
+        from workbench.media.writer import MediaWriter
+
+        with self._flush_lock:
+            if self._media is None:
+                self._media = MediaWriter(self._layout, self.id, self._settings, known=self._media_known)
 
     # -- summary, tags, notes -------------------------------------------------------------------
     def _summary_view(self) -> dict[str, Any]:
@@ -517,10 +559,15 @@ class Run:
         if self._sys is not None:
             self._sys.maybe_sample(self)
             took = self._take_buffer() or took
+        media = self._media
+        if media is not None and media.encode_queued():
+            took = True
         if not (explicit or self._faults.due()):
             self._faults.limit()  # the store refuses writes: wait for the next try
             return
         wrote = self._write_backlog()
+        if media is not None:
+            self._store_media(media)
         if wrote:
             try:
                 segments.compact_live(self._layout.metrics_dir(self.id))
@@ -543,6 +590,23 @@ class Run:
                 self._reserve.fit(self._layout.record(self.id))
         if self._faults.end():  # a new warning: record it at the next tick
             self._urgent = True
+
+    def _store_media(self, media: MediaWriter) -> bool:
+        """Store encoded media; a refusal of the store is noted like one of points. True when stored."""
+        try:
+            stored = media.store()
+        except OSError as exc:
+            if not is_storage_fault(exc):
+                raise
+            self._faults.refused(exc, self._layout.media_dir(self.id))
+            return False
+        if stored or media.failed:
+            self._pending["media"] = {k: dict(v) for k, v in media.keys.items()}
+            if media.failed:
+                for line in media.failed:
+                    self._faults.warn(line)
+                media.failed.clear()
+        return stored
 
     def _take_buffer(self) -> bool:
         """Move the buffered calls into the backlog as one batch; True when there were points."""
@@ -727,6 +791,7 @@ class Run:
             self._write_backlog()
             self._faults.waited = self._settings.finish_wait if wait is None else wait
             self._retry_until(self._faults.waited)
+            media_lost = self._finish_media(self._faults.waited)
             if not self._backlog:
                 self._faults.end()  # a fault the writes above got past: its end is a warning too
             self._backlog.drop_all()
@@ -739,6 +804,10 @@ class Run:
             now = time.time()
             lost = self._backlog.lost
             loss = self._faults.loss()
+            if media_lost:
+                media_loss = (f"{media_lost:,} media items were lost: the store refused writes: "
+                              f"{self._faults.last_where}; the other items are stored")
+                loss = f"{loss}; {media_loss}" if loss else media_loss
             if loss is not None:
                 if status == "completed":
                     status = "failed"
@@ -751,6 +820,8 @@ class Run:
                 final["error"] = dict(error)
             if lost:
                 final["points_lost"] = lost
+            if self._media is not None:
+                final.update(self._media.record_fields())
             if exit_code is not None:
                 final["exit_code"] = exit_code
             self._record.update(final)  # run.status says it even where the store refuses it
@@ -769,6 +840,34 @@ class Run:
         if loss is not None:
             return PointsLost(f"run {self.id}: {loss}", self.id, lost)
         return None
+
+    def _finish_media(self, wait: float) -> int:
+        """Encode and store the media still queued, retrying refused writes for up to ``wait``
+        seconds; returns how many items were given up (0: all stored)."""
+        media = self._media
+        if media is None:
+            return 0
+        try:
+            media.encode_queued()
+        except Exception as exc:  # noqa: BLE001 - the other items still go to the store
+            self._faults.warn(f"media could not be encoded: {exc}")
+        deadline = time.monotonic() + wait
+        delay = 0.05
+        self._faults.begin()
+        while not self._store_media(media) and len(media):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            time.sleep(min(delay, left))
+            delay = min(delay * 2, 1.0)
+            self._faults.begin()
+        for line in media.failed:
+            self._faults.warn(line)
+        media.failed.clear()
+        if len(media):
+            return media.give_up()
+        media.close()
+        return 0
 
     def _write_final(self) -> None:
         """Record the end of the run; on a full disk, give the reserve back and try again."""
