@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import numbers
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -52,21 +53,46 @@ def _field(item: Any, name: str) -> Any:
     return getattr(item, name, None)
 
 
-def media_bytes(digest: str, *, root: str | os.PathLike[str] | None = None) -> bytes:
-    """The stored bytes of the blob ``digest`` (as logged: a PNG, a WAV, a parquet table)."""
+def media_bytes(digest: str, *, run_id: str | None = None, size: int = 0,
+                root: str | os.PathLike[str] | None = None) -> bytes:
+    """The stored bytes of the blob ``digest`` (as logged: a PNG, a WAV, a parquet table).
+
+    The media of a run synced from a remote stay there until read: given the ``run_id`` (and
+    the item's ``size``), a missing blob is fetched from that run's remote over SSH first,
+    checked against its digest as it arrives."""
+    from workbench.settings import load_settings
+    from workbench.store._paths import Layout
     from workbench.store.artifacts.blobs import Blobs
 
-    layout = _layout(root)
+    settings = load_settings(root)
+    layout = Layout(settings.root)
     blobs = Blobs(layout.blobs)
     try:
         path = blobs.path(digest)
     except WorkbenchError as exc:
         raise StoreError(f"media item: {exc}") from None
+    if not path.is_file() and run_id is not None:
+        remote = _remote_of(layout, run_id)
+        if remote is not None:
+            from workbench.remote._fetch import fetch_blobs
+
+            fetch_blobs(settings, remote, {digest: size}, f"{remote}: media of run {run_id}")
     try:
         return path.read_bytes()
     except FileNotFoundError:
-        raise StoreError(f"the bytes of media item {digest[:12]} are not in the store at {layout.root} (a run "
-                         "synced from a remote keeps them there; `workbench fsck` checks the store)") from None
+        raise StoreError(f"the bytes of media item {digest[:12]} are not in the store at {layout.root}; "
+                         "`workbench fsck` checks the store (a run synced from a remote fetches them from "
+                         "there when read)") from None
+
+
+def _remote_of(layout: Any, run_id: str) -> str | None:
+    from workbench.store.records import read_record
+
+    try:
+        remote = read_record(layout, run_id).get("remote")
+    except WorkbenchError:
+        return None
+    return remote if isinstance(remote, str) and remote else None
 
 
 def load_media(item: Any, *, raw: bool = False, root: str | os.PathLike[str] | None = None) -> Any:
@@ -92,7 +118,10 @@ def load_media(item: Any, *, raw: bool = False, root: str | os.PathLike[str] | N
                 "edges": np.asarray(payload["edges"], dtype=np.float64)}
     if not isinstance(digest, str):
         raise TypeError("load_media takes a row of wb.media() (or a mapping with 'kind' and 'digest')")
-    data = media_bytes(digest, root=root)
+    run_id = _field(item, "run_id")
+    size = _field(item, "size")
+    data = media_bytes(digest, run_id=run_id if isinstance(run_id, str) else None,
+                       size=int(size) if isinstance(size, numbers.Real) and size == size else 0, root=root)
     if raw:
         return data
     if kind == "image":

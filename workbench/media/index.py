@@ -13,7 +13,6 @@ Every file is written atomically; a file that cannot be read is skipped with a w
 from __future__ import annotations
 
 import json
-import re
 import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -22,13 +21,12 @@ from typing import Any
 from workbench._private import make_dir
 from workbench.store._atomic import atomic_write_bytes
 from workbench.store._paths import Layout
+from workbench.store.media_files import FILE, index_files
 
-__all__ = ["COLUMNS", "index_files", "next_sequence", "read_index", "referenced_digests", "write_index"]
+__all__ = ["COLUMNS", "index_files", "next_sequence", "read_index", "write_index"]
 
 COLUMNS = ("run_id", "key", "step", "time", "kind", "digest", "format", "shape", "caption", "size", "inline",
            "meta")
-_FILE = re.compile(r"m-(\d{8})\.parquet\Z")
-_DIGEST = re.compile(r"[0-9a-f]{64}\Z")
 
 
 def schema() -> Any:
@@ -41,18 +39,9 @@ def schema() -> Any:
     ])
 
 
-def index_files(media_dir: Path) -> list[Path]:
-    """The index files of one run, oldest first."""
-    try:
-        names = sorted(name for name in (p.name for p in media_dir.iterdir()) if _FILE.match(name))
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-    return [media_dir / name for name in names]
-
-
 def next_sequence(media_dir: Path) -> int:
     files = index_files(media_dir)
-    return int(_FILE.match(files[-1].name).group(1)) + 1 if files else 0  # type: ignore[union-attr]
+    return int(FILE.match(files[-1].name).group(1)) + 1 if files else 0  # type: ignore[union-attr]
 
 
 def write_index(media_dir: Path, seq: int, rows: Sequence[dict[str, Any]], *, fsync: bool = False) -> Path:
@@ -122,27 +111,3 @@ def read_index(layout: Layout, run_ids: Iterable[str], keys: Sequence[str] | Non
     frame["meta"] = [json.loads(m) if isinstance(m, str) and m else {} for m in frame["meta"]]
     frame["shape"] = [tuple(int(n) for n in s) if s is not None else () for s in frame["shape"]]
     return frame
-
-
-def referenced_digests(layout: Layout) -> set[str]:
-    """Every blob some run's media index names (gc keeps them; fsck counts them as referenced),
-    local runs and runs synced from remotes. A damaged index file raises: it might name any blob."""
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
-    found: set[str] = set()
-    dirs = [layout.runs, *sorted(p for p in (layout.root / "remote").glob("*/runs") if p.is_dir())]
-    for runs in dirs:
-        for media_dir in runs.glob("*/media"):
-            for path in index_files(media_dir):
-                try:
-                    table = pq.read_table(path, columns=["digest", "meta"])
-                except FileNotFoundError:
-                    continue
-                for digest in pc.unique(table["digest"]).to_pylist():
-                    if isinstance(digest, str) and _DIGEST.match(digest):
-                        found.add(digest)
-                for meta in table["meta"].to_pylist():
-                    if meta and "children" in meta:
-                        found.update(d for d in json.loads(meta).get("children", []) if _DIGEST.match(str(d)))
-    return found

@@ -302,6 +302,7 @@ class Store:
                 files = self._listing(ids)
                 try:  # defining the view reads the files' footers already
                     self._define_metrics_view(con, files)
+                    self._define_media_view(con, ids)
                     return con.execute(query).df()
                 except duckdb.PermissionException as exc:  # the connection's own limit (_duckdb.py)
                     raise QueryError(
@@ -337,6 +338,25 @@ class Store:
         con.execute(
             "CREATE TEMP VIEW metrics AS SELECT f.run_id, m.key::VARCHAR AS key, m.step, m.value, m.time "
             f"FROM read_parquet([{listing}]) m JOIN _metric_files f ON f.file_index = m.file_index")
+
+    def _define_media_view(self, con: Any, ids: Sequence[str]) -> None:
+        """``media``: every media item of every run (workbench/media/index.py), bytes not included."""
+        from workbench.store.media_files import index_files
+
+        con.execute("DROP VIEW IF EXISTS media")
+        files = [path for run_id in ids for path in index_files(self.layout.media_dir(run_id))]
+        columns = ("run_id, key, step, time, kind, digest, format, shape, caption, size, inline, meta")
+        if not files:
+            con.execute("CREATE TEMP VIEW media AS SELECT NULL::VARCHAR AS run_id, NULL::VARCHAR AS key, "
+                        "NULL::BIGINT AS step, NULL::DOUBLE AS time, NULL::VARCHAR AS kind, NULL::VARCHAR AS digest, "
+                        "NULL::VARCHAR AS format, NULL::BIGINT[] AS shape, NULL::VARCHAR AS caption, "
+                        "NULL::BIGINT AS size, NULL::VARCHAR AS inline, NULL::VARCHAR AS meta WHERE false")
+            return
+        listing = ", ".join("'" + str(p).replace("'", "''") + "'" for p in files)
+        # a row names its run; only rows whose run_id is the run of their folder count (an index
+        # copied from elsewhere cannot speak for another run)
+        con.execute(f"CREATE TEMP VIEW media AS SELECT {columns} FROM read_parquet([{listing}], filename=true) "
+                    "WHERE ends_with(parse_dirpath(parse_dirpath(filename)), '/' || run_id)")
 
     # -- maintenance -------------------------------------------------------------------------------
     def reindex(self, verify_segments: bool = True) -> ReindexReport:

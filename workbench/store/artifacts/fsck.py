@@ -28,6 +28,7 @@ from workbench.errors import ArtifactError, ArtifactNotFound
 from workbench.settings import Settings
 from workbench.store._atomic import write_all
 from workbench.store._paths import Layout
+from workbench.store.media_files import media_users
 from workbench.store.artifacts._progress import Progress
 from workbench.store.artifacts.aliases import aliases_path, read_aliases
 from workbench.store.artifacts.blobs import Blobs
@@ -153,6 +154,11 @@ def _read_metadata(layout: Layout) -> tuple[dict[str, list[str]], set[str], list
                         placed.setdefault(digest, []).append(_Copy(cached, entry["path"], offset, length))
                         if not remote:
                             local.add(digest)
+    media, media_local, damaged = media_users(layout)  # blobs of media logged by runs (workbench/media)
+    for digest, needs in media.items():
+        users.setdefault(digest, []).extend(needs)
+    local |= media_local
+    files.extend(damaged)
     return users, local, bad, files, placed
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from workbench.errors import ArtifactError, ArtifactNotFound
 from workbench.settings import Settings
 from workbench.store._paths import Layout
+from workbench.store.media_files import media_digests
 from workbench.store.artifacts.blobs import Blobs
 from workbench.store.artifacts.locks import store_lock
 from workbench.store.artifacts.manifests import (
@@ -107,7 +108,7 @@ def collect_garbage(layout: Layout, settings: Settings, *, dry_run: bool = False
     """
     blobs = Blobs(layout.blobs, fsync=settings.fsync)
     with store_lock(layout.artifacts, exclusive=not dry_run):
-        referenced = referenced_digests(layout)
+        referenced = referenced_digests(layout) | media_digests(layout)  # media of runs: workbench/media
         stale_dirs = list(_stale_cache_dirs(layout))
         temps = list(blobs.temp_files())
         removed = freed = kept = 0
