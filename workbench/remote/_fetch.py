@@ -363,6 +363,35 @@ def fetch_remote_artifact(settings: Settings, ref: str, dest: str | os.PathLike[
     return result
 
 
+def fetch_blobs(settings: Settings, name: str, sizes: dict[str, int], where: str, *,
+                progress: str | None = None) -> int:
+    """Fetch the blobs ``sizes`` names (``digest -> size``, 0 when unknown) that this store lacks
+    from remote ``name`` (the bytes of media items of runs synced from it); returns how many came.
+    Each is hashed as it arrives and published only when it matches its digest."""
+    remote = get_remote(settings, name)
+    layout = Layout(settings.root)
+    layout.ensure()
+    blobs = Blobs(layout.blobs, fsync=settings.fsync)
+    missing = {d: max(1, int(s)) for d, s in sizes.items() if not blobs.has(d)}  # 1: unknown
+    if not missing:
+        return 0
+    partial = layout.root / "blobs" / "partial"
+    make_dir(partial)
+    result = FetchResult(ref=where, path=Path(), present=len(sizes) - len(missing))
+    with file_lock(partial / ".lock", timeout=max(60.0, remote.timeout), what="blob download lock"):
+        missing = {d: s for d, s in missing.items() if not blobs.has(d)}
+        meter = _Meter(len(missing), sum(missing.values()), f"fetching {where}", progress or "never", None)
+        try:
+            with connect(remote, known_hosts_path(settings.root)) as conn:
+                again = _download(conn, partial, blobs, missing, where, meter, result)
+                if again:
+                    _download(conn, partial, blobs, {d: missing[d] for d in again}, where, meter, result)
+        finally:
+            meter.close()
+        blobs.sync()
+    return len(missing)
+
+
 def fetch_artifact(ref: str, dest: str | os.PathLike[str] | None = None, *,
                    root: str | os.PathLike[str] | None = None, progress: str | None = None,
                    callback: ProgressCallback | None = None) -> FetchResult:

@@ -31,6 +31,10 @@ _LOG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}\.log\Z")
 _ARTIFACT_FILE = re.compile(r"(?:v[1-9][0-9]{0,8}\.json|aliases\.json)\Z")
 _ENVIRONMENT = re.compile(r"[0-9a-f]{64}\.json\Z")
 _SEGMENT = re.compile(r"(?:s-\d{8}|c-\d{8}-\d{8})\.parquet\Z")
+#: a run's media index file (workbench/media/index.py); the media bytes stay on the remote
+_MEDIA_INDEX = re.compile(r"m-\d{8}\.parquet\Z")
+#: a media index file larger than this is refused (a row is about 200 bytes)
+MAX_MEDIA_INDEX_BYTES = 256 * 1024 * 1024
 # the common, safe shapes in one match (the slow checks run only for the rest)
 _WANTED = re.compile(r"([0-9a-z][0-9a-z_-]{1,63})/(?:(run\.json)|metrics/(?:s-\d{8}|c-\d{8}-\d{8})\.parquet)\Z")
 
@@ -71,7 +75,8 @@ def unsafe_reason(path: str) -> str | None:
 
 
 def wanted_kind(path: str) -> str | None:
-    """``record``, ``segment`` or ``log`` for the run files sync copies; None for anything else."""
+    """``record``, ``segment``, ``log`` or ``media`` (an index file) for the run files sync copies;
+    None for anything else."""
     parts = path.split("/")
     if len(parts) == 2 and parts[1] == "run.json" and is_run_id(parts[0]):
         return "record"
@@ -79,6 +84,8 @@ def wanted_kind(path: str) -> str | None:
         return "segment"
     if len(parts) == 3 and parts[1] == "logs" and _LOG.match(parts[2]) and is_run_id(parts[0]):
         return "log"
+    if len(parts) == 3 and parts[1] == "media" and _MEDIA_INDEX.match(parts[2]) and is_run_id(parts[0]):
+        return "media"
     return None
 
 
@@ -100,7 +107,8 @@ def artifact_kind(path: str) -> str | None:
 
 def size_limit(kind: str) -> int:
     return {"record": MAX_RECORD_BYTES, "log": MAX_LOG_BYTES, "manifest": MAX_ARTIFACT_BYTES,
-            "aliases": MAX_ARTIFACT_BYTES, "environment": MAX_ENVIRONMENT_BYTES}.get(kind, MAX_SEGMENT_BYTES)
+            "aliases": MAX_ARTIFACT_BYTES, "environment": MAX_ENVIRONMENT_BYTES,
+            "media": MAX_MEDIA_INDEX_BYTES}.get(kind, MAX_SEGMENT_BYTES)
 
 
 def _parse_artifact_line(kind_char: str, path: str, size: int, mtime: str, remote: str,
@@ -192,8 +200,16 @@ def parse_manifest(data: bytes, remote: str) -> Manifest:
         if depth == 1 and path.endswith("/metrics") and kind_char != "d":
             refuse(run_id, path, f"the metrics directory is not a directory (find type {kind_char!r})")
             continue
-        if wanted_kind(path) == "log" and kind_char == "f" and 0 <= size <= MAX_LOG_BYTES:
+        wanted = wanted_kind(path)
+        if wanted == "log" and kind_char == "f" and 0 <= size <= MAX_LOG_BYTES:
             runs.setdefault(run_id, []).append(Entry(path, size, mtime))
+        elif wanted == "media":
+            if kind_char != "f":
+                refuse(run_id, path, f"not a regular file (find type {kind_char!r})")
+            elif not 0 <= size <= MAX_MEDIA_INDEX_BYTES:
+                refuse(run_id, path, f"{size} bytes is more than a media index may hold ({MAX_MEDIA_INDEX_BYTES})")
+            else:
+                runs.setdefault(run_id, []).append(Entry(path, size, mtime))
         # anything else (files/, larger logs, lock and temp files) stays on the remote: run records
         # and metric segments all took the fast path above
     for run_id in refused_runs:
