@@ -247,3 +247,22 @@ def test_the_registration_survives_a_reload_of_transformers_module() -> None:
     importlib.reload(utils)
     assert "workbench" in utils.INTEGRATION_TO_CALLBACK
     assert "workbench" in utils.get_available_reporting_integrations()
+
+
+def test_log_predictions_logs_a_table_of_eval_predictions_at_each_evaluation(root: Path, tmp_path: Path) -> None:
+    tiny = _tiny()
+    from workbench.integrations.hf import WorkbenchCallback
+
+    run = wb.init(project="hf", root=root, capture_output=False, system_metrics=False)
+    trainer = tiny.trainer(tmp_path / "out", callbacks=[WorkbenchCallback(run, log_predictions=5)], report_to="none")
+    trainer.train()
+    run.finish()
+    items = wb.media(run.id, keys=["eval/predictions"], root=root)
+    assert list(items["step"]) == [2, 4, 6] and set(items["kind"]) == {"table"}
+    table = wb.load_media(items.iloc[-1], root=root)
+    assert list(table.columns) == ["input", "label", "prediction", "score"] and len(table) == 5
+    rows = tiny.Rows(8)  # the evaluation rows, in order (the eval loader does not shuffle)
+    assert list(table["label"]) == [int(rows[i]["labels"]) for i in range(5)]
+    assert set(table["prediction"]) <= {0, 1} and ((table["score"] >= 0.5) & (table["score"] <= 1)).all()
+    assert table["input"][0] == " ".join(str(int(t)) for t in rows[0]["input_ids"])  # no tokenizer: the ids
+    assert _steps(root, run.id, "eval/loss") == [2, 4, 6]  # the metrics still arrive as before

@@ -188,6 +188,14 @@ def test_causal_lm_lora_on_a_tiny_gpt2(root: Path, tiny_gpt2: Path) -> None:
 
     text = generate(adapter.ref, "The cat", max_new_tokens=24, root=root)
     assert text.startswith("The cat") and len(text) > len("The cat")
+    # each evaluation logged what the model writes after three held-out prompts (issue 15)
+    samples = wb.media(job.run_id, kinds=["text"], root=root)
+    evals = sorted(int(s) for s in wb.history([job.run_id], keys=["eval/loss"], root=root)["step"])
+    assert set(samples["key"]) == {"samples/0", "samples/1", "samples/2"}
+    assert sorted(set(samples["step"])) == evals and len(samples) == 3 * len(evals)
+    last = samples[samples["step"] == evals[-1]].iloc[0]
+    written = wb.load_media(last, root=root)
+    assert written.startswith(last["caption"]) and len(written) > len(last["caption"])
 
 
 def test_causal_lm_on_prompt_completion_pairs(root: Path, tiny_gpt2: Path) -> None:

@@ -33,6 +33,7 @@ import json
 import math
 import os
 import re
+import sys
 import tempfile
 import time
 import warnings
@@ -107,6 +108,12 @@ class WorkbenchCallback(TrainerCallback, ExportableState):
         Default: ``WORKBENCH_LOG_MODEL``, else nothing.
     model_name:
         Name of that artifact (default ``model-<run id>``, as the Lightning logger).
+    log_predictions:
+        After each evaluation, log a table of the model's predictions on the first this many
+        evaluation rows as ``eval/predictions`` (columns ``input``, ``label``, ``prediction``,
+        ``score``: the decoded input, the label, the arg-max class and its probability) for a
+        model whose output is one row of logits per example (sequence classification). Default
+        0: none.
 
     Attributes
     ----------
@@ -135,7 +142,11 @@ class WorkbenchCallback(TrainerCallback, ExportableState):
         perplexity: bool = False,
         log_model: str | bool | None = None,
         model_name: str | None = None,
+        log_predictions: int = 0,
     ) -> None:
+        if isinstance(log_predictions, bool) or not isinstance(log_predictions, int) or log_predictions < 0:
+            raise ValueError(f"WorkbenchCallback(log_predictions={log_predictions!r}): give a number of rows (0: none)")
+        self.log_predictions = log_predictions
         self.run = run
         self.project = project
         self.perplexity = perplexity
@@ -154,7 +165,8 @@ class WorkbenchCallback(TrainerCallback, ExportableState):
     def state(self) -> dict[str, Any]:
         return {
             "args": {"project": self.project, "perplexity": self.perplexity,
-                     "log_model": self.log_model or False, "model_name": self.model_name},
+                     "log_model": self.log_model or False, "model_name": self.model_name,
+                     "log_predictions": self.log_predictions},
             "attributes": {"run_id": self.run_id},
         }
 
@@ -198,6 +210,22 @@ class WorkbenchCallback(TrainerCallback, ExportableState):
                     self._last.update(dict.fromkeys(values, step))
             elif values:
                 self._log_outside_training(args, state, kwargs.get("model"), values, step)
+        finally:
+            self.seconds += time.perf_counter() - start
+
+    def on_evaluate(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ) -> None:
+        if not self.log_predictions or self.run is None or not state.is_world_process_zero:
+            return
+        start = time.perf_counter()
+        try:
+            table = _predictions(kwargs.get("model"), kwargs.get("eval_dataloader"),
+                                 kwargs.get("processing_class"), self.log_predictions)
+            if table is not None:
+                from workbench.media import Table
+
+                self.run.log({"eval/predictions": Table(table)}, step=int(state.global_step))
         finally:
             self.seconds += time.perf_counter() - start
 
@@ -360,6 +388,46 @@ class WorkbenchCallback(TrainerCallback, ExportableState):
 
 
 # -- facts about the model and the run --------------------------------------------------------------------
+
+def _predictions(model: Any, loader: Any, tokenizer: Any, rows: int) -> Any:
+    """A DataFrame of ``rows`` evaluation examples with the model's predictions, or None when the
+    model's output is not one row of logits per example (then a one-line note on stderr)."""
+    import pandas as pd
+    import torch
+
+    if model is None or loader is None:
+        return None
+    records: list[dict[str, Any]] = []
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            for batch in loader:
+                batch = {k: v.to(model.device) if hasattr(v, "to") else v for k, v in batch.items()}
+                logits = getattr(model(**batch), "logits", None)
+                if logits is None or logits.ndim != 2:
+                    print("workbench: log_predictions needs a model that gives one row of logits per example "
+                          "(sequence classification); no table logged", file=sys.stderr)
+                    return None
+                probabilities = torch.softmax(logits.float(), dim=-1)
+                scores, predicted = probabilities.max(dim=-1)
+                labels = batch.get("labels")
+                ids = batch.get("input_ids")
+                for i in range(len(logits)):
+                    text = None
+                    if ids is not None:
+                        row_ids = ids[i].tolist()
+                        text = (tokenizer.decode(row_ids, skip_special_tokens=True)
+                                if tokenizer is not None and hasattr(tokenizer, "decode") else " ".join(map(str, row_ids)))
+                    label = labels[i].tolist() if labels is not None else None
+                    records.append({"input": text, "label": label, "prediction": int(predicted[i]),
+                                    "score": float(scores[i])})
+                    if len(records) >= rows:
+                        return pd.DataFrame(records)
+    finally:
+        model.train(was_training)
+    return pd.DataFrame(records) if records else None
+
 
 def _jsonable(value: Any) -> Any:
     def plain(item: Any) -> Any:

@@ -88,6 +88,56 @@ def _encode(tokenizer: Any, rows: list[dict[str, Any]], columns: list[str], max_
     return _Examples(items)
 
 
+#: generated samples logged at each evaluation: this many prompts, this many new tokens each
+SAMPLES = 3
+SAMPLE_TOKENS = 24
+
+
+def _sample_prompts(rows: list[dict[str, Any]], columns: list[str]) -> list[str]:
+    """Prompts for the samples: the prompt column of prompt,completion rows, else the first
+    words (about a third) of held-out texts."""
+    prompts = []
+    for row in rows[:SAMPLES]:
+        text = str(row.get(columns[0]) or "")
+        if len(columns) == 1:
+            words = text.split()
+            text = " ".join(words[: max(1, min(8, len(words) // 3))])
+        if text.strip():
+            prompts.append(text)
+    return prompts
+
+
+def _samples_callback(run: Any, tokenizer: Any, prompts: list[str]) -> Any:
+    """A Trainer callback that logs what the model writes after each prompt, at every evaluation:
+    ``samples/<i>`` as text (the prompt is the caption), so Run detail shows them by step."""
+    from transformers import TrainerCallback
+
+    from workbench.media import Text
+
+    class Samples(TrainerCallback):  # type: ignore[misc]
+        def on_evaluate(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
+            if model is None or not prompts:
+                return
+            import torch
+
+            was_training = model.training
+            model.eval()
+            values = {}
+            try:
+                with torch.no_grad():
+                    for i, prompt in enumerate(prompts):
+                        encoded = tokenizer(prompt, return_tensors="pt").to(model.device)
+                        output = model.generate(**encoded, max_new_tokens=SAMPLE_TOKENS, do_sample=False,
+                                                pad_token_id=tokenizer.pad_token_id)
+                        values[f"samples/{i}"] = Text(tokenizer.decode(output[0], skip_special_tokens=True),
+                                                      caption=prompt)
+            finally:
+                model.train(was_training)
+            run.log(values, step=int(state.global_step))
+
+    return Samples()
+
+
 class _Collate:
     def __init__(self, pad_id: int) -> None:
         self.pad_id = pad_id
@@ -157,7 +207,8 @@ def run(ctx: JobContext) -> None:
                 train_dataset=train,
                 eval_dataset=held if held else None,
                 data_collator=_Collate(int(tokenizer.pad_token_id)),
-                callbacks=[callback],
+                callbacks=[callback, _samples_callback(run, tokenizer, _sample_prompts(split.held, columns))]
+                if held else [callback],
             )
             result = trainer.train()
             steps = int(result.global_step)
