@@ -81,6 +81,7 @@ class DisabledRun:
             time: float | None = None) -> None:
         if self._finished:
             raise WorkbenchError(f"run {self.id} is finished; start a new one with workbench.init()")
+        from workbench.media.types import Media
         from workbench.tracking.run import Run, _check_key, _to_float
 
         if not isinstance(data, Mapping):
@@ -88,6 +89,9 @@ class DisabledRun:
         for key, value in data.items():
             if isinstance(value, Mapping):
                 self.log({f"{key}.{k}": v for k, v in value.items()}, step=step, commit=False, time=time)
+                continue
+            if isinstance(value, Media):  # checked as a real run would, then dropped
+                value.check(_check_key(key))
                 continue
             _to_float(_check_key(key), value)
         if time is not None:
