@@ -402,8 +402,8 @@ def _predictions(model: Any, loader: Any, tokenizer: Any, rows: int) -> Any:
     model.eval()
     try:
         with torch.no_grad():
-            for batch in loader:
-                batch = {k: v.to(model.device) if hasattr(v, "to") else v for k, v in batch.items()}
+            for given in loader:
+                batch = {k: v.to(model.device) if hasattr(v, "to") else v for k, v in given.items()}
                 logits = getattr(model(**batch), "logits", None)
                 if logits is None or logits.ndim != 2:
                     print("workbench: log_predictions needs a model that gives one row of logits per example "
@@ -417,8 +417,9 @@ def _predictions(model: Any, loader: Any, tokenizer: Any, rows: int) -> Any:
                     text = None
                     if ids is not None:
                         row_ids = ids[i].tolist()
-                        text = (tokenizer.decode(row_ids, skip_special_tokens=True)
-                                if tokenizer is not None and hasattr(tokenizer, "decode") else " ".join(map(str, row_ids)))
+                        decode = getattr(tokenizer, "decode", None)
+                        text = (decode(row_ids, skip_special_tokens=True) if decode is not None
+                                else " ".join(map(str, row_ids)))
                     label = labels[i].tolist() if labels is not None else None
                     records.append({"input": text, "label": label, "prediction": int(predicted[i]),
                                     "score": float(scores[i])})

@@ -55,7 +55,8 @@ def encode(item: Media) -> Encoded:
         return _histogram(item)
     if isinstance(item, Text):
         data = item._source.encode("utf-8")
-        return Encoded("text", "md" if item.markdown else "txt", _digest(data), data, [len(item._source)])
+        meta = {"html": True} if getattr(item, "html", False) else {}  # W&B's Html: shown as text all the same
+        return Encoded("text", "md" if item.markdown else "txt", _digest(data), data, [len(item._source)], meta=meta)
     if isinstance(item, Audio):
         return _audio(item)
     raise TypeError(f"not a media value: {type(item).__name__}")
@@ -98,7 +99,7 @@ def _table(frame: Any) -> Encoded:
         if values.dtype != object:
             continue
         if any(isinstance(v, Image) for v in values):
-            cells = []
+            cells: list[str | None] = []
             for value in values:
                 if isinstance(value, Image):
                     value.check(f"table column {column!r}")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import numbers
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -85,6 +84,14 @@ def media_bytes(digest: str, *, run_id: str | None = None, size: int = 0,
                          "there when read)") from None
 
 
+def _size(value: Any) -> int:
+    """An index row's size as an int (0 when missing: NaN or None)."""
+    try:
+        return max(0, int(value))
+    except (TypeError, ValueError, OverflowError):
+        return 0
+
+
 def _remote_of(layout: Any, run_id: str) -> str | None:
     from workbench.store.records import read_record
 
@@ -121,7 +128,7 @@ def load_media(item: Any, *, raw: bool = False, root: str | os.PathLike[str] | N
     run_id = _field(item, "run_id")
     size = _field(item, "size")
     data = media_bytes(digest, run_id=run_id if isinstance(run_id, str) else None,
-                       size=int(size) if isinstance(size, numbers.Real) and size == size else 0, root=root)
+                       size=_size(size), root=root)
     if raw:
         return data
     if kind == "image":
@@ -150,7 +157,7 @@ def load_media(item: Any, *, raw: bool = False, root: str | os.PathLike[str] | N
         with wave.open(io.BytesIO(data)) as reader:
             rate, channels, width = reader.getframerate(), reader.getnchannels(), reader.getsampwidth()
             frames = reader.readframes(reader.getnframes())
-        dtype = {1: np.uint8, 2: "<i2", 4: "<i4"}.get(width)
+        dtype: Any = {1: np.uint8, 2: "<i2", 4: "<i4"}.get(width)
         if dtype is None:
             return data
         samples = np.frombuffer(frames, dtype=dtype)

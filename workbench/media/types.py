@@ -118,7 +118,7 @@ class Media:
     """A value ``run.log`` stores as a media item (bytes in the store, a row in the run's media index)."""
 
     kind: str = ""
-    __slots__ = ("caption", "_source", "_error")
+    __slots__ = ("_error", "_source", "caption")
 
     def __init__(self, caption: Any = None) -> None:
         self.caption = _caption(caption)
@@ -205,7 +205,7 @@ def normalize_image(array: Any) -> Any:
     if array.ndim == 2:
         array = array[:, :, None]
     elif array.ndim == 3:
-        if array.shape[2] not in (1, 3, 4) and array.shape[0] in (1, 3, 4):
+        if array.shape[2] > 4 and array.shape[0] in (1, 3, 4):  # a last axis of 1-4 is channels (HWC wins)
             array = np.moveaxis(array, 0, 2)  # CHW -> HWC
     else:
         raise ValueError(f"wb.Image: an array of shape {tuple(array.shape)} is not an image; give HW, HWC or CHW")
@@ -259,9 +259,9 @@ class Table(Media):
             else:
                 raise TypeError(f"wb.Table takes a pandas DataFrame or a list of rows, not {type(dataframe).__name__}")
         if dataframe is None:
-            rows = [list(row) if isinstance(row, (list, tuple)) else None for row in data or []]
-            if any(row is None for row in rows):
+            if any(not isinstance(row, (list, tuple)) for row in data or []):
                 raise TypeError("wb.Table: data= is a list of rows, each a list or tuple of cells")
+            rows = [list(row) for row in data or []]
             width = len(columns) if columns is not None else (len(rows[0]) if rows else 0)
             bad = next((i for i, row in enumerate(rows) if len(row) != width), None)
             if bad is not None:
@@ -275,13 +275,18 @@ class Table(Media):
             frame = frame.reset_index(drop=True)
         if len(set(frame.columns)) != len(frame.columns):
             raise ValueError(f"wb.Table: column names repeat: {list(frame.columns)}")
+        for column in frame.columns:  # an image cell that is not an image: refused now, naming its place
+            if frame[column].dtype == object:
+                for row, value in enumerate(frame[column]):
+                    if isinstance(value, Image) and value._error is not None:
+                        raise type(value._error)(f"wb.Table: column {column!r} row {row}: {value._error}")
         if frame.size > _TABLE_CELLS_MAX:
             raise ValueError(f"wb.Table: {frame.size} cells is more than {_TABLE_CELLS_MAX}; log an artifact instead")
         return frame
 
     @property
     def shape(self) -> tuple[int, int] | None:
-        return None if self._source is None else tuple(self._source.shape)  # type: ignore[return-value]
+        return None if self._source is None else (int(self._source.shape[0]), int(self._source.shape[1]))
 
 
 class Histogram(Media):

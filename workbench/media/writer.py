@@ -115,10 +115,6 @@ class MediaWriter:
             self.lost += 1
         self._pending.append((row, blobs))
         self._pending_bytes += size
-        stat = self.keys.setdefault(key, {"kind": encoded.kind, "count": 0, "step": step})
-        stat["kind"] = encoded.kind
-        stat["count"] += 1
-        stat["step"] = max(int(stat["step"]), step)
 
     def store(self) -> bool:
         """Store the pending items: blobs first, then one index file. Raises ``OSError`` when the
@@ -137,6 +133,11 @@ class MediaWriter:
                     self._blobs.put(digest, data)
             write_index(self._dir, self._sequence, [row for row, _ in pending])
         self._sequence += 1
+        for row, _ in pending:  # what the record lists: stored items only
+            stat = self.keys.setdefault(row["key"], {"kind": row["kind"], "count": 0, "step": row["step"]})
+            stat["kind"] = row["kind"]
+            stat["count"] += 1
+            stat["step"] = max(int(stat["step"]), int(row["step"]))
         self._pending = []
         self._pending_bytes = 0
         return True

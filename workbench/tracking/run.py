@@ -865,9 +865,9 @@ class Run:
             self._faults.warn(line)
         media.failed.clear()
         if len(media):
-            return media.give_up()
+            media.give_up()
         media.close()
-        return 0
+        return media.lost  # given up now, and dropped before when memory ran out
 
     def _write_final(self) -> None:
         """Record the end of the run; on a full disk, give the reserve back and try again."""

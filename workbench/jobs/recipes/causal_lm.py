@@ -114,7 +114,7 @@ def _samples_callback(run: Any, tokenizer: Any, prompts: list[str]) -> Any:
 
     from workbench.media import Text
 
-    class Samples(TrainerCallback):  # type: ignore[misc]
+    class Samples(TrainerCallback):
         def on_evaluate(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
             if model is None or not prompts:
                 return

@@ -28,7 +28,6 @@ from workbench.errors import ArtifactError, ArtifactNotFound
 from workbench.settings import Settings
 from workbench.store._atomic import write_all
 from workbench.store._paths import Layout
-from workbench.store.media_files import media_users
 from workbench.store.artifacts._progress import Progress
 from workbench.store.artifacts.aliases import aliases_path, read_aliases
 from workbench.store.artifacts.blobs import Blobs
@@ -44,6 +43,7 @@ from workbench.store.artifacts.manifests import (
 from workbench.store.artifacts.materialise import cache_dir
 from workbench.store.artifacts.quarantine import quarantine_blob
 from workbench.store.artifacts.verify import Identity, identity, marker_path, write_stamp
+from workbench.store.media_files import media_users
 
 __all__ = ["FsckReport", "check_store"]
 

@@ -17,7 +17,6 @@ from pathlib import Path
 from workbench.errors import ArtifactError, ArtifactNotFound
 from workbench.settings import Settings
 from workbench.store._paths import Layout
-from workbench.store.media_files import media_digests
 from workbench.store.artifacts.blobs import Blobs
 from workbench.store.artifacts.locks import store_lock
 from workbench.store.artifacts.manifests import (
@@ -29,6 +28,7 @@ from workbench.store.artifacts.manifests import (
 )
 from workbench.store.artifacts.materialise import cache_dir
 from workbench.store.artifacts.verify import marker_path
+from workbench.store.media_files import media_digests
 
 __all__ = ["GcReport", "collect_garbage", "iter_manifests", "referenced_digests"]
 
