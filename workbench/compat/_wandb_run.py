@@ -4,7 +4,8 @@ Everything not defined here (``config``, ``define_metric``, ``alert``, ``flush``
 ``resumed``...) is the workbench run's own. What differs from W&B:
 
 - ``log`` puts values that are not numbers (text, ``None``, lists) into the summary, where W&B
-  keeps the last value of a key too; workbench's history holds numbers only.
+  keeps the last value of a key too; workbench's history holds numbers only. Media
+  (``wandb.Image``...) are media items; a list of them is one item per ``key.<index>``.
 - ``dir`` is ``<store>/runs/<id>/files`` (W&B's ``wandb/run-*/files``): files written there stay
   with the run; ``save`` copies files into it.
 - ``log_artifact`` takes a :class:`~workbench.compat._wandb_artifact.Artifact` or a path;
@@ -27,6 +28,7 @@ from typing import Any
 from workbench.compat._wandb_artifact import Artifact, from_wandb_ref, metadata_of, stage
 from workbench.compat._wandb_missing import Unsupported
 from workbench.errors import ArtifactError, DatasetError, StoreError
+from workbench.media.types import Media
 
 __all__ = ["Run", "Summary", "notice"]
 
@@ -59,6 +61,9 @@ def _split(data: Mapping[str, Any], prefix: str = "") -> tuple[dict[str, Any], d
             others.update(inner_others)
         elif _is_loggable(value):
             metrics[name] = value
+        elif isinstance(value, (list, tuple)) and value and all(isinstance(v, Media) for v in value):
+            # W&B's gallery, {"examples": [wandb.Image(a), wandb.Image(b)]}: an item per key.<index>
+            metrics.update({f"{name}.{index}": item for index, item in enumerate(value)})
         else:
             others[name] = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
     return metrics, others
@@ -206,8 +211,10 @@ class Run:
     # -- logging --------------------------------------------------------------------------------
     def log(self, data: Mapping[str, Any], step: int | None = None, commit: bool | None = None,
             sync: bool | None = None) -> None:
-        """W&B's ``run.log``: numbers go to the history (nested dicts as ``a.b``); text, ``None``
-        and lists go to the summary (W&B shows their last value there too)."""
+        """W&B's ``run.log``: numbers go to the history (nested dicts as ``a.b``); media
+        (``wandb.Image``, ``Table``, ``Histogram``, ``Audio``, ``Html``) are stored as media items,
+        a list of them as ``key.0``, ``key.1``...; text, ``None`` and other lists go to the
+        summary (W&B shows their last value there too)."""
         if not isinstance(data, Mapping):
             raise TypeError(f"run.log takes a dict of values, not {type(data).__name__}")
         metrics, others = _split(data)
@@ -267,9 +274,9 @@ class Run:
 
     def watch(self, models: Any = None, criterion: Any = None, log: str | None = "gradients",
               log_freq: int = 1000, idx: int | None = None, log_graph: bool = False) -> None:
-        """Gradients and parameters are histograms, which land with media: nothing is logged."""
-        notice("watch", "wandb.watch() logs nothing yet: gradient and parameter histograms land with media "
-                        "in a later release; log scalars such as the gradient norm with wandb.log()")
+        """Nothing is logged (no hook on the model yet): log ``wandb.Histogram(p.grad)`` yourself."""
+        notice("watch", "wandb.watch() logs nothing yet: it needs a hook on the model; log "
+                        "wandb.Histogram(p.grad) or the gradient norm with wandb.log() yourself")
 
     def unwatch(self, models: Any = None) -> None:
         return None

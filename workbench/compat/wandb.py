@@ -3,9 +3,11 @@
 A script written for W&B runs unchanged but for its import line, for everything W&B does
 offline: ``init`` (with ``config``, ``group``, ``job_type``, ``tags``, ``notes``, ``id`` +
 ``resume``, ``mode``, ``reinit``...), ``config``, ``log``, ``summary``, ``define_metric``,
-``alert``, ``finish``, ``Artifact`` with ``log_artifact`` / ``use_artifact``, ``save``. The
-``WANDB_*`` environment variables W&B reads are honoured. What differs, and what is not there
-(media, ``Api``, hosted sweeps), is in docs/migrate-wandb.md.
+``alert``, ``finish``, ``Artifact`` with ``log_artifact`` / ``use_artifact``, ``save``, and the
+media types ``Image``, ``Table``, ``Histogram``, ``Audio`` and ``Html`` (stored as workbench
+media items; ``Html`` as escaped text). The ``WANDB_*`` environment variables W&B reads are
+honoured. What differs, and what is not there (``Video``, ``Object3D``, ``wandb.plot``, ``Api``,
+hosted sweeps), is in docs/migrate-wandb.md.
 
 Examples
 --------
@@ -26,17 +28,13 @@ from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from typing import Any
 
 from workbench.compat._wandb_artifact import Artifact
+from workbench.compat._wandb_media import Audio, Histogram, Html, Image, Table
 from workbench.compat._wandb_missing import (
     Api,
-    Audio,
-    Histogram,
-    Html,
-    Image,
     MediaNotAvailable,
     Molecule,
     Object3D,
     Plotly,
-    Table,
     Unsupported,
     Video,
     agent,
@@ -436,9 +434,9 @@ def use_model(name: str) -> str:
 
 def watch(models: Any = None, criterion: Any = None, log: str | None = "gradients", log_freq: int = 1000,
           idx: int | None = None, log_graph: bool = False) -> None:
-    """Histograms of gradients land with media: prints one line saying so, logs nothing."""
-    notice("watch", "wandb.watch() logs nothing yet: gradient and parameter histograms land with media "
-                    "in a later release; log scalars such as the gradient norm with wandb.log()")
+    """Logs nothing (no hook on the model yet): prints one line saying so; log ``wandb.Histogram(p.grad)`` yourself."""
+    notice("watch", "wandb.watch() logs nothing yet: it needs a hook on the model; log "
+                    "wandb.Histogram(p.grad) or the gradient norm with wandb.log() yourself")
 
 
 def unwatch(models: Any = None) -> None:
