@@ -165,6 +165,15 @@ def cmd_show(args: argparse.Namespace) -> int:
             s = stats.get(key) or {}
             lines.append(f"  {v(key):<24} {_num(summary[key]):>12} {_num(s.get('min')):>12} "
                          f"{_num(s.get('max')):>12} {v(s.get('count', '')):>8}")
+    media = record.get("media") or {}
+    if media and isinstance(media, dict):  # images, tables, ... (docs/media.md): where to look
+        lines.append("media                        kind        items  last step")
+        for key in sorted(media):
+            m = media[key] if isinstance(media[key], dict) else {}
+            lines.append(f"  {v(key):<24} {v(m.get('kind', '')):<10} {v(m.get('count', '')):>7}  "
+                         f"{v(m.get('step', '')):>9}")
+    if record.get("media_lost"):
+        lines.append(f"media lost {v(record['media_lost'])} item(s): see the run's warnings")
     echo("\n".join(lines))
     return 0
 

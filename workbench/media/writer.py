@@ -30,6 +30,18 @@ __all__ = ["MediaWriter"]
 _CHUNK = 16  # log() calls encoded together
 
 
+def preload() -> None:
+    """Import what encoding and storing media needs now, at the first media ``log``: an exit hook
+    that finishes the run cannot import (pandas and the thread pool register exit hooks of their
+    own, which an interpreter that is shutting down refuses)."""
+    import concurrent.futures.thread  # noqa: F401
+    import wave  # noqa: F401
+
+    import pandas  # noqa: F401  (pyarrow's from_pylist and to_pandas)
+    import pyarrow.parquet  # noqa: F401
+    from PIL import Image, PngImagePlugin  # noqa: F401
+
+
 def _encode(item: Media) -> Encoded | Exception:
     try:
         return encode(item)
@@ -75,12 +87,8 @@ class MediaWriter:
         return True
 
     def _encode_chunk(self, work: list[tuple[int, float, str, Media]]) -> None:
-        if len(work) >= 4 and (os.cpu_count() or 1) > 1:
+        if len(work) >= 4 and (os.cpu_count() or 1) > 1 and self._start_pool():
             # PNG and zstd encoders release the GIL: encode on every core while the loop runs on
-            if self._pool is None:
-                from concurrent.futures import ThreadPoolExecutor
-
-                self._pool = ThreadPoolExecutor(min(4, os.cpu_count() or 1), thread_name_prefix="workbench-media")
             results = list(self._pool.map(_encode, [item for *_, item in work]))
         else:
             results = [_encode(item) for *_, item in work]
@@ -91,6 +99,20 @@ class MediaWriter:
                 print(f"workbench: run {self._run_id}: {line}", file=sys.__stderr__)
                 continue
             self._add(key, step, when, item, result)
+
+    def _start_pool(self) -> bool:
+        """The encoding threads, started once; False where none can start (the interpreter is
+        shutting down: an exit hook finishing the run encodes on its own thread)."""
+        if self._pool is None:
+            try:
+                from concurrent.futures import ThreadPoolExecutor  # its import registers an exit hook
+
+                pool = ThreadPoolExecutor(min(4, os.cpu_count() or 1), thread_name_prefix="workbench-media")
+                pool.submit(int).result()  # starting a thread is what fails at shutdown
+            except RuntimeError:
+                return False
+            self._pool = pool
+        return True
 
     def close(self) -> None:
         """Stop the encoding threads (the run ended)."""

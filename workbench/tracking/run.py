@@ -429,7 +429,9 @@ class Run:
         return clean
 
     def _start_media(self) -> None:
-        from workbench.media.writer import MediaWriter
+        from workbench.media.writer import MediaWriter, preload
+
+        preload()
 
         with self._flush_lock:
             if self._media is None:
@@ -805,8 +807,9 @@ class Run:
             lost = self._backlog.lost
             loss = self._faults.loss()
             if media_lost:
-                media_loss = (f"{media_lost:,} media items were lost: the store refused writes: "
-                              f"{self._faults.last_where}; the other items are stored")
+                why = (f"the store refused writes: {self._faults.last_where}" if self._faults.last_where
+                       else "they could not be encoded or stored (the run's warnings say why)")
+                media_loss = f"{media_lost:,} media items were lost: {why}; the other items are stored"
                 loss = f"{loss}; {media_loss}" if loss else media_loss
             if loss is not None:
                 if status == "completed":
