@@ -94,7 +94,12 @@ class _Pool:
         if buffer is None:
             buffer = np.empty(size, np.uint8)
         out = buffer.view(array.dtype).reshape(array.shape)
-        np.copyto(out, array, casting="no")
+        if array.flags.c_contiguous:
+            # a memoryview copy keeps the GIL (numpy's releases it for large copies, and taking
+            # it back from an encoder thread can cost a 5 ms switch interval)
+            memoryview(buffer)[:] = memoryview(array).cast("B")
+        else:
+            np.copyto(out, array, casting="no")
         weakref.finalize(out, self._give, buffer)
         return out
 

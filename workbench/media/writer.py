@@ -17,6 +17,7 @@ import collections
 import json
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from workbench.media._encode import Encoded, encode
@@ -28,6 +29,8 @@ from workbench.store._paths import Layout
 __all__ = ["MediaWriter"]
 
 _CHUNK = 16  # log() calls encoded together
+#: encoded bytes that are stored at once rather than held for the end of the flush
+STORE_EVERY = 16 * 1024 * 1024
 
 
 def preload() -> None:
@@ -72,21 +75,30 @@ class MediaWriter:
     def __len__(self) -> int:
         return len(self.queue) + len(self._pending)
 
-    def encode_queued(self) -> bool:
-        """Encode what ``log`` queued; True when something was queued."""
+    def encode_queued(self, store: Callable[[], bool] | None = None) -> bool:
+        """Encode what ``log`` queued; True when something was queued.
+
+        ``store`` (the run's store-with-fault-handling) is called whenever the encoded items pass
+        :data:`STORE_EVERY` bytes, so memory holds a few chunks, not a whole queue of PNGs: items
+        are dropped only while the store refuses writes."""
         queue = self.queue
         count = len(queue)
         if not count:
             return False
+        every = min(STORE_EVERY, self._limit // 2)
         while count:  # in chunks: each chunk's arrays go back to the copy pool before the next
             chunk = min(count, _CHUNK)
             count -= chunk
             self._encode_chunk([(step, when, key, item)
                                 for step, when, items in (queue.popleft() for _ in range(chunk))
-                                for key, item in items.items()])
+                                for key, item in items.items()], store, every)
+            if self._pending_bytes > self._limit:
+                store = None  # refused (or not to be tried now): the rest waits, bounded, for the next try
+                self._fit()
         return True
 
-    def _encode_chunk(self, work: list[tuple[int, float, str, Media]]) -> None:
+    def _encode_chunk(self, work: list[tuple[int, float, str, Media]], store: Callable[[], bool] | None,
+                      every: int) -> None:
         if len(work) >= 4 and (os.cpu_count() or 1) > 1 and self._start_pool():
             # PNG and zstd encoders release the GIL: encode on every core while the loop runs on
             results = list(self._pool.map(_encode, [item for *_, item in work]))
@@ -99,6 +111,8 @@ class MediaWriter:
                 print(f"workbench: run {self._run_id}: {line}", file=sys.__stderr__)
                 continue
             self._add(key, step, when, item, result)
+            if store is not None and self._pending_bytes >= every and not store():
+                store = None
 
     def _start_pool(self) -> bool:
         """The encoding threads, started once; False where none can start (the interpreter is
@@ -130,13 +144,16 @@ class MediaWriter:
         blobs = dict(encoded.children)
         if encoded.data is not None:
             blobs[encoded.digest] = encoded.data
-        size = sum(len(b) for b in blobs.values()) + 256
-        while self._pending and self._pending_bytes + size > self._limit:  # the store refuses: drop the oldest
+        self._pending.append((row, blobs))
+        self._pending_bytes += sum(len(b) for b in blobs.values()) + 256
+
+    def _fit(self) -> None:
+        """The store refuses writes (or was not tried): keep at most ``log_buffer_mb`` of encoded
+        items, dropping the oldest (counted in :attr:`lost`)."""
+        while self._pending and self._pending_bytes > self._limit:
             _, dropped = self._pending.pop(0)
             self._pending_bytes -= sum(len(b) for b in dropped.values()) + 256
             self.lost += 1
-        self._pending.append((row, blobs))
-        self._pending_bytes += size
 
     def store(self) -> bool:
         """Store the pending items: blobs first, then one index file. Raises ``OSError`` when the

@@ -380,7 +380,7 @@ class Run:
             self._urgent = True  # the flusher encodes at its next tick (0.1 s), not in a second
             if len(queue) > _MEDIA_QUEUE_MAX:  # the loop logs faster than images encode: wait
                 _flusher.wake()
-                while len(queue) > _MEDIA_QUEUE_MAX // 2 and not self._finished and _flusher.running():
+                while len(queue) > _MEDIA_QUEUE_MAX and not self._finished and _flusher.running():
                     _sleep(0.001)
         return True
 
@@ -562,7 +562,8 @@ class Run:
             self._sys.maybe_sample(self)
             took = self._take_buffer() or took
         media = self._media
-        if media is not None and media.encode_queued():
+        if media is not None and media.encode_queued(
+                (lambda: self._store_media(media)) if explicit or self._faults.due() else None):
             took = True
         if not (explicit or self._faults.due()):
             self._faults.limit()  # the store refuses writes: wait for the next try
@@ -851,7 +852,7 @@ class Run:
         if media is None:
             return 0
         try:
-            media.encode_queued()
+            media.encode_queued(lambda: self._store_media(media))
         except Exception as exc:  # noqa: BLE001 - the other items still go to the store
             self._faults.warn(f"media could not be encoded: {exc}")
         deadline = time.monotonic() + wait
