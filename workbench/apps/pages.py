@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 _i18n.add_zh(
     {
         "Runs by status": "按状态统计运行",
+        "Media": "媒体",
         "Artifacts": "制品",
         "Recent runs": "最近的运行",
         "Jobs running or queued": "运行中或排队的任务",
@@ -225,7 +226,8 @@ def _compare(app: WebApp) -> Any:
     app.compare_view(metrics)  # the address's keys, smoothing, x axis, group by; it follows them
     app.panels_view("compare", panels.model)
     tabs = lazy_tabs((tr("Metrics"), metrics.panel), (tr("All metrics"), panels.panel),
-                     (tr("Config diff"), diff.panel), (tr("Parallel coordinates"), coords.panel))
+                     (tr("Config diff"), diff.panel), (tr("Parallel coordinates"), coords.panel),
+                     (tr("Media"), lambda: ui.MediaPanels(app.browser, root=app.root).panel()))  # made on first click
     return pn.Column(_safe.heading(tr("Compare")), tabs, sizing_mode="stretch_width")
 
 

@@ -15,6 +15,8 @@ from workbench.ui._i18n import tr
 from workbench.ui._live import start_polling
 from workbench.ui.detail import _markup
 from workbench.ui.detail.model import RunDetailModel
+from workbench.ui.media.ipywidgets_view import MediaPanelsWidget
+from workbench.ui.media.model import MediaPanelsModel
 from workbench.ui.panels.ipywidgets_view import MetricPanelsWidget
 
 __all__ = ["DetailWidget"]
@@ -52,9 +54,27 @@ class DetailWidget:
         ]
         self.tabs = widgets.Tab(children=[w for _, w in tabs], titles=[t for t, _ in tabs])
         self.box = widgets.VBox([self.error, self.header, self.failure, self.tabs])
+        # a "Media" tab while the run has media (MediaPanels following the shown run)
+        self.media_model = MediaPanelsModel(model.metrics.selection, root=model.root)
+        self.media = MediaPanelsWidget(self.media_model, live=live)
+        self._unsubscribe_media = self.media_model.observe(self._media_tab)
+        self._media_tab(frozenset({"layout"}))
         self._unsubscribe = model.observe(self.redraw)
         self.redraw(frozenset({"run", "error"}))
         self._poller = start_polling(model) if live else None
+
+    def _media_tab(self, fields: frozenset[str]) -> None:
+        if "layout" not in fields:
+            return
+        children, titles = list(self.tabs.children), list(self.tabs.titles)
+        shown = any(c is self.media.box for c in children)
+        if self.media_model.has_media and not shown:
+            self.tabs.children = [*children, self.media.box]
+            self.tabs.titles = [*titles[: len(children)], tr("Media")]
+        elif shown and not self.media_model.has_media:
+            keep = [i for i, c in enumerate(children) if c is not self.media.box]
+            self.tabs.children = [children[i] for i in keep]
+            self.tabs.titles = [titles[i] for i in keep if i < len(titles)]
 
     def redraw(self, fields: frozenset[str]) -> None:
         m = self.model
@@ -104,6 +124,9 @@ class DetailWidget:
 
     def close(self) -> None:
         self.panels.close()
+        self._unsubscribe_media()
+        self.media.close()
+        self.media_model.close()
         if self._poller is not None:
             self._poller.stop()
         self._unsubscribe()

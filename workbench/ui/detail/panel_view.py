@@ -16,6 +16,8 @@ from workbench.ui._i18n import tr
 from workbench.ui._live import panel_polling
 from workbench.ui.detail import _markup
 from workbench.ui.detail.model import RunDetailModel
+from workbench.ui.media.model import MediaPanelsModel
+from workbench.ui.media.panel_view import MediaPanelsPanel
 from workbench.ui.panels.panel_view import MetricPanelsPanel
 
 __all__ = ["DetailPanel"]
@@ -62,11 +64,25 @@ class DetailPanel:
             sizing_mode="stretch_width",
         )
         self.layout = pn.Column(self.error, self.header, self.failure, self.tabs, sizing_mode="stretch_width")
+        # a "Media" tab while the run has media (MediaPanels following the shown run)
+        self.media_model = MediaPanelsModel(model.metrics.selection, root=model.root)
+        self.media = MediaPanelsPanel(self.media_model, live=live)
+        self._unsubscribe_media = self.media_model.observe(self._media_tab)
+        self._media_tab(frozenset({"layout"}))
         self._unsubscribe = model.observe(self.redraw)
         self.redraw(frozenset({"run", "error"}))
         self._poller = panel_polling(model) if live else None
         if live and pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
             pn.state.on_session_destroyed(lambda _ctx: self.close())
+
+    def _media_tab(self, fields: frozenset[str]) -> None:
+        if "layout" not in fields:
+            return
+        shown = any(o is self.media.layout for o in self.tabs.objects)
+        if self.media_model.has_media and not shown:
+            self.tabs.append((tr("Media"), self.media.layout))
+        elif shown and not self.media_model.has_media:
+            self.tabs.remove(self.media.layout)
 
     def _save(self, _event: Any) -> None:
         self.model.save(self.tags.value, self.notes.value)
@@ -120,6 +136,9 @@ class DetailPanel:
 
     def close(self) -> None:
         self.panels.close()
+        self._unsubscribe_media()
+        self.media.close()
+        self.media_model.close()
         if self._poller is not None:
             self._poller.stop()
             self._poller = None
