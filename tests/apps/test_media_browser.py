@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from _browser import chromium, free_port, panel_app, shots, stop_group, wait_http  # noqa: F401 - shots: fixture
 from conftest import wait_for
+from test_jupyterlab import lab  # noqa: F401 - a fixture: a real jupyter lab serving tmp_path
 
 import tests.ui.test_media_model as media_tests
 
@@ -138,3 +139,28 @@ def test_media_in_voila(root: Path, tmp_path: Path, shots: Path) -> None:  # noq
     finally:
         stop_group(proc)
     del ids
+
+
+def test_media_in_a_jupyterlab_notebook(lab: Any, root: Path, tmp_path: Path, shots: Path) -> None:  # noqa: F811
+    """notebooks/media.ipynb opened in a real JupyterLab and run there (Run > Run All Cells): the
+    notebook views of the same panels, through Lab's own widget manager."""
+    import shutil
+
+    from test_jupyterlab import TOKEN
+
+    from workbench.apps.dashboard import find_notebook
+
+    media_tests.media_store(root)
+    shutil.copyfile(find_notebook("media"), tmp_path / "media.ipynb")  # the lab serves tmp_path
+    with chromium(shots) as b:
+        page, dialogs = b.page, []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.goto(f"{lab.url}/lab/tree/media.ipynb?token={TOKEN}", timeout=120_000)
+        page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=120_000)
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.get_by_text("Run All Cells", exact=True).click()
+        page.locator(".jupyter-widgets").first.wait_for(timeout=120_000)
+        page.locator("text=/Runs 1-/").first.wait_for(timeout=120_000)  # the three newest runs selected
+        _check_media(page, dialogs, panel=False)
+        b.shot("media-jupyterlab")
+        assert b.outside == [], f"pages reached outside the machine: {b.outside}"
