@@ -157,6 +157,7 @@ def test_media_in_a_jupyterlab_notebook(lab: Any, root: Path, tmp_path: Path, sh
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
         page.goto(f"{lab.url}/lab/tree/media.ipynb?token={TOKEN}", timeout=120_000)
         page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=120_000)
+        page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=120_000)  # the kernel is up
         page.get_by_role("menuitem", name="Run", exact=True).click()
         page.get_by_text("Run All Cells", exact=True).click()
         page.locator(".jupyter-widgets").first.wait_for(timeout=120_000)
