@@ -109,5 +109,7 @@ def read_index(layout: Layout, run_ids: Iterable[str], keys: Sequence[str] | Non
     frame = frame.sort_values(["run_id", "key", "step", "time"], kind="stable").reset_index(drop=True)
     frame["time"] = pd.to_datetime(frame["time"], unit="s", utc=True)
     frame["meta"] = [json.loads(m) if isinstance(m, str) and m else {} for m in frame["meta"]]
+    for column in ("caption", "inline"):  # missing: None, not pandas' NaN (which reads as "nan")
+        frame[column] = pd.Series([v if isinstance(v, str) else None for v in frame[column]], dtype=object)
     frame["shape"] = [tuple(int(n) for n in s) if s is not None else () for s in frame["shape"]]
     return frame
