@@ -178,7 +178,7 @@ def measure(root: Path, logs: Path, repeat: int) -> dict[str, list[float]]:
                     add(f"B2 {name}", seconds)
                     add(f"B2 {name}: first byte", first_byte)
                     add(f"B2 {name}: DOMContentLoaded", parsed)
-        for i in range(repeat):
+        for _ in range(repeat):
             time.sleep(4.5)
             page = context.new_page()  # a session with Compare's runs selected, opened at Overview
             _load(page, f"{url}?runs={','.join(runs)}", PAGES["overview"][1])

@@ -97,7 +97,7 @@ class _Pool:
         if array.flags.c_contiguous:
             # a memoryview copy keeps the GIL (numpy's releases it for large copies, and taking
             # it back from an encoder thread can cost a 5 ms switch interval)
-            memoryview(buffer)[:] = memoryview(array).cast("B")
+            memoryview(buffer)[:] = memoryview(array).cast("B")  # type: ignore[arg-type]
         else:
             np.copyto(out, array, casting="no")
         weakref.finalize(out, self._give, buffer)

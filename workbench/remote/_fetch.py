@@ -339,28 +339,36 @@ def fetch_remote_artifact(settings: Settings, ref: str, dest: str | os.PathLike[
     blobs = Blobs(layout.blobs, fsync=settings.fsync)
     missing = {d: s for d, s in sizes.items() if not blobs.has(d)}
     result = FetchResult(ref=where, path=Path(), present=len(sizes) - len(missing))
-    fetched: set[str] = set()
-    if missing:
-        partial = layout.root / "blobs" / "partial"
-        make_dir(partial)
-        with file_lock(partial / ".lock", timeout=max(60.0, remote.timeout), what="blob download lock"):
-            missing = {d: s for d, s in missing.items() if not blobs.has(d)}  # another fetch got them
-            meter = _Meter(len(missing), sum(missing.values()), f"fetching {where}",
-                           progress or settings.progress, callback)
-            try:
-                with connect(remote, known_hosts_path(settings.root)) as conn:
-                    again = _download(conn, partial, blobs, missing, where, meter, result)
-                    if again:
-                        _download(conn, partial, blobs, {d: missing[d] for d in again}, where, meter, result)
-            finally:
-                meter.close()
-            blobs.sync()
-            fetched = set(missing)  # each one hashed as it arrived
+    fetched = _fetch_missing(settings, remote, blobs, missing, where, result, progress or settings.progress,
+                             callback)
     result.path = _place(layout, settings, name, manifest, dest, where, fetched)
     if run_id is not None:
         _note_use(layout, settings, run_id, name, manifest)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _fetch_missing(settings: Settings, remote: Any, blobs: Blobs, missing: dict[str, int], where: str,
+                   result: FetchResult, progress: str, callback: ProgressCallback | None) -> set[str]:
+    """Download the ``missing`` blobs (``digest -> size``) from ``remote`` under the download
+    lock (another fetch may have brought some meanwhile); the digests that came, each hashed as
+    it arrived."""
+    if not missing:
+        return set()
+    partial = blobs.root.parent / "partial"
+    make_dir(partial)
+    with file_lock(partial / ".lock", timeout=max(60.0, remote.timeout), what="blob download lock"):
+        missing = {d: s for d, s in missing.items() if not blobs.has(d)}  # another fetch got them
+        meter = _Meter(len(missing), sum(missing.values()), f"fetching {where}", progress, callback)
+        try:
+            with connect(remote, known_hosts_path(settings.root)) as conn:
+                again = _download(conn, partial, blobs, missing, where, meter, result)
+                if again:
+                    _download(conn, partial, blobs, {d: missing[d] for d in again}, where, meter, result)
+        finally:
+            meter.close()
+        blobs.sync()
+    return set(missing)
 
 
 def fetch_blobs(settings: Settings, name: str, sizes: dict[str, int], where: str, *,
@@ -373,23 +381,8 @@ def fetch_blobs(settings: Settings, name: str, sizes: dict[str, int], where: str
     layout.ensure()
     blobs = Blobs(layout.blobs, fsync=settings.fsync)
     missing = {d: max(1, int(s)) for d, s in sizes.items() if not blobs.has(d)}  # 1: unknown
-    if not missing:
-        return 0
-    partial = layout.root / "blobs" / "partial"
-    make_dir(partial)
     result = FetchResult(ref=where, path=Path(), present=len(sizes) - len(missing))
-    with file_lock(partial / ".lock", timeout=max(60.0, remote.timeout), what="blob download lock"):
-        missing = {d: s for d, s in missing.items() if not blobs.has(d)}
-        meter = _Meter(len(missing), sum(missing.values()), f"fetching {where}", progress or "never", None)
-        try:
-            with connect(remote, known_hosts_path(settings.root)) as conn:
-                again = _download(conn, partial, blobs, missing, where, meter, result)
-                if again:
-                    _download(conn, partial, blobs, {d: missing[d] for d in again}, where, meter, result)
-        finally:
-            meter.close()
-        blobs.sync()
-    return len(missing)
+    return len(_fetch_missing(settings, remote, blobs, missing, where, result, progress or "never", None))
 
 
 def fetch_artifact(ref: str, dest: str | os.PathLike[str] | None = None, *,

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import panel as pn
-from bokeh.models import ColorBar, ColumnDataSource, HoverTool, LinearColorMapper
+from bokeh.models import ColorBar, ColumnDataSource, HoverTool, LinearColorMapper  # type: ignore[attr-defined]
 from bokeh.palettes import Viridis256
 from bokeh.plotting import figure
 
