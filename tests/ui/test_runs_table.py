@@ -264,3 +264,20 @@ def test_ipywidgets_view_controls(sweep: tuple[Path, list[str]]) -> None:
         assert list(view.grid.data["name"]) == ["solo"] and browser.model.group_by is None
     finally:
         browser.close()
+
+
+def test_the_notebook_table_shows_headers_and_statuses_in_the_views_language(
+        sweep: tuple[Path, list[str]]) -> None:
+    require_module("ipydatagrid")
+    from workbench.ui import _i18n
+
+    from workbench.ui.runs.ipywidgets_view import RunBrowserWidget
+
+    root, _ = sweep
+    with _i18n.use_language("zh"):
+        grid = RunBrowserWidget(RunBrowser(root=root).model).grid
+        shown = _i18n.tr("completed")
+    columns = list(grid.data.columns)
+    assert "状态" in columns and "名称" in columns and "status" not in columns
+    assert set(grid.data["状态"]) == {shown} and shown != "completed"
+    assert "状态" in grid.renderers  # the status colours follow the shown header

@@ -7,6 +7,7 @@ selection. The CSV of every matching run is ``browser.model.csv()`` in the kerne
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from workbench.ui import _format, _html, _safe
@@ -16,12 +17,18 @@ from workbench.ui.runs.model import BASE_COLUMNS, RunBrowserModel
 
 
 def _status_expr() -> Any:
+    """The status colour of a cell, matched on the status as shown (in the view's language)."""
     from ipydatagrid import VegaExpr
 
     expr = "'#444444'"
     for status, color in _format.STATUS_COLORS.items():
-        expr = f"cell.value == '{status}' ? '{color}' : ({expr})"
+        expr = f"cell.value == {json.dumps(tr(status))} ? '{color}' : ({expr})"
     return VegaExpr(expr)
+
+
+def _shown(frame: Any) -> Any:
+    """The page with the base columns' headers in the view's language (data columns keep their names)."""
+    return frame.rename(columns={c: tr(c) for c in BASE_COLUMNS})
 
 
 class RunBrowserWidget:
@@ -56,8 +63,8 @@ class RunBrowserWidget:
         self.confirm_row = w.HBox([self.confirm_text, self.confirm, self.cancel], layout=w.Layout(display="none"))
         self.message = w.Label()
         self.hint = _safe.html_widget()
-        self.grid = DataGrid(model.table(), selection_mode="row", layout={"height": "420px"},
-                             renderers={"status": TextRenderer(text_color=_status_expr())})
+        self.grid = DataGrid(_shown(model.table()), selection_mode="row", layout={"height": "420px"},
+                             renderers={tr("status"): TextRenderer(text_color=_status_expr())})
         self.previous = w.Button(description=tr("Previous"), icon="chevron-left")
         self.next = w.Button(description=tr("Next"), icon="chevron-right")
         self.info = w.Label()
@@ -145,7 +152,7 @@ class RunBrowserWidget:
                     self.columns.options = model.available
                 self.columns.value = tuple(c for c in model.columns if c in model.available)
             if "rows" in changed:
-                self.grid.data = model.table()
+                self.grid.data = _shown(model.table())
                 self.info.value = model.status_text
                 self.hint.value = _html.note(model.hint or "")
                 self.previous.disabled = model.page == 0
