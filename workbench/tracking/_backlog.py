@@ -24,7 +24,7 @@ __all__ = ["Backlog", "Batch", "fold", "merge", "prepare"]
 #: (steps int64, codes int32, names, values float64, times float64), sorted by key then step
 Batch = tuple[Any, Any, list[str], Any, Any]
 
-_first, _second, _third, _fourth = itemgetter(0), itemgetter(1), itemgetter(2), itemgetter(3)
+_first, _second, _third = itemgetter(0), itemgetter(1), itemgetter(2)
 #: points in one segment written from a backlog (a backlog of many batches is written in parts,
 #: so a little free space stores a part rather than nothing)
 SEGMENT_POINTS = 1_000_000
@@ -35,11 +35,14 @@ def batch_bytes(batch: Batch) -> int:
     return int(steps.nbytes + codes.nbytes + values.nbytes + times.nbytes) + 64 * len(names)
 
 
-def prepare(entries: list[tuple[int, float, dict[str, Any]]],
-            singles: list[tuple[int, float, str, Any]]) -> Batch | None:
+def prepare(entries: list[tuple[int, float, dict[str, Any]]], columns: list[tuple[str, Any, Any]],
+            clock: tuple[Any, Any] | None = None) -> Batch | None:
     """The points of buffered ``log`` calls as a batch; None when they hold none.
 
-    ``entries`` are ``(step, time, {key: value})``, ``singles`` ``(step, time, key, value)``.
+    ``entries`` are ``(step, time, {key: value})`` (calls with several keys); ``columns`` are
+    ``(key, array("q") of steps, array("d") of values)`` (calls with one key, see
+    ``Run._columns``), whose wall times come from ``clock``: ``(steps, times)`` arrays of pairs in
+    call order, a point taking the time of the first pair with its step.
     """
     import numpy as np
 
@@ -49,24 +52,45 @@ def prepare(entries: list[tuple[int, float, dict[str, Any]]],
     lengths = np.fromiter(map(len, dicts), np.int64, count)
     total = int(lengths.sum())
     keys = list(chain.from_iterable(dicts))
-    keys.extend(map(_third, singles))
-    flat = chain(chain.from_iterable(map(dict.values, dicts)), map(_fourth, singles))
-    total_all = total + len(singles)
-    if total_all == 0:
+    if total + sum(len(values) for _, _, values in columns) == 0:
         return None
     try:
-        values = np.fromiter(flat, np.float64, total_all)
+        values = np.fromiter(chain.from_iterable(map(dict.values, dicts)), np.float64, total)
     except OverflowError:  # an int beyond float64 (10**400): kept as +-inf, not lost with the rest
-        flat = chain(chain.from_iterable(map(dict.values, dicts)), map(_fourth, singles))
-        values = np.fromiter(map(_as_float, flat), np.float64, total_all)
-    names = list(dict.fromkeys(keys))
+        values = np.fromiter(map(_as_float, chain.from_iterable(map(dict.values, dicts))), np.float64, total)
+    names = list(dict.fromkeys(chain(keys, (key for key, _, _ in columns))))
     index = {name: i for i, name in enumerate(names)}
-    codes = np.fromiter(map(index.__getitem__, keys), np.int32, total_all)
-    steps = np.concatenate([np.repeat(np.fromiter(map(_first, entries), np.int64, count), lengths),
-                            np.fromiter(map(_first, singles), np.int64, len(singles))])
-    times = np.concatenate([np.repeat(np.fromiter(map(_second, entries), np.float64, count), lengths),
-                            np.fromiter(map(_second, singles), np.float64, len(singles))])
+    codes = np.fromiter(map(index.__getitem__, keys), np.int32, total)
+    steps = np.repeat(np.fromiter(map(_first, entries), np.int64, count), lengths)
+    times = np.repeat(np.fromiter(map(_second, entries), np.float64, count), lengths)
+    if columns:
+        joined = np.concatenate([np.frombuffer(s, np.int64) for _, s, _ in columns])
+        codes = np.concatenate([codes, *(np.full(len(v), index[key], np.int32) for key, _, v in columns)])
+        values = np.concatenate([values, *(np.frombuffer(v, np.float64) for _, _, v in columns)])
+        times = np.concatenate([times, _clock_times(joined, clock)])
+        steps = np.concatenate([steps, joined])
     return segments.sort_points(steps, codes, names, values, times)
+
+
+def _clock_times(steps: Any, clock: tuple[Any, Any] | None) -> Any:
+    """The time of each of ``steps``: that of the first clock pair with the same step (a step's
+    first call; points of a step revisited later in the same flush carry that time too)."""
+    import time
+
+    import numpy as np
+
+    if clock is None or not len(clock[0]):
+        return np.full(len(steps), time.time())
+    pair_steps = np.frombuffer(clock[0], np.int64)
+    pair_times = np.frombuffer(clock[1], np.float64)
+    # the first pair of each step: sort by step, stable, and keep the first of each run
+    order = np.argsort(pair_steps, kind="stable")
+    sorted_steps = pair_steps[order]
+    first = np.r_[True, sorted_steps[1:] != sorted_steps[:-1]]
+    known, at = sorted_steps[first], pair_times[order][first]
+    where = np.clip(np.searchsorted(known, steps), 0, len(known) - 1)
+    found = known[where] == steps
+    return np.where(found, at[where], time.time())  # a step without a pair cannot happen; now, if it did
 
 
 def merge(batches: list[Batch]) -> Batch:

@@ -116,6 +116,10 @@ class DisabledRun:
             self._alerts.append(alert)
         return alert is not None
 
+    def log_scalar(self, key: str, value: float, step: int | None = None) -> None:
+        """Checked like ``run.log({key: value}, step=step)``; nothing is stored."""
+        self.log({key: value}, step=step)
+
     def log_artifact(self, path: Any, name: str, type: str = "artifact",
                      aliases: Iterable[str] | str | None = None, metadata: Mapping[str, Any] | None = None,
                      **kwargs: Any) -> None:

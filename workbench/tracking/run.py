@@ -15,6 +15,9 @@ the record's ``warnings``. Points given up (over ``log_buffer_mb``, or still ref
 from __future__ import annotations
 
 import collections
+import math
+from array import array
+from threading import get_ident as _get_ident
 import numbers
 import os
 import sys
@@ -49,6 +52,10 @@ if TYPE_CHECKING:
 __all__ = ["Run"]
 
 _MAX_KEY = 256
+#: steps are int64
+_MAX_STEP = 2**63
+#: a finished run keeps up to this many metric files as they are (more are merged into one)
+_FINISH_FILES = 4
 #: media items waiting to be encoded: above this many, log() waits for the flusher (memory stays bounded)
 _MEDIA_QUEUE_MAX = 512
 _now = time.time
@@ -72,6 +79,15 @@ def _check_key(key: Any) -> str:
     if any(ord(c) < 32 or ord(c) == 127 for c in key):
         raise ValueError(f"run.log: metric key {key!r} holds control characters; use printable text")
     return key
+
+
+def _scalar(value: Any) -> float:
+    """A checked scalar (a fast type) as a float; an int beyond float64 as +-inf, as the batch path
+    keeps it (never an OverflowError half-way through a column's append)."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
 
 
 def _to_float(key: str, value: Any) -> float:
@@ -149,9 +165,18 @@ class Run:
         self._fast = _fast_types()
         self._buffer: collections.deque[tuple[int, float, dict[str, Any]]] = collections.deque()
         self._append = self._buffer.append
-        # calls that log one key: (step, time, key, value)
-        self._single: collections.deque[tuple[int, float, str, Any]] = collections.deque()
-        self._append_single = self._single.append
+        # one-key calls of the thread that made the run: per key, two columns, steps then values
+        # (arrays: a number is converted once, when appended); the flusher takes the prefix both
+        # hold (the values' length: a call appends its step first) and deletes it, so calls that
+        # append meanwhile stay for the next flush (_take_buffer). Other threads' calls take the
+        # dict path (one atomic deque append each), so two threads never interleave in a column.
+        # Wall times: the clock, one (step, time) pair each time a call's step differs from the
+        # last call's, so a step's points share the time of its first call
+        self._owner = _get_ident()
+        self._columns: dict[str, tuple[array, array]] = {}
+        self._clock_steps = array("q")
+        self._clock_times = array("d")
+        self._clock_step = -1  # the step of the last pair
         self._step = first_step
         self._known: set[str] = set()
         # bound methods: the hot path saves an attribute lookup per check
@@ -335,15 +360,49 @@ class Run:
         step (W&B's convention). ``time`` is the points' wall time in epoch seconds (default:
         now), for importers and replays.
         """
+        if time is None and commit is None and type(data) is dict and len(data) == 1:
+            # one float per call, a key logged before: into its key's columns, no dict kept; a
+            # finished run has no columns (the rest of the checks are in _tick, once per step)
+            key, = data
+            value = data[key]
+            column = self._columns.get(key)
+            if column is not None and type(value) is float and _get_ident() == self._owner:
+                if step != self._clock_step:
+                    step = self._tick(step)
+                column[0].append(step)
+                column[1].append(value)
+                return
+        self._log(data, step, commit, time)
+
+    def _log(self, data: Mapping[str, Any], step: Any, commit: bool | None, time: float | None) -> None:
+        """``log``, every case."""
         if self._finished:
             raise WorkbenchError(f"run {self.id} is finished; start a new one with workbench.init()")
         # check the values before the step moves: a refused call changes nothing
-        entry: dict[str, Any] | None
+        entry: dict[str, Any]
         if type(data) is not dict:
             entry = self._validate(data)
-        elif len(data) == 1:  # one scalar per call: a flat tuple, no dict to copy or walk later
+        elif len(data) == 1:  # one scalar per call: into its key's columns, no dict kept
             [(key, value)] = data.items()
-            entry = None if key in self._known and type(value) in self._fast else self._validate(data)
+            column = self._columns.get(key)
+            if column is not None and type(value) in self._fast and time is None and _get_ident() == self._owner:
+                if step is None:
+                    step = self._step
+                    if commit is not False:
+                        self._step = step + 1
+                else:
+                    if type(step) is not int or not 0 <= step < _MAX_STEP:
+                        step = self._check_step(step)
+                    if step >= self._step:
+                        self._step = step + 1 if commit is not False else step
+                if step != self._clock_step:
+                    self._note_time(step)
+                if commit is False:
+                    self._clock_step = -1  # the next call at this step counts it (see _tick)
+                column[0].append(step)
+                column[1].append(value if type(value) is float else _scalar(value))
+                return
+            entry = self._validate(data)
         elif self._keys_known(data) and self._types_fast(map(type, data.values())):
             entry = {**data}
         else:
@@ -358,12 +417,64 @@ class Run:
             if step >= self._step:
                 self._step = step + 1 if commit is not False else step
         when = _now() if time is None else self._check_time(time)
-        if entry is None:
-            self._append_single((step, when, key, value))
-        elif self._media is not None and self._split_media(step, when, entry) and not entry:
+        if self._media is not None and self._split_media(step, when, entry) and not entry:
             return  # media only: no points at this step
+        if len(entry) == 1 and time is None and _get_ident() == self._owner:
+            [(key, value)] = entry.items()
+            if step != self._clock_step:
+                self._note_time(step)
+            if commit is False:
+                self._clock_step = -1
+            column = self._column(key)
+            column[0].append(step)
+            column[1].append(_scalar(value))
         else:
             self._append((step, when, entry))
+
+    def log_scalar(self, key: str, value: float, step: int | None = None) -> None:
+        """Log one metric value: ``run.log({key: value}, step=step)`` without the dict, the fastest
+        way to log one number (Lightning's ``self.log``, a hand-written loop's one key per call).
+
+        Examples
+        --------
+        >>> for step in range(1000):  # doctest: +SKIP
+        ...     run.log_scalar("loss", loss, step)
+        """
+        column = self._columns.get(key)
+        if column is None or type(value) is not float or _get_ident() != self._owner:
+            self._log({key: value}, step, None, None)  # a new key, another type or thread, a finished run
+            return
+        if step != self._clock_step:
+            step = self._tick(step)
+        column[0].append(step)
+        column[1].append(value)
+
+    def _tick(self, step: Any) -> int:
+        """The fast paths' checks, once per step: a call whose step differs from the last call's
+        (``None``: the next step) gets it checked and counted (a later call without a step logs
+        after it) and its time noted (see ``_columns``); returns the step as an int.
+        ``log(commit=False)`` sets the last step to -1, so the next fast call comes here."""
+        if self._finished:
+            raise WorkbenchError(f"run {self.id} is finished; start a new one with workbench.init()")
+        if step is None:
+            step = self._step
+        elif type(step) is not int or not 0 <= step < _MAX_STEP:
+            step = self._check_step(step)
+        if step >= self._step:
+            self._step = step + 1
+        self._note_time(step)
+        return int(step)
+
+    def _note_time(self, step: int) -> None:
+        self._clock_steps.append(step)
+        self._clock_times.append(_now())
+        self._clock_step = step
+
+    def _column(self, key: str) -> tuple[array, array]:
+        column = self._columns.get(key)
+        if column is None:
+            column = self._columns.setdefault(key, (array("q"), array("d")))
+        return column
 
     def _split_media(self, step: int, when: float, entry: dict[str, Any]) -> bool:
         """Move the media values of ``entry`` to the media queue; True when there were any."""
@@ -405,6 +516,8 @@ class Run:
             step = as_int
         if step < 0:
             raise ValueError(f"run.log: step must be >= 0, not {step}")
+        if step >= _MAX_STEP:
+            raise ValueError(f"run.log: step {step} is too large; steps are 64-bit integers (below 2**63)")
         return int(step)
 
     def _validate(self, data: Mapping[str, Any]) -> dict[str, Any]:
@@ -613,22 +726,38 @@ class Run:
 
     def _take_buffer(self) -> bool:
         """Move the buffered calls into the backlog as one batch; True when there were points."""
-        buffer, single = self._buffer, self._single
-        count, count_single = len(buffer), len(single)
-        if not count and not count_single:
+        buffer = self._buffer
+        count = len(buffer)
+        columns = []
+        for key, (steps, values) in list(self._columns.items()):  # list(): one C call, atomic
+            length = len(values)  # a call appends its step, then its value: both hold this many
+            if length:
+                # a copy of the prefix, then its deletion: points appended between the two are
+                # after the prefix and stay for the next flush
+                columns.append((key, steps[:length], values[:length]))
+                del steps[:length]
+                del values[:length]
+        clock = None
+        if columns:
+            # after the columns: every point taken has its step's pair in this copy
+            length = len(self._clock_times)  # a pair's step is appended first, then its time
+            clock = (self._clock_steps[:length], self._clock_times[:length])
+            if length > 1:  # the last pair stays: later calls at that step add none
+                del self._clock_steps[:length - 1]
+                del self._clock_times[:length - 1]
+        if not count and not columns:
             return False
         # iter(popleft, sentinel) pops in C; new entries appended meanwhile stay for next time
         entries = list(islice(iter(buffer.popleft, None), count))
-        singles = list(islice(iter(single.popleft, None), count_single))
         # a SIGTERM handler may call finish() on this thread in the middle of this: finish()
         # then puts these entries back and writes them itself (see _end)
-        self._inflight = (entries, singles)
+        self._inflight = (entries, columns)
         try:
-            batch = _backlog.prepare(entries, singles)
+            batch = _backlog.prepare(entries, columns, clock)
         except BaseException:
             if self._inflight is not None:
                 buffer.extendleft(reversed(entries))  # keep the points for the next try
-                single.extendleft(reversed(singles))
+                self._put_back(columns)
                 self._inflight = None
             raise
         if batch is not None:
@@ -636,9 +765,17 @@ class Run:
         self._inflight = None
         return batch is not None
 
+    def _put_back(self, columns: list[tuple[str, array, array]]) -> None:
+        """Points taken from the columns go back in front of what was appended since (their steps'
+        clock pairs: the clock keeps the last, later calls add their own)."""
+        for key, steps, values in columns:
+            column = self._column(key)
+            column[0][0:0] = steps
+            column[1][0:0] = values
+
     @property
     def _buffered(self) -> int:
-        return len(self._buffer) + len(self._single)
+        return len(self._buffer) + sum(len(values) for _, values in self._columns.values())
 
     def _write_backlog(self) -> bool:
         """Write the backlog as segments, oldest first; True when something was written.
@@ -776,7 +913,7 @@ class Run:
                 # finish() interrupted a flush of this same thread (a signal handler): write
                 # that flush's entries here, under new segment numbers, before compacting
                 self._buffer.extendleft(reversed(inflight[0]))
-                self._single.extendleft(reversed(inflight[1]))
+                self._put_back(inflight[1])
             writing, self._writing = self._writing, None
             if writing is not None:
                 self._backlog.put_back(writing)
@@ -786,11 +923,12 @@ class Run:
             try:
                 self._take_buffer()
             except Exception as exc:  # noqa: BLE001 - still stop the capture and write the final status
-                count = sum(len(entry[2]) for entry in self._buffer) + len(self._single)
+                count = sum(len(entry[2]) for entry in self._buffer) + self._buffered - len(self._buffer)
                 self._buffer.clear()
-                self._single.clear()
+                self._columns.clear()
                 self._backlog.dropped_at_finish += count
                 self._faults.refused(exc, self._layout.metrics_dir(self.id))
+            self._columns = {}  # a log() from another thread now finds the run finished
             self._write_backlog()
             self._faults.waited = self._settings.finish_wait if wait is None else wait
             self._retry_until(self._faults.waited)
@@ -800,7 +938,9 @@ class Run:
             self._backlog.drop_all()
             self._stop_capture()
             try:
-                segments.compact(self._layout.metrics_dir(self.id), fsync=False)
+                files = segments.effective_files(self._layout.metrics_dir(self.id))
+                if len(files) > _FINISH_FILES:  # a few files read as fast as one: finish need not merge them
+                    segments.compact(self._layout.metrics_dir(self.id), fsync=False, files=files)
             except Exception as exc:  # noqa: BLE001 - the segments stay as they are: nothing is lost
                 cause = describe(exc, self._layout.metrics_dir(self.id)) if is_storage_fault(exc) else exc
                 self._faults.warn(f"compaction failed, segments kept: {cause}")
