@@ -270,7 +270,6 @@ def test_the_notebook_table_shows_headers_and_statuses_in_the_views_language(
         sweep: tuple[Path, list[str]]) -> None:
     require_module("ipydatagrid")
     from workbench.ui import _i18n
-
     from workbench.ui.runs.ipywidgets_view import RunBrowserWidget
 
     root, _ = sweep

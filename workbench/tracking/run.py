@@ -16,17 +16,17 @@ from __future__ import annotations
 
 import collections
 import math
-from array import array
-from threading import get_ident as _get_ident
 import numbers
 import os
 import sys
 import threading
 import time
 import traceback
+from array import array
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
 from itertools import islice
 from pathlib import Path
+from threading import get_ident as _get_ident
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -173,7 +173,7 @@ class Run:
         # Wall times: the clock, one (step, time) pair each time a call's step differs from the
         # last call's, so a step's points share the time of its first call
         self._owner = _get_ident()
-        self._columns: dict[str, tuple[array, array]] = {}
+        self._columns: dict[str, tuple[array[int], array[float]]] = {}
         self._clock_steps = array("q")
         self._clock_times = array("d")
         self._clock_step = -1  # the step of the last pair
@@ -470,7 +470,7 @@ class Run:
         self._clock_times.append(_now())
         self._clock_step = step
 
-    def _column(self, key: str) -> tuple[array, array]:
+    def _column(self, key: str) -> tuple[array[int], array[float]]:
         column = self._columns.get(key)
         if column is None:
             column = self._columns.setdefault(key, (array("q"), array("d")))
@@ -765,7 +765,7 @@ class Run:
         self._inflight = None
         return batch is not None
 
-    def _put_back(self, columns: list[tuple[str, array, array]]) -> None:
+    def _put_back(self, columns: list[tuple[str, array[int], array[float]]]) -> None:
         """Points taken from the columns go back in front of what was appended since (their steps'
         clock pairs: the clock keeps the last, later calls add their own)."""
         for key, steps, values in columns:
