@@ -26,6 +26,7 @@ STATUS_CALLS = {
     ("workbench/apps/pages.py", "tr(str(r.status))"),
     ("workbench/apps/pages.py", "tr(job.status)"),
     ("workbench/ui/runs/model.py", "tr(value)"),
+    ("workbench/ui/runs/ipywidgets_view.py", "tr(status)"),  # the status colours of the notebook table
     ("workbench/ui/launch/model.py", "tr(field.help)"),  # the built-in recipes' help: RECIPE_HELP_ZH, checked below
 }
 STATUSES = ("queued", "running", "completed", "failed", "cancelled", "crashed")
