@@ -138,7 +138,7 @@ def test_eight_writers_and_a_reader(tmp_path: Path, root: Path) -> None:
     for run_id in ids:
         record = _record(root, run_id)
         assert record["metrics"]["k0"]["count"] == steps
-        assert len(list((root / "runs" / run_id / "metrics").iterdir())) == 1  # compacted
+        assert 1 <= len(list((root / "runs" / run_id / "metrics").iterdir())) <= 4  # finish merges more than 4
 
 
 CHURN = """
