@@ -33,34 +33,15 @@ def media_digests(layout: Layout) -> set[str]:
     """Every blob some run's media index names (local runs and runs synced from remotes), a
     table's image cells included. A damaged index file raises :class:`ArtifactError`: it might
     name any blob, so gc must not guess."""
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
-    found: set[str] = set()
-    damaged: list[str] = []
-    dirs = [layout.runs, *sorted(p for p in (layout.root / "remote").glob("*/runs") if p.is_dir())]
-    for runs in dirs:
-        for media_dir in sorted(runs.glob("*/media")):
-            for path in index_files(media_dir):
-                try:
-                    table = pq.read_table(path, columns=["digest", "meta"])
-                    digests = pc.unique(table["digest"]).to_pylist()
-                    metas = table["meta"].to_pylist()
-                    children = [d for m in metas if m and "children" in m
-                                for d in (json.loads(m).get("children") or [])]
-                except FileNotFoundError:
-                    continue  # the run was deleted meanwhile
-                except Exception as exc:  # noqa: BLE001 - parquet, arrow or JSON: the file is damaged
-                    damaged.append(f"{path}: {exc}")
-                    continue
-                found.update(d for d in [*digests, *children] if isinstance(d, str) and _DIGEST.match(d))
+    users, _, damaged = media_users(layout)
     if damaged:
-        listed = "; ".join(damaged[:5]) + (f"; and {len(damaged) - 5} more" if len(damaged) > 5 else "")
+        listed = "; ".join(f"{d['path']}: {d['error']}" for d in damaged[:5]) + (
+            f"; and {len(damaged) - 5} more" if len(damaged) > 5 else "")
         raise ArtifactError(
             f"{len(damaged)} media index file(s) cannot be read, and a damaged index might name any blob "
             f"({listed}). Move each file out of the store (its run loses those media items) or restore "
             "it, then run again; `workbench fsck` lists every damaged file")
-    return found
+    return set(users)
 
 
 def media_users(layout: Layout) -> tuple[dict[str, list[str]], set[str], list[dict[str, str]]]:
