@@ -217,7 +217,6 @@ class Run:
         self._sys = None
         #: images, tables, ... logged: encoded and stored by the flusher (workbench/media/writer.py)
         self._media: MediaWriter | None = None
-        self._media_known: dict[str, Any] = dict(record.get("media") or {})
         if settings.capture_output:
             self._start_capture()
         if settings.system_metrics:
@@ -548,7 +547,8 @@ class Run:
 
         with self._flush_lock:
             if self._media is None:
-                self._media = MediaWriter(self._layout, self.id, self._settings, known=self._media_known)
+                # a resumed run counts on from its record (no writer has written it since: none existed)
+                self._media = MediaWriter(self._layout, self.id, self._settings, known=self._record.get("media"))
 
     # -- summary, tags, notes -------------------------------------------------------------------
     def _summary_view(self) -> dict[str, Any]:
