@@ -35,59 +35,92 @@ def batch_bytes(batch: Batch) -> int:
     return int(steps.nbytes + codes.nbytes + values.nbytes + times.nbytes) + 64 * len(names)
 
 
-def prepare(entries: list[tuple[int, float, dict[str, Any]]], columns: list[tuple[str, Any, Any]],
-            clock: tuple[Any, Any] | None = None) -> Batch | None:
+def prepare(entries: list[tuple[int, float, dict[str, Any]]], columns: list[tuple[str, list[Any]]],
+            clock: list[Any] | None = None) -> Batch | None:
     """The points of buffered ``log`` calls as a batch; None when they hold none.
 
     ``entries`` are ``(step, time, {key: value})`` (calls with several keys); ``columns`` are
-    ``(key, array("q") of steps, array("d") of values)`` (calls with one key, see
-    ``Run._columns``), whose wall times come from ``clock``: ``(steps, times)`` arrays of pairs in
-    call order, a point taking the time of the first pair with its step.
+    ``(key, [step, value, step, value, ...])`` (calls with one key, see ``Run._columns``), whose
+    wall times come from ``clock``: ``[step, time, ...]`` pairs in call order, a point taking the
+    time of the first pair with its step.
     """
     import numpy as np
 
     count = len(entries)
+    if not count and columns:
+        batch = _sorted_columns(columns, clock)
+        if batch is not None:
+            return batch
     # itemgetter maps, not zip(*entries): unpacking 10^5 arguments is 10x slower
     dicts = list(map(_third, entries))
     lengths = np.fromiter(map(len, dicts), np.int64, count)
     total = int(lengths.sum())
     keys = list(chain.from_iterable(dicts))
-    if total + sum(len(values) for _, _, values in columns) == 0:
+    if total + sum(len(pairs) for _, pairs in columns) == 0:
         return None
     try:
         values = np.fromiter(chain.from_iterable(map(dict.values, dicts)), np.float64, total)
     except OverflowError:  # an int beyond float64 (10**400): kept as +-inf, not lost with the rest
         values = np.fromiter(map(_as_float, chain.from_iterable(map(dict.values, dicts))), np.float64, total)
-    names = list(dict.fromkeys(chain(keys, (key for key, _, _ in columns))))
+    names = list(dict.fromkeys(chain(keys, (key for key, _ in columns))))
     index = {name: i for i, name in enumerate(names)}
     codes = np.fromiter(map(index.__getitem__, keys), np.int32, total)
     steps = np.repeat(np.fromiter(map(_first, entries), np.int64, count), lengths)
     times = np.repeat(np.fromiter(map(_second, entries), np.float64, count), lengths)
     if columns:
-        joined = np.concatenate([np.frombuffer(s, np.int64) for _, s, _ in columns])
-        codes = np.concatenate([codes, *(np.full(len(v), index[key], np.int32) for key, _, v in columns)])
-        values = np.concatenate([values, *(np.frombuffer(v, np.float64) for _, _, v in columns)])
+        # the flat pairs split by slicing (C), then one conversion each: steps were checked ints
+        # (or equal to one: a numpy int, True) when their step's clock pair was added
+        joined = np.array(list(chain.from_iterable(pairs[0::2] for _, pairs in columns)), np.int64)
+        codes = np.concatenate([codes, *(np.full(len(pairs) // 2, index[key], np.int32) for key, pairs in columns)])
+        values = np.concatenate([values, np.array(list(chain.from_iterable(pairs[1::2] for _, pairs in columns)),
+                                                  np.float64)])
         times = np.concatenate([times, _clock_times(joined, clock)])
         steps = np.concatenate([steps, joined])
     return segments.sort_points(steps, codes, names, values, times)
 
 
-def _clock_times(steps: Any, clock: tuple[Any, Any] | None) -> Any:
+def _sorted_columns(columns: list[tuple[str, list[Any]]], clock: list[Any] | None) -> Batch | None:
+    """One-key calls only, each key's steps in order (the usual case): the batch is the columns
+    in key order, already sorted, no sort of the points needed; None when a key's steps go back."""
+    import numpy as np
+
+    columns = sorted(columns, key=_first)
+    parts = [np.fromiter(pairs[0::2], np.int64, len(pairs) // 2) for _, pairs in columns]
+    if not all(len(part) < 2 or bool((part[1:] >= part[:-1]).all()) for part in parts):
+        return None
+    steps = np.concatenate(parts) if len(parts) > 1 else parts[0]
+    values = np.concatenate([np.fromiter(pairs[1::2], np.float64, len(pairs) // 2) for _, pairs in columns])
+    codes = np.repeat(np.arange(len(parts), dtype=np.int32), [len(part) for part in parts])
+    return steps, codes, [key for key, _ in columns], values, _clock_times(steps, clock)
+
+
+def _clock_times(steps: Any, clock: list[Any] | None) -> Any:
     """The time of each of ``steps``: that of the first clock pair with the same step (a step's
     first call; points of a step revisited later in the same flush carry that time too)."""
     import time
 
     import numpy as np
 
-    if clock is None or not len(clock[0]):
+    if not clock:
         return np.full(len(steps), time.time())
-    pair_steps = np.frombuffer(clock[0], np.int64)
-    pair_times = np.frombuffer(clock[1], np.float64)
-    # the first pair of each step: sort by step, stable, and keep the first of each run
-    order = np.argsort(pair_steps, kind="stable")
-    sorted_steps = pair_steps[order]
-    first = np.r_[True, sorted_steps[1:] != sorted_steps[:-1]]
-    known, at = sorted_steps[first], pair_times[order][first]
+    pair_steps = np.array(clock[0::2], np.int64)
+    pair_times = np.array(clock[1::2], np.float64)
+    if len(pair_steps) < 2 or bool((pair_steps[1:] > pair_steps[:-1]).all()):
+        known, at = pair_steps, pair_times  # each step once, in order (the usual case)
+    else:
+        # the first pair of each step: sort by step, stable, and keep the first of each run
+        order = np.argsort(pair_steps, kind="stable")
+        sorted_steps = pair_steps[order]
+        first = np.r_[True, sorted_steps[1:] != sorted_steps[:-1]]
+        known, at = sorted_steps[first], pair_times[order][first]
+    low = int(known[0])
+    if int(known[-1]) - low < 4 * len(known) + 1024:
+        # steps close together (the usual case): a table indexed by step, no search
+        table = np.full(int(known[-1]) - low + 1, np.nan)
+        table[known - low] = at
+        inside = (steps >= low) & (steps <= known[-1])
+        found = table[np.where(inside, steps - low, 0)]
+        return np.where(inside & ~np.isnan(found), found, time.time())
     where = np.clip(np.searchsorted(known, steps), 0, len(known) - 1)
     found = known[where] == steps
     return np.where(found, at[where], time.time())  # a step without a pair cannot happen; now, if it did

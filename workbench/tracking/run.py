@@ -22,11 +22,9 @@ import sys
 import threading
 import time
 import traceback
-from array import array
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
 from itertools import islice
 from pathlib import Path
-from threading import get_ident as _get_ident
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -165,17 +163,15 @@ class Run:
         self._fast = _fast_types()
         self._buffer: collections.deque[tuple[int, float, dict[str, Any]]] = collections.deque()
         self._append = self._buffer.append
-        # one-key calls of the thread that made the run: per key, two columns, steps then values
-        # (arrays: a number is converted once, when appended); the flusher takes the prefix both
-        # hold (the values' length: a call appends its step first) and deletes it, so calls that
-        # append meanwhile stay for the next flush (_take_buffer). Other threads' calls take the
-        # dict path (one atomic deque append each), so two threads never interleave in a column.
-        # Wall times: the clock, one (step, time) pair each time a call's step differs from the
-        # last call's, so a step's points share the time of its first call
-        self._owner = _get_ident()
-        self._columns: dict[str, tuple[array[int], array[float]]] = {}
-        self._clock_steps = array("q")
-        self._clock_times = array("d")
+        # one-key calls: per key, one list of (step, value) pairs laid flat, [s0, v0, s1, v1, ...],
+        # extended by ``column += (step, value)``: one C call, atomic under the GIL, so calls of
+        # several threads never split a pair, and 2-3x cheaper than two array appends and a thread
+        # check. The flusher takes the prefix a column holds (always a whole number of pairs) and
+        # deletes it; calls that append meanwhile stay for the next flush (_take_buffer).
+        # Wall times: the clock, [step, time, ...] pairs added the same way each time a call's step
+        # differs from the last call's, so a step's points share the time of its first call
+        self._columns: dict[str, list[Any]] = {}
+        self._clock: list[Any] = []
         self._clock_step = -1  # the step of the last pair
         self._step = first_step
         self._known: set[str] = set()
@@ -359,18 +355,19 @@ class Run:
         step (W&B's convention). ``time`` is the points' wall time in epoch seconds (default:
         now), for importers and replays.
         """
-        if time is None and commit is None and type(data) is dict and len(data) == 1:
-            # one float per call, a key logged before: into its key's columns, no dict kept; a
+        if type(data) is dict and len(data) == 1 and commit is None and time is None:
+            # one float per call, a key logged before: into its key's column, no dict kept; a
             # finished run has no columns (the rest of the checks are in _tick, once per step)
-            key, = data
-            value = data[key]
-            column = self._columns.get(key)
-            if column is not None and type(value) is float and _get_ident() == self._owner:
-                if step != self._clock_step:
-                    step = self._tick(step)
-                column[0].append(step)
-                column[1].append(value)
-                return
+            for key, value in data.items():
+                try:
+                    column = self._columns[key]
+                except KeyError:
+                    break
+                if type(value) is float:
+                    if step != self._clock_step:
+                        step = self._tick(step)
+                    column += (step, value)
+                    return
         self._log(data, step, commit, time)
 
     def _log(self, data: Mapping[str, Any], step: Any, commit: bool | None, time: float | None) -> None:
@@ -381,10 +378,10 @@ class Run:
         entry: dict[str, Any]
         if type(data) is not dict:
             entry = self._validate(data)
-        elif len(data) == 1:  # one scalar per call: into its key's columns, no dict kept
+        elif len(data) == 1:  # one scalar per call: into its key's column, no dict kept
             [(key, value)] = data.items()
             column = self._columns.get(key)
-            if column is not None and type(value) in self._fast and time is None and _get_ident() == self._owner:
+            if column is not None and type(value) in self._fast and time is None:
                 if step is None:
                     step = self._step
                     if commit is not False:
@@ -398,8 +395,7 @@ class Run:
                     self._note_time(step)
                 if commit is False:
                     self._clock_step = -1  # the next call at this step counts it (see _tick)
-                column[0].append(step)
-                column[1].append(value if type(value) is float else _scalar(value))
+                column += (step, value if type(value) is float else _scalar(value))
                 return
             entry = self._validate(data)
         elif self._keys_known(data) and self._types_fast(map(type, data.values())):
@@ -418,15 +414,14 @@ class Run:
         when = _now() if time is None else self._check_time(time)
         if self._media is not None and self._split_media(step, when, entry) and not entry:
             return  # media only: no points at this step
-        if len(entry) == 1 and time is None and _get_ident() == self._owner:
+        if len(entry) == 1 and time is None:
             [(key, value)] = entry.items()
             if step != self._clock_step:
                 self._note_time(step)
             if commit is False:
                 self._clock_step = -1
             column = self._column(key)
-            column[0].append(step)
-            column[1].append(_scalar(value))
+            column += (step, _scalar(value))
         else:
             self._append((step, when, entry))
 
@@ -439,14 +434,16 @@ class Run:
         >>> for step in range(1000):  # doctest: +SKIP
         ...     run.log_scalar("loss", loss, step)
         """
-        column = self._columns.get(key)
-        if column is None or type(value) is not float or _get_ident() != self._owner:
-            self._log({key: value}, step, None, None)  # a new key, another type or thread, a finished run
+        try:
+            column = self._columns[key]
+        except KeyError:  # a new key (its column is made on the full path), or a finished run
+            column = None
+        if column is None or type(value) is not float:
+            self._log({key: value}, step, None, None)  # another type: checked and converted there
             return
         if step != self._clock_step:
             step = self._tick(step)
-        column[0].append(step)
-        column[1].append(value)
+        column += (step, value)
 
     def _tick(self, step: Any) -> int:
         """The fast paths' checks, once per step: a call whose step differs from the last call's
@@ -465,14 +462,14 @@ class Run:
         return int(step)
 
     def _note_time(self, step: int) -> None:
-        self._clock_steps.append(step)
-        self._clock_times.append(_now())
+        clock = self._clock
+        clock += (step, _now())
         self._clock_step = step
 
-    def _column(self, key: str) -> tuple[array[int], array[float]]:
+    def _column(self, key: str) -> list[Any]:
         column = self._columns.get(key)
         if column is None:
-            column = self._columns.setdefault(key, (array("q"), array("d")))
+            column = self._columns.setdefault(key, [])
         return column
 
     def _split_media(self, step: int, when: float, entry: dict[str, Any]) -> bool:
@@ -729,22 +726,21 @@ class Run:
         buffer = self._buffer
         count = len(buffer)
         columns = []
-        for key, (steps, values) in list(self._columns.items()):  # list(): one C call, atomic
-            length = len(values)  # a call appends its step, then its value: both hold this many
+        for key, column in list(self._columns.items()):  # list(): one C call, atomic
+            length = len(column)  # whole pairs: a call adds its pair in one C call
             if length:
-                # a copy of the prefix, then its deletion: points appended between the two are
-                # after the prefix and stay for the next flush
-                columns.append((key, steps[:length], values[:length]))
-                del steps[:length]
-                del values[:length]
+                # a copy of the prefix, then its deletion: pairs added between the two are after
+                # the prefix and stay for the next flush
+                columns.append((key, column[:length]))
+                del column[:length]
         clock = None
         if columns:
             # after the columns: every point taken has its step's pair in this copy
-            length = len(self._clock_times)  # a pair's step is appended first, then its time
-            clock = (self._clock_steps[:length], self._clock_times[:length])
-            if length > 1:  # the last pair stays: later calls at that step add none
-                del self._clock_steps[:length - 1]
-                del self._clock_times[:length - 1]
+            clock_pairs = self._clock
+            length = len(clock_pairs)
+            clock = clock_pairs[:length]
+            if length > 2:  # the last pair stays: later calls at that step add none
+                del clock_pairs[:length - 2]
         if not count and not columns:
             return False
         # iter(popleft, sentinel) pops in C; new entries appended meanwhile stay for next time
@@ -765,17 +761,15 @@ class Run:
         self._inflight = None
         return batch is not None
 
-    def _put_back(self, columns: list[tuple[str, array[int], array[float]]]) -> None:
+    def _put_back(self, columns: list[tuple[str, list[Any]]]) -> None:
         """Points taken from the columns go back in front of what was appended since (their steps'
         clock pairs: the clock keeps the last, later calls add their own)."""
-        for key, steps, values in columns:
-            column = self._column(key)
-            column[0][0:0] = steps
-            column[1][0:0] = values
+        for key, pairs in columns:
+            self._column(key)[0:0] = pairs
 
     @property
     def _buffered(self) -> int:
-        return len(self._buffer) + sum(len(values) for _, values in self._columns.values())
+        return len(self._buffer) + sum(map(len, self._columns.values())) // 2
 
     def _write_backlog(self) -> bool:
         """Write the backlog as segments, oldest first; True when something was written.
