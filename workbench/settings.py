@@ -54,7 +54,7 @@ class Settings:
     system_metrics: bool = True
     #: seconds between system metric samples
     system_metrics_interval: float = 15.0
-    #: make a run's final segment and record durable when it finishes (one syncfs); intermediate
+    #: make a run's files durable when it finishes (an fsync of each, points first); intermediate
     #: flushes are atomic but left to the kernel's writeback
     fsync: bool = True
     #: MiB of metric points a run keeps in memory while the store refuses writes (a full disk);

@@ -22,12 +22,14 @@ as JSON's ``\uHHHH`` escapes, so a program reading it gets the exact text back.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-__all__ = ["confirm", "dumps", "echo", "table", "visible"]
+__all__ = ["PROGRESS_CHOICES", "confirm", "dumps", "echo", "progress", "table", "visible"]
 
 _NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
 _LAYOUT = "\n\t"  # what echo() passes through: the line breaks and tabs a command writes itself
@@ -124,3 +126,52 @@ def dumps(value: Any, *, indent: int | None = None, default: Any = str) -> str:
             code -= 0x10000
             out.append(f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}")
     return "".join(out)
+
+
+#: ``--progress`` of the store-wide commands (``reindex``, ``fsck``, ``gc``), as ``sync`` has it
+PROGRESS_CHOICES = ("auto", "always", "never")
+
+
+class _Line:
+    """One line of progress on stderr, redrawn at most 5 times a second: ``what: done/total (n%), s``."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.drawn = 0.0
+        self.width = 0
+
+    def __call__(self, what: str, done: int, total: int | None) -> None:
+        now = time.monotonic()
+        if now - self.drawn < 0.2 and not (total is not None and done == total):
+            return
+        self.drawn = now
+        count = f"{done:,}/{total:,} ({100 * done // total}%)" if total else f"{done:,}"
+        text = visible(f"{what}: {count}, {now - self.started:.0f} s")
+        pad = " " * max(0, self.width - len(text))
+        self.width = len(text)
+        sys.stderr.write(f"\r{text}{pad}")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.width:
+            sys.stderr.write("\r" + " " * self.width + "\r")  # the line goes: the command's own output follows
+            sys.stderr.flush()
+
+
+@contextlib.contextmanager
+def progress(mode: str | None) -> Iterator[None]:
+    """Show the progress of the store-wide passes run inside (``workbench/_steps.py``) on stderr:
+    ``auto`` (and None) only when stderr is a terminal, ``always`` anywhere, ``never`` not at all.
+    Never on stdout: a command's output stays what it was in pipes and tests."""
+    from workbench import _steps
+
+    shown = mode == "always" or (mode in (None, "auto") and hasattr(sys.stderr, "isatty") and sys.stderr.isatty())
+    if not shown:
+        yield
+        return
+    line = _Line()
+    try:
+        with _steps.reporting(line):
+            yield
+    finally:
+        line.close()

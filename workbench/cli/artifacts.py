@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from workbench._units import human_bytes
-from workbench.cli._terminal import confirm, dumps, echo, table, visible
+from workbench.cli._terminal import PROGRESS_CHOICES, confirm, dumps, echo, progress, table, visible
 
 __all__ = ["register"]
 
@@ -83,6 +83,8 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser("gc", help="remove blobs that no artifact version references")
     p.add_argument("--dry-run", action="store_true", help="only report what would be removed")
+    p.add_argument("--progress", choices=PROGRESS_CHOICES, default="auto",
+                   help="a progress line on stderr: auto (when stderr is a terminal), always, never")
     p.set_defaults(handler=cmd_gc)
     p = sub.add_parser("du", help="logical size of all versions, size on disk, and dedup savings")
     p.add_argument("--json", action="store_true")
@@ -368,7 +370,9 @@ def _print_gc(report: Any) -> None:
 
 
 def cmd_gc(args: argparse.Namespace) -> int:
-    _print_gc(_store(args).gc(dry_run=args.dry_run))
+    with progress(args.progress):
+        report = _store(args).gc(dry_run=args.dry_run)
+    _print_gc(report)
     return 0
 
 

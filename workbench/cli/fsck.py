@@ -12,7 +12,7 @@ import argparse
 from typing import Any
 
 from workbench._units import human_bytes
-from workbench.cli._terminal import dumps, echo, visible
+from workbench.cli._terminal import PROGRESS_CHOICES, dumps, echo, progress, visible
 
 __all__ = ["cmd_artifacts_fsck", "cmd_fsck", "register"]
 
@@ -32,6 +32,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="move corrupt blobs into <root>/quarantine/ (naming the versions that lost files) and "
                    "rebuild a damaged catalog; nothing is deleted")
     p.add_argument("--json", action="store_true", help="the findings as one JSON object")
+    p.add_argument("--progress", choices=PROGRESS_CHOICES, default="auto",
+                   help="a progress line on stderr: auto (when stderr is a terminal), always, never")
 
 
 def _print(result: Any, as_json: bool) -> int:
@@ -74,11 +76,15 @@ def _print(result: Any, as_json: bool) -> int:
 def cmd_fsck(args: argparse.Namespace) -> int:
     import workbench
 
-    return _print(workbench.fsck(repair=args.repair, root=args.root), args.json)
+    with progress(args.progress):
+        result = workbench.fsck(repair=args.repair, root=args.root)
+    return _print(result, args.json)
 
 
 def cmd_artifacts_fsck(args: argparse.Namespace) -> int:
     from workbench.settings import load_settings
     from workbench.store.fsck import check_artifacts_only
 
-    return _print(check_artifacts_only(load_settings(args.root), repair=args.repair), args.json)
+    with progress(args.progress):
+        result = check_artifacts_only(load_settings(args.root), repair=args.repair)
+    return _print(result, args.json)

@@ -7,6 +7,7 @@ summary, a notebook may edit tags and notes): each writes only the fields it cha
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import sys
@@ -94,6 +95,7 @@ def create_record(layout: Layout, record: Record, *, fsync: bool = True) -> None
     except FileExistsError:
         raise StoreError(f"run {record['id']!r} already exists in {layout.root}") from None
     atomic_write_bytes(run_dir / "run.json", data, fsync=fsync)
+    _remember(run_dir / "run.json", data)
     layout.note_change(record["id"])
 
 
@@ -114,7 +116,10 @@ def update_record(
         raise RunNotFound(f"no run {run_id!r} in {layout.root}")
     # flock on the directory itself: no lock file to create
     with file_lock(run_dir, what=f"lock of run {run_id!r}"):
-        record = read_record(layout, run_id)
+        path = run_dir / "run.json"
+        record = _recall(path)
+        if record is None:
+            record = read_record(layout, run_id)
         if record.get("remote") and not allow_remote:
             raise ReadOnlyRun(
                 f"run {run_id!r} was synced from remote {record['remote']!r} and is read-only here; "
@@ -122,8 +127,53 @@ def update_record(
             )
         if mutate(record) is False:
             return record
-        atomic_write_bytes(run_dir / "run.json", _serialize(record, run_id), fsync=fsync)
+        data = _serialize(record, run_id)
+        atomic_write_bytes(path, data, fsync=fsync)
+        _remember(path, data)
     layout.note_change(run_id)
+    return record
+
+
+# The record this process wrote last, per path: its bytes (checked when written) and the identity
+# of the file (inode, size, change time). A writer that finds the file unchanged since it wrote it
+# (a run's own record, rewritten at every flush) takes the record from these bytes rather than
+# reading and checking the file again. Every write replaces the file (a new inode), so a file
+# another process wrote since never matches; entries go with the oldest first past _REMEMBERED.
+_written: dict[str, tuple[tuple[int, int, int, int, int], bytes]] = {}
+_REMEMBERED = 64
+
+
+def _identity(st: os.stat_result) -> tuple[int, int, int, int, int]:
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
+def _remember(path: Path, data: bytes) -> None:
+    key = str(path)
+    try:
+        identity = _identity(os.stat(key))
+    except OSError:
+        _written.pop(key, None)
+        return
+    _written.pop(key, None)
+    _written[key] = (identity, data)
+    if len(_written) > _REMEMBERED:
+        _written.pop(next(iter(_written), key), None)
+
+
+def _recall(path: Path) -> Record | None:
+    """The record at ``path`` when it is still the file this process wrote last, else None."""
+    key = str(path)
+    known = _written.get(key)
+    if known is None:
+        return None
+    try:
+        same = _identity(os.stat(key)) == known[0]
+    except OSError:
+        same = False
+    if not same:
+        _written.pop(key, None)
+        return None
+    record: Record = json.loads(known[1])
     return record
 
 

@@ -15,6 +15,7 @@ import re
 import socket
 import subprocess
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeGuard
 
 if TYPE_CHECKING:
@@ -149,17 +150,39 @@ def save_environment(layout: Layout) -> tuple[str | None, str | None]:
         digest, data = _encoded()
     except Exception as exc:  # noqa: BLE001 - capture must never stop a run from starting
         return None, f"the environment (installed packages) could not be read: {type(exc).__name__}: {exc}"
+    path = layout.environment(digest)
+    known = _saved.get(str(path))
+    if known is not None:
+        try:
+            st = os.stat(path)
+        except OSError:
+            pass
+        else:
+            if (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) == known:
+                return digest, None  # the file this process wrote or checked, unchanged since
     from workbench.store._faults import describe
     from workbench.store.environments import write_environment
 
     try:
-        write_environment(layout, digest, data)
+        if write_environment(layout, digest, data):
+            unsynced.add(path)
+        st = os.stat(path)
     except OSError as exc:
         return digest, (f"the environment {digest[:12]} ({len(_installed())} packages) was not saved: "
                         f"{describe(exc, layout.environments)}")
+    _saved[str(path)] = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
     return digest, None
 
 
+#: environment files this process wrote or read back whole, by path: (device, inode, size, mtime);
+#: a later run of the process that finds the file unchanged neither reads nor writes it
+_saved: dict[str, tuple[int, int, int, int]] = {}
+#: environment files this process wrote and no run's finish has made durable yet (the first run
+#: of a process to finish fsyncs the file with its own: workbench/tracking/run.py)
+unsynced: set[Path] = set()
+
+
+@functools.lru_cache(maxsize=1)
 def _package_versions() -> dict[str, str]:
     versions = dict(_installed())
     short = {name: versions[name] for name in _PACKAGES if name in versions}
@@ -205,6 +228,6 @@ def environment() -> dict[str, Any]:
     info["command"] = [sys.executable, *sys.argv] if sys.argv and sys.argv[0] else [sys.executable]
     info["cwd"] = os.getcwd()
     info["git"] = _git_info(info["cwd"])
-    info["packages"] = _package_versions()
+    info["packages"] = dict(_package_versions())
     info["notebook"] = notebook_path()
     return info

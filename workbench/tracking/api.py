@@ -62,6 +62,28 @@ def _save_diff(path: Path, diff: bytes) -> None:
     _last_diff = (diff, path)
 
 
+# one Layout per store for the runs of this process: its change journal stays open between runs
+_layouts: dict[Path, Layout] = {}
+_start_times: dict[int, int | None] = {}
+
+
+def _layout(root: Path) -> Layout:
+    layout = _layouts.get(root)
+    if layout is None:
+        if len(_layouts) >= 16:
+            _layouts.clear()
+        layout = _layouts[root] = Layout(root)
+    return layout
+
+
+def _start_time(pid: int) -> int | None:
+    """``process_start_time(pid)`` read once per process (a forked child has a pid of its own)."""
+    if pid not in _start_times:
+        _start_times.clear()
+        _start_times[pid] = process_start_time(pid)
+    return _start_times[pid]
+
+
 def _random_name() -> str:
     return f"{secrets.choice(_ADJECTIVES)}-{secrets.choice(_NOUNS)}-{secrets.randbelow(1000)}"
 
@@ -227,7 +249,7 @@ def init(
 
     resolved = load_settings(root, **settings)
     segments.preload()
-    layout = Layout(resolved.root)
+    layout = _layout(resolved.root)
     layout.ensure()
     env = environment()
     env_digest, env_unsaved = save_environment(layout)
@@ -236,7 +258,7 @@ def init(
     process = {
         "status": "running",
         "pid": pid,
-        "pid_start": process_start_time(pid),
+        "pid_start": _start_time(pid),
         "heartbeat": now,
         **{k: env[k] for k in ("host", "user", "python", "platform", "executable", "command", "cwd",
                                 "git", "packages", "notebook")},

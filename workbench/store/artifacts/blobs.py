@@ -16,7 +16,7 @@ from pathlib import Path
 
 from workbench._private import OPEN_FLAGS, READ_ONLY_MODE, make_dir, restrict
 from workbench.errors import ArtifactError
-from workbench.store._atomic import sync_filesystem, write_all
+from workbench.store._atomic import sync_paths, write_all
 
 __all__ = ["Blobs", "is_digest"]
 
@@ -110,24 +110,25 @@ class Blobs:
         os.replace(tmp, final)  # same content if someone raced us: replacing it is harmless
         return True
 
-    def sync(self) -> None:
-        """Make the blobs written so far durable, before a manifest names them.
-
-        One ``syncfs`` of the store's filesystem (Linux) costs far less than an fsync per blob
-        (a 1 GB file is ~4,000 chunks); elsewhere each new blob and its directory is fsynced.
-        """
+    def take_written(self) -> tuple[list[Path], list[Path]]:
+        """``(blobs, directories)`` written since the last :meth:`sync` or call of this, which
+        forgets them: for a caller that makes them durable with its own files (a run's finish)."""
         written, self._written = self._written, []
         touched, self._touched = sorted(self._touched), set()
+        if not written:
+            return [], []
+        # a new prefix directory is named in the blob root
+        return written, [*touched, self.root]
+
+    def sync(self) -> None:
+        """Make the blobs written so far durable, before a manifest names them: an fsync of each
+        new blob and of the directories naming them (``sync_paths``: batched, a few threads for
+        many chunks), so the cost is these bytes alone, never another program's unwritten data
+        (``syncfs`` waited for all of it)."""
+        written, dirs = self.take_written()
         if not self.fsync or not written:
             return
-        if sync_filesystem(self.root):
-            return
-        for path in [*written, *touched]:
-            fd = os.open(path, os.O_RDONLY | OPEN_FLAGS)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+        sync_paths(written, dirs)
 
     def missing_error(self, digest: str, where: str) -> ArtifactError:
         return ArtifactError(
