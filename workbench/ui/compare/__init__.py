@@ -37,7 +37,9 @@ class MetricCompare(Component[MetricCompareModel]):
     Each run has one colour in every chart (:func:`workbench.ui._colors.run_colors`), listed in a
     scrollable legend beside the charts; hovering a line shows run, key, step, value and wall time.
     ``component.model.set_group_by("config.lr")`` (or ``"tags"``) draws each group's mean with a
-    min/max band.
+    min/max band. Zooming (box or wheel zoom, pan) re-reads the steps in view at full resolution
+    (``history(range=)``); ``component.model.set_window(lo, hi)`` does it from code and
+    ``reset_window()`` goes back to the full range.
     refresh:
         Seconds between live refreshes (default: the store's ``ui_refresh`` setting).
     """
@@ -95,4 +97,8 @@ add_zh({
     "{label} ({n} runs)": "{label}（{n} 个运行）",
     "{label} (1 run)": "{label}（1 个运行）",
     "Keys": "键",
+    "Reset zoom": "重置缩放",
+    "Wheel: zoom, drag: pan": "滚轮：缩放，拖动：平移",
+    "zoomed: steps {lo} to {hi} re-read": "已缩放：重新读取步数 {lo} 至 {hi}",
+    "Zoom": "缩放",
 })

@@ -6,10 +6,18 @@ whose tooltip names run, key, step, value and wall time (bqplot tooltips are tex
 one scrollable list beside the charts (:mod:`workbench.ui.compare._legend`). When only values
 change (a live run logged more, the smoothing moved) the marks are updated in place; a new set of
 runs, keys, groups or axes rebuilds the figures.
+
+Zoom: every figure has bqplot's ``PanZoom`` interaction on its x axis (the wheel zooms, a drag
+pans), and the figures share one x scale, so they move together. The scale's ``min``/``max``
+(sent back to the kernel as the user zooms) ask the model for that window
+(:meth:`MetricCompareModel.request_window`: at most one read in flight, the latest window next),
+whose points then replace the marks' data; **Reset zoom** gives the scales back their automatic
+range and the model its full-range points (no read).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from workbench.ui import _html, _safe
@@ -31,6 +39,13 @@ def _x(series: Series, axis: str) -> Any:
     import numpy as np
 
     return (series.x * 1000).astype("datetime64[ms]") if axis == "time" else np.asarray(series.x)
+
+
+def _seconds(value: Any) -> float:
+    """A scale bound as the model's x: a number, or a DateScale's naive UTC datetime as epoch seconds."""
+    if isinstance(value, dt.datetime):
+        return (value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value).timestamp()
+    return float(value)
 
 
 def hover_texts(series: Series) -> list[str]:
@@ -60,6 +75,11 @@ class MetricCompareWidget:
         self._syncing = False
         self._shape: Any = None
         self.figures: list[Any] = []
+        self.x_scale: Any = None  # shared by the figures of one drawing; PanZoom moves it
+        #: True while this view frees the scales itself (not the user's zoom); not ``_syncing``, which a
+        #: redraw on the model's reading thread holds while the user may go on zooming
+        self._freeing = False
+        self.y_scales: list[Any] = []
         self._marks: list[list[tuple[Any, Any, Any, Any]]] = []  # per chart, per series
         self.keys = w.SelectMultiple(description=tr("Metrics"), rows=5)
         self.smoothing = w.FloatSlider(value=model.smoothing, min=0.0, max=0.99, step=0.01,
@@ -68,13 +88,14 @@ class MetricCompareWidget:
         self.log_y = w.Checkbox(value=model.log_y, description=tr("log scale"))
         self.grouped = w.Checkbox(value=model.grouped, description=tr("one chart"))
         self.group_by = w.Dropdown(options=[(tr("no grouping"), "")], value="", description=tr("Group by"))
+        self.reset_zoom = w.Button(description=tr("Reset zoom"), tooltip=tr("Wheel: zoom, drag: pan"))
         self.info = w.Label()
         self.error = _safe.html_widget()
         self.charts = w.VBox(layout={"flex": "1 1 auto"})
         self.legend = _safe.html_widget(layout={"width": "250px"})
         self.layout = w.VBox([
             w.HBox([self.keys, w.VBox([self.smoothing, self.x_axis, w.HBox([self.log_y, self.grouped]),
-                                       self.group_by])]),
+                                       self.group_by, self.reset_zoom])]),
             self.error, self.info, w.HBox([self.charts, self.legend]),
         ])
         self.keys.observe(lambda ch: self._guarded(model.set_keys, list(ch["new"])), "value")
@@ -83,6 +104,7 @@ class MetricCompareWidget:
         self.log_y.observe(lambda ch: self._guarded(model.set_log, ch["new"]), "value")
         self.grouped.observe(lambda ch: self._guarded(model.set_grouped, ch["new"]), "value")
         self.group_by.observe(lambda ch: self._guarded(model.set_group_by, ch["new"] or None), "value")
+        self.reset_zoom.on_click(lambda _: self.reset())
         self._unsubscribe = model.observe(self._redraw)
         self._redraw(frozenset({"series", "keys", "axes", "error"}))
         self._poller = start_polling(model, refresh)
@@ -110,6 +132,8 @@ class MetricCompareWidget:
             self.grouped.value = model.grouped
             if "series" in changed or "axes" in changed:
                 self._draw()
+            if "window" in changed and model.window is None:
+                self._free_scales()  # the model went back to the full range: so do the charts
             self.info.value = model.status_text
         finally:
             self._syncing = False
@@ -130,7 +154,14 @@ class MetricCompareWidget:
                         band.x, band.y = x, [plotted(s.lo, model.log_y), plotted(s.hi, model.log_y)]
             self.legend.value = legend_markup(model)
             return
+        import bqplot as bq
+
         self._shape = shape
+        if self.x_scale is not None:
+            self.x_scale.unobserve(self._scale_moved, ["min", "max"])
+        self.x_scale = bq.DateScale() if model.x_axis == "time" else bq.LinearScale()
+        self.x_scale.observe(self._scale_moved, ["min", "max"])
+        self.y_scales = []
         self._marks = []
         self.figures = []
         for title, series in charts:
@@ -148,8 +179,9 @@ class MetricCompareWidget:
         import bqplot as bq
 
         model = self.model
-        x_scale = bq.DateScale() if model.x_axis == "time" else bq.LinearScale()
+        x_scale = self.x_scale
         y_scale = bq.LogScale() if model.log_y else bq.LinearScale()
+        self.y_scales.append(y_scale)
         scales = {"x": x_scale, "y": y_scale}
         tooltip = bq.Tooltip(fields=["name"], show_labels=False)
         bands, lines, hovers, per_series = [], [], [], []
@@ -177,10 +209,39 @@ class MetricCompareWidget:
         axes = [bq.Axis(scale=x_scale, label=tr({"step": "step", "time": "wall time",
                                                  "relative": "seconds since start"}[model.x_axis])),
                 bq.Axis(scale=y_scale, side="left", label=title)]
-        figure = bq.Figure(marks=marks, axes=axes, title=title, layout={"height": "320px", "width": "100%"})
+        zoom = bq.interacts.PanZoom(scales={"x": [x_scale]})  # along x, like the web app's wheel zoom
+        figure = bq.Figure(marks=marks, axes=axes, title=title, interaction=zoom,
+                           layout={"height": "320px", "width": "100%"})
         return figure, per_series
+
+    def _scale_moved(self, change: dict[str, Any]) -> None:
+        """PanZoom moved the x scale: ask the model for the window it shows."""
+        if self._freeing:
+            return
+        lo, hi = self.x_scale.min, self.x_scale.max
+        if lo is None and hi is None:
+            self.model.reset_window()
+        elif lo is not None and hi is not None:
+            self.model.request_window(_seconds(lo), _seconds(hi))
+
+    def reset(self) -> None:
+        """What **Reset zoom** does: automatic ranges again and the full-range points (no read)."""
+        self._free_scales()
+        self.model.reset_window()
+
+    def _free_scales(self) -> None:
+        self._freeing = True
+        try:
+            for scale in [self.x_scale, *self.y_scales]:
+                if scale is not None and (scale.min is not None or scale.max is not None):
+                    with scale.hold_sync():
+                        scale.min = scale.max = None
+        finally:
+            self._freeing = False
 
     def close(self) -> None:
         self._poller.stop()
         self._unsubscribe()
+        if self.x_scale is not None:
+            self.x_scale.unobserve(self._scale_moved, ["min", "max"])
         self.layout.close()

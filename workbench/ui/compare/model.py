@@ -13,11 +13,29 @@ same in every chart). With no keys chosen, the keys most runs logged are shown (
 ``config.*`` key or ``tags``) draws each group as its mean line with a min/max band: each run's
 downsampled points are aligned on the union of the group's steps (linear between a run's own
 points, nothing outside its range) before mean, min and max are taken.
+
+**Zoom re-query.** :meth:`MetricCompareModel.set_window` (and the coalesced
+:meth:`~MetricCompareModel.request_window` the views call on a box or wheel zoom, a pan) re-reads
+the shown runs and keys with ``history(samples=, range=(lo, hi))``: the steps in view get their
+own ``samples`` points, so a window of up to ``samples`` steps is drawn at full resolution. The
+window is in the x axis' units; on the ``time`` and ``relative`` axes it is mapped back to steps
+per run through that run's full-range points (from the step of the last point at or before the
+window's start to the step of the first point at or after its end: a little wider than the window,
+never narrower, while wall time grows with the step), so each run is re-read with its own step
+range. The window's points replace the full-range points inside its steps; outside they stay, so
+panning shows lines at once and :meth:`~MetricCompareModel.reset_window` is instant (no query).
+A run whose keys all hold at most ``samples`` points is already complete and is not re-read.
+A window that covers every series is the full range. Any change that redraws the charts anew
+(runs, keys, axis, log scale, grouping) drops the window; smoothing and live refresh keep it (a
+running run that logged more is re-read over its full range and over the window).
 """
 
 from __future__ import annotations
 
+import functools
 import math
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +43,7 @@ import workbench as wb
 from workbench.errors import QueryError
 from workbench.ui._colors import run_colors
 from workbench.ui._format import when
-from workbench.ui._model import Selection, ViewModel, as_selection
+from workbench.ui._model import Selection, ViewModel, as_selection, log
 
 if TYPE_CHECKING:
     import numpy as np
@@ -40,6 +58,10 @@ DEFAULT_KEYS = 4
 #: the group of runs that have no value for the group-by key
 NO_VALUE = "(none)"
 GROUP_PREFIX = "group:"
+#: a window: ``(lo, hi)`` in the x axis' units
+Window = tuple[float, float]
+#: how a view runs a window's result on its own thread (Panel: the document's next tick)
+Deliver = Callable[[Callable[[], None]], None]
 
 
 @dataclass
@@ -139,7 +161,20 @@ class MetricCompareModel(ViewModel):
         self.total_points = 0
         self.shown_points = 0
         self._records: dict[str, dict[str, Any]] = {}
-        self._points: dict[str, pd.DataFrame] = {}  # run id -> its history (chosen keys)
+        self._points: dict[str, pd.DataFrame] = {}  # run id -> its history (chosen keys), full range
+        #: the zoom window (x axis units) whose steps were re-read, or None: the full range
+        self.window: Window | None = None
+        #: run id -> (first step, last step) re-read for the window
+        self.window_steps: dict[str, tuple[int, int]] = {}
+        #: how many window re-reads ran (each is one ``history`` call per distinct step range)
+        self.window_reads = 0
+        self._zoomed: dict[str, pd.DataFrame] = {}  # run id -> full-range points with the window's inside
+        self._window_seq = 0  # bumped by every window request and by every change that drops the window
+        self._window_next: tuple[Window, int, Deliver | None] | None = None  # the latest request not yet read
+        self._window_asked: Window | None = None  # the latest window asked for (shown, read or waiting)
+        self._window_busy = False
+        self._window_idle = threading.Event()
+        self._window_idle.set()
         self._unsubscribe = self.selection.observe(lambda _: self.reload())
         self.set_smoothing(smoothing)
         self.set_x_axis(x_axis)
@@ -163,7 +198,12 @@ class MetricCompareModel(ViewModel):
             return tr("No runs selected: select runs in the runs table to compare their metrics.")
         if not self.available:
             return tr("The selected runs have logged no metrics yet.")
-        return tr("{shown} of {total} points shown", shown=f"{self.shown_points:,}", total=f"{self.total_points:,}")
+        text = tr("{shown} of {total} points shown", shown=f"{self.shown_points:,}", total=f"{self.total_points:,}")
+        if self.window_steps:
+            lo = min(lo for lo, _ in self.window_steps.values())
+            hi = max(hi for _, hi in self.window_steps.values())
+            text += " \u00b7 " + tr("zoomed: steps {lo} to {hi} re-read", lo=f"{lo:,}", hi=f"{hi:,}")
+        return text
 
     def charts(self) -> list[tuple[str, list[Series]]]:
         """(title, series) per chart: one per key, or one holding every key when ``grouped``."""
@@ -188,6 +228,7 @@ class MetricCompareModel(ViewModel):
     def reload(self) -> None:
         """Read records and history of the selected runs again."""
         with self._lock, self.guard("Metrics"):
+            self._drop_window()
             self._records = {rid: wb.get_run(rid, root=self.root) for rid in self.run_ids}
             self._update_available()
             self._points = self._read(list(self._records))
@@ -201,6 +242,7 @@ class MetricCompareModel(ViewModel):
             unknown = [k for k in keys if k not in self.available]
             self.keys = [k for k in keys if k in self.available]
             self._auto_keys = False
+            self._drop_window()
             self._points = self._read(list(self._records))
             self._build()
             self.notify("series", "keys")
@@ -226,6 +268,7 @@ class MetricCompareModel(ViewModel):
                 raise QueryError(f"x axis {axis!r} is not one of {', '.join(X_AXES)}")
             if axis != self.x_axis:
                 self.x_axis = axis
+                self._drop_window()
                 self._build()
                 self.notify("series", "axes")
 
@@ -233,12 +276,15 @@ class MetricCompareModel(ViewModel):
         with self._lock:
             if bool(log_y) != self.log_y:
                 self.log_y = bool(log_y)
+                if self._drop_window():
+                    self._build()
                 self.notify("series", "axes")
 
     def set_grouped(self, grouped: bool) -> None:
         with self._lock:
             if bool(grouped) != self.grouped:
                 self.grouped = bool(grouped)
+                self._drop_window()
                 self._build()  # a dash per key in one chart
                 self.notify("series", "keys")
 
@@ -251,6 +297,7 @@ class MetricCompareModel(ViewModel):
                                  f"{', '.join(self.groupable) or 'no config keys or tags'}")
             if key != self.group_by:
                 self.group_by = key
+                self._drop_window()
                 self._build()
                 self.notify("series", "groups")
 
@@ -271,17 +318,238 @@ class MetricCompareModel(ViewModel):
             if not changed:
                 return False
             with self.guard("Metrics"):
-                before = list(self.available)
+                before = (list(self.available), list(self.keys))
                 self._update_available()
+                if before[1] != self.keys:
+                    self._drop_window()  # new default keys: the charts are drawn anew
                 self._points.update(self._read(changed))
+                if self.window is not None:  # the window's steps of these runs, with what they logged since
+                    plan = self._window_plan(self.window, changed)
+                    self._install_window(plan, self._read_window(plan), changed)
                 self._build()
-                self.notify("series", "keys") if before != self.available else self.notify("series")
+                self.notify("series", "keys") if before[0] != self.available else self.notify("series")
             return True
+
+    # -- zoom ------------------------------------------------------------------------------------
+    def set_window(self, lo: float, hi: float) -> None:
+        """Show x from ``lo`` to ``hi`` (the x axis' units), its steps re-read at full resolution.
+
+        Reads now, on the caller's thread; a window covering every series is :meth:`reset_window`.
+        Views call :meth:`request_window`, which coalesces a zoom's many events.
+        """
+        with self._lock, self.guard("Zoom"):
+            window = self._checked_window(lo, hi)
+            self._window_seq += 1
+            self._window_next = None
+            if window is None:
+                self._show_full()
+                return
+            plan = self._window_plan(window, list(self._records))
+            parts = self._read_window(plan)
+            self._window_asked = window
+            self._zoomed = {}
+            self.window_steps = {}
+            self._install_window(plan, parts, list(self._records))
+            self.window = window
+            self._build()
+            self.notify("series", "window")
+
+    def request_window(self, lo: Any, hi: Any, deliver: Deliver | None = None) -> None:
+        """Ask for :meth:`set_window` without waiting: what zoom and pan events call.
+
+        At most one read is in flight (a background thread); requests that come meanwhile replace
+        each other, so only the latest is read next. A result is shown only while it is still
+        the latest request. ``deliver(apply)`` runs ``apply`` where the view may change its
+        widgets (Panel: ``document.add_next_tick_callback``); by default the reading thread runs it.
+        Values that are not finite numbers are ignored; a window covering every series resets.
+        """
+        with self._lock:
+            try:
+                window = self._checked_window(lo, hi)
+            except QueryError:
+                return
+            if window is None:
+                self._window_seq += 1
+                self._window_next = None
+                self._show_full()
+                return
+            if window == self._window_asked:
+                return  # shown, being read or waiting already (linked charts each report the same zoom)
+            self._window_asked = window
+            self._window_seq += 1
+            self._window_next = (window, self._window_seq, deliver)
+            if self._window_busy:
+                return
+            self._window_busy = True
+            self._window_idle.clear()
+        threading.Thread(target=self._window_worker, name="workbench-ui-zoom", daemon=True).start()
+
+    def reset_window(self) -> None:
+        """Show the full range again: the full-range points are kept, so nothing is read."""
+        with self._lock:
+            self._window_seq += 1
+            self._window_next = None
+            self._show_full()
+
+    def wait_window(self, timeout: float | None = None) -> bool:
+        """Wait until no window read is in flight or asked for; False on timeout."""
+        return self._window_idle.wait(timeout)
 
     def close(self) -> None:
         self._unsubscribe()
+        with self._lock:
+            self._window_seq += 1
+            self._window_next = None
 
     # -- internals -------------------------------------------------------------------------------
+    def _drop_window(self) -> bool:
+        """Forget the window (the caller rebuilds); True when there was one."""
+        self._window_seq += 1
+        self._window_next = self._window_asked = None
+        had = self.window is not None
+        self.window, self.window_steps, self._zoomed = None, {}, {}
+        return had
+
+    def _show_full(self) -> None:
+        if self._drop_window():
+            self._build()
+            self.notify("series", "window")
+
+    def _checked_window(self, lo: Any, hi: Any) -> Window | None:
+        """``(lo, hi)`` as floats in order, or None when it covers every series (the full range)."""
+        import numpy as np
+
+        try:
+            lo, hi = float(lo), float(hi)
+        except (TypeError, ValueError):
+            raise QueryError(f"a zoom window needs two numbers, not {lo!r} and {hi!r}") from None
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            raise QueryError(f"a zoom window needs finite numbers, not {lo!r} and {hi!r}")
+        lo, hi = min(lo, hi), max(lo, hi)
+        extents = [(float(np.nanmin(s.x)), float(np.nanmax(s.x))) for s in self.series if np.isfinite(s.x).any()]
+        if not extents or (lo <= min(e[0] for e in extents) and hi >= max(e[1] for e in extents)):
+            return None
+        return lo, hi
+
+
+    def _window_plan(self, window: Window, run_ids: list[str]) -> dict[tuple[int, int], list[str]]:
+        """Step range -> the runs to re-read over it for ``window``.
+
+        A run is left out when the window covers all of its steps or none of them, or when its
+        shown keys hold at most ``samples`` points each (the full-range read has them all).
+        """
+        import numpy as np
+
+        lo, hi = window
+        plan: dict[tuple[int, int], list[str]] = {}
+        for rid in run_ids:
+            points, record = self._points.get(rid), self._records.get(rid) or {}
+            stats = record.get("metrics") or {}
+            counts = [(stats.get(key) or {}).get("count") for key in self.keys]
+            if points is None or not len(points) or all(isinstance(c, int) and c <= self.samples for c in counts):
+                continue
+            steps = points["step"].to_numpy(dtype=np.float64)  # every shown key's: their union of steps
+            x = self._x(record, steps, points["time"].to_numpy(dtype=np.float64))
+            keep = ~(np.isnan(steps) | np.isnan(x))
+            steps, x = steps[keep], x[keep]
+            if not len(steps):
+                continue
+            if self.x_axis == "step":
+                first, last = math.floor(lo), math.ceil(hi)
+            else:  # the steps of the points just outside the window, per run
+                before, after = steps[x <= lo], steps[x >= hi]
+                start = float(before.max()) if len(before) else float(steps.min())
+                end = float(after.min()) if len(after) else float(steps.max())
+                first, last = math.floor(min(start, end)), math.ceil(max(start, end))
+            if (first <= steps.min() and last >= steps.max()) or last < steps.min() or first > steps.max():
+                continue
+            plan.setdefault((int(first), int(last)), []).append(rid)
+        return plan
+
+    def _read_window(self, plan: dict[tuple[int, int], list[str]]) -> dict[str, pd.DataFrame]:
+        """The points of each planned run over its step range (``samples`` per run and key)."""
+        keys = [k for k in self.keys if k in self.available]
+        out: dict[str, pd.DataFrame] = {}
+        for (first, last), run_ids in plan.items():
+            frame = wb.history(run_ids, keys=keys, samples=self.samples, range=(first, last), root=self.root)
+            if len(run_ids) == 1:  # one run (each run's own range on a time axis): no split
+                out[run_ids[0]] = frame
+                continue
+            groups = {str(rid): part for rid, part in frame.groupby("run_id", sort=False)}
+            out.update({rid: groups.get(rid, _no_points()) for rid in run_ids})
+        if plan:
+            self.window_reads += 1
+        return out
+
+    def _install_window(self, plan: dict[tuple[int, int], list[str]], parts: dict[str, pd.DataFrame],
+                        run_ids: list[str]) -> None:
+        """Put each planned run's window points in place of its full-range points in those steps."""
+        import pandas as pd
+
+        steps = {rid: span for span, rids in plan.items() for rid in rids}
+        for rid in run_ids:
+            self._zoomed.pop(rid, None)
+            self.window_steps.pop(rid, None)
+            if rid not in steps or rid not in parts:
+                continue
+            first, last = steps[rid]
+            full = self._points.get(rid)
+            if full is None or not len(full):
+                self._zoomed[rid] = parts[rid]
+            else:  # per key, steps stay in order: those before the window, the window's, those after
+                steps = full["step"]
+                self._zoomed[rid] = pd.concat([full[steps < first], parts[rid], full[steps > last]],
+                                              ignore_index=True)
+            self.window_steps[rid] = (first, last)
+
+    def _window_worker(self) -> None:
+        """Read the latest requested window until none is left (one read at a time)."""
+        try:
+            self._window_loop()
+        except Exception:  # noqa: BLE001 - a broken read must not leave the zoom waiting forever
+            log.exception("reading a zoom window failed")
+            with self._lock:
+                self._window_busy = False
+                self._window_idle.set()
+
+    def _window_loop(self) -> None:
+        while True:
+            with self._lock:
+                job = self._window_next
+                self._window_next = None
+                if job is None:  # decided under the lock that a request checks: none is lost
+                    self._window_busy = False
+                    self._window_idle.set()
+                    return
+                window, seq, deliver = job
+                plan = self._window_plan(window, list(self._records))
+            try:
+                parts = self._read_window(plan)
+            except (wb.WorkbenchError, OSError) as exc:
+                message = self._message("Zoom", exc)
+
+                def failed(seq: int = seq, message: str = message) -> None:
+                    with self._lock:
+                        if seq == self._window_seq:
+                            self._window_asked = self.window  # asking again reads again
+                            self._fail(message)
+
+                (deliver or _now)(failed)
+                continue
+
+            def apply(window: Window = window, seq: int = seq, plan: dict[tuple[int, int], list[str]] = plan,
+                      parts: dict[str, pd.DataFrame] = parts) -> None:
+                with self._lock:
+                    if seq != self._window_seq:
+                        return  # a newer request, or a change that dropped the window
+                    self._zoomed, self.window_steps = {}, {}
+                    self._install_window(plan, parts, list(self._records))
+                    self.window = window
+                    self._build()
+                    self.notify("series", "window")
+
+            (deliver or _now)(apply)
+
     def _update_available(self) -> None:
         runs_with: dict[str, int] = {}
         groupable: dict[str, None] = {"tags": None}
@@ -320,39 +588,50 @@ class MetricCompareModel(ViewModel):
         return {rid: groups.get(rid, _no_points()) for rid in run_ids}
 
     def _build(self) -> None:
+        self.colors = run_colors(list(self._records))
+        series = self._run_series()
+        self.total_points = sum(int(((r.get("metrics") or {}).get(key) or {}).get("count") or 0)
+                                for r in self._records.values() for key in self.keys)
+        self.shown_points = sum(len(s.y) for s in series)
+        if self.group_by is not None:
+            series = self._group_series(series, dict(self.key_dashes()))
+        for s in series:
+            s.smooth = ema(s.y, self.smoothing)
+        self.series = series
+
+    def _run_series(self) -> list[Series]:
+        """A series per run and key (the window's points inside the window), not yet smoothed."""
         import numpy as np
 
         series: list[Series] = []
-        total = 0
-        self.colors = run_colors(list(self._records))
+        colors = self.colors if set(self._records) <= set(self.colors) else run_colors(list(self._records))
         dashes = dict(self.key_dashes())
-        for rid in self._records:
-            record = self._records[rid]
-            points = self._points.get(rid, _no_points())
-            stats = record.get("metrics") or {}
-            start = record.get("started") or record.get("created")
+        for rid, record in self._records.items():
+            points = self._zoomed.get(rid)
+            if points is None:
+                points = self._points.get(rid)
+            if points is None:
+                continue
             label = str(record.get("name") or rid)
             for key in self.keys:
-                total += int((stats.get(key) or {}).get("count") or 0)
                 part = points[points["key"] == key] if len(points) else points
                 if not len(part):
                     continue
                 y = part["value"].to_numpy(dtype=np.float64)
                 steps = part["step"].to_numpy(dtype=np.float64)
                 times = part["time"].to_numpy(dtype=np.float64)
-                if self.x_axis == "step":
-                    x = steps
-                elif self.x_axis == "time":
-                    x = times
-                else:
-                    x = times - float(start if start is not None else times.min())
-                series.append(Series(rid, label, key, self.colors[rid], x, y, ema(y, self.smoothing), steps, times,
-                                     dashes.get(key, "solid")))
-        self.total_points = total
-        self.shown_points = sum(len(s.y) for s in series)
-        if self.group_by is not None:
-            series = self._group_series(series, dashes)
-        self.series = series
+                x = self._x(record, steps, times)
+                series.append(Series(rid, label, key, colors[rid], x, y, y, steps, times, dashes.get(key, "solid")))
+        return series
+
+    def _x(self, record: dict[str, Any], steps: np.ndarray, times: np.ndarray) -> np.ndarray:
+        """The x of points of the run of ``record`` on the current axis."""
+        if self.x_axis == "step":
+            return steps
+        if self.x_axis == "time":
+            return times
+        start = record.get("started") or record.get("created")
+        return times - float(start if start is not None else times.min())
 
     def _group_series(self, runs: list[Series], dashes: dict[str, str]) -> list[Series]:
         groups = self._groups()
@@ -366,7 +645,7 @@ class MetricCompareModel(ViewModel):
                     continue
                 steps, x, mean, lo, hi = aggregate(parts, self.x_axis == "step")
                 out.append(Series(GROUP_PREFIX + label, f"{label} ({len(members)})", key,
-                                  self.colors[GROUP_PREFIX + label], x, mean, ema(mean, self.smoothing), steps,
+                                  self.colors[GROUP_PREFIX + label], x, mean, mean, steps,
                                   steps * float("nan"), dashes.get(key, "solid"), lo, hi, len(members)))
         return out
 
@@ -427,7 +706,13 @@ def _value_order(value: str) -> tuple[int, float, str]:
         return (1, 0.0, value)
 
 
+def _now(apply: Callable[[], None]) -> None:
+    apply()
+
+
+@functools.cache
 def _no_points() -> pd.DataFrame:
+    """No points (one shared, never changed, frame)."""
     import pandas as pd
 
     return pd.DataFrame({"run_id": [], "key": [], "step": [], "value": [], "time": []})

@@ -6,6 +6,13 @@ raw, strong smoothed (a group also as a min/max band). Hovering a smoothed line 
 key, step, value and wall time; Bokeh escapes ``@field`` values. The legend is one scrollable
 list beside the charts (:mod:`workbench.ui.compare._legend`). Value changes replace
 ``source.data``; new runs, keys, groups or axes rebuild figures.
+
+Zoom: the charts share one x range, so a box zoom, wheel zoom (along x) or pan moves them together. Each
+ends in a ``RangesUpdate`` event (BokehJS sends a wheel zoom's once the wheel stops), which asks
+the model for that window (:meth:`MetricCompareModel.request_window`: at most one read in flight,
+the latest window next); the re-read points come back on the document's next tick and replace the
+sources' data, and the view stays where the user put it (a range the user moved no longer follows
+the data). Reset (and a zoom out past every line) shows the full-range points again, without a read.
 """
 
 from __future__ import annotations
@@ -46,6 +53,10 @@ class MetricComparePanel:
         self.model = model
         self._syncing = False
         self._shape: Any = None
+        self._x_range: Any = None  # shared by the figures of one drawing
+        #: the server session's document (window reads come back on its loop), None outside a server
+        self._doc: Any = pn.state.curdoc if pn.state.curdoc is not None and \
+            pn.state.curdoc.session_context is not None else None
         self.sources: list[list[Any]] = []  # per chart, per series
         self.figures: list[Any] = []
         self.keys = pn.widgets.MultiChoice(label=tr("Metrics"))
@@ -115,7 +126,10 @@ class MetricComparePanel:
                 for source, s in zip(sources, series):
                     source.data = _data(s, model)
             return
+        from bokeh.models import DataRange1d
+
         self._shape = shape
+        self._x_range = DataRange1d()
         self.sources, self.figures = [], []
         for title, series in charts:
             figure, sources = self._figure(title, series)
@@ -125,15 +139,16 @@ class MetricComparePanel:
         _safe.set_html(self.legend, legend_markup(model))
 
     def _figure(self, title: str, series: list[Series]) -> tuple[Any, list[Any]]:
+        from bokeh.events import RangesUpdate, Reset
         from bokeh.models import ColumnDataSource, HoverTool
         from bokeh.plotting import figure
 
         model = self.model
-        fig = figure(title=title, height=320, sizing_mode="stretch_width",
+        fig = figure(title=title, height=320, sizing_mode="stretch_width", x_range=self._x_range,
                      x_axis_type="datetime" if model.x_axis == "time" else "linear",
                      y_axis_type="log" if model.log_y else "linear",
                      x_axis_label=tr({"step": "step", "time": "wall time", "relative": "seconds since start"}
-                                     [model.x_axis]), tools="pan,wheel_zoom,box_zoom,reset,save")
+                                     [model.x_axis]), tools="pan,xwheel_zoom,box_zoom,reset,save")
         sources: list[Any] = []
         hovered: list[Any] = []
         for s in series:
@@ -146,7 +161,28 @@ class MetricComparePanel:
         if hovered:
             fig.add_tools(HoverTool(renderers=hovered, tooltips=tooltips(model.group_by is not None), mode="mouse",
                                     line_policy="nearest"))
+        fig.on_event(RangesUpdate, self._zoomed)
+        fig.on_event(Reset, lambda _: self.model.reset_window())
         return fig, sources
+
+    def _zoomed(self, event: Any) -> None:
+        """A zoom or pan ended: ask for its x window (Bokeh's datetimes are ms, the model's seconds)."""
+        lo, hi = event.x0, event.x1
+        if lo is None or hi is None:
+            return
+        if self.model.x_axis == "time":
+            lo, hi = lo / 1000, hi / 1000
+        self.model.request_window(lo, hi, self._deliver)
+
+    def _deliver(self, apply: Any) -> None:
+        """Run a window's result on the session's event loop (Bokeh models change there only)."""
+        if self._doc is None:
+            apply()
+            return
+        try:
+            self._doc.add_next_tick_callback(apply)
+        except Exception:  # noqa: BLE001 - the session is gone: nothing to update
+            pass
 
     def close(self) -> None:
         stop = getattr(self._poller, "stop", None)
