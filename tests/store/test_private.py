@@ -57,7 +57,7 @@ def test_a_new_store_and_everything_workbench_writes_in_it_are_owner_only(root: 
     wb.reindex(root=root)  # a catalog snapshot written by DuckDB
 
     names = file_names(root)
-    for expected in ("run.json", "stdout.log", "stderr.log", "journal", "state.json", "runs.parquet",
+    for expected in ("run.json", "stdout.log", "stderr.log", "journal", "state.json", "catalog.duckdb",
                      "v1.json", "v2.json", "aliases.json", "usage.jsonl", "store.lock", "model.lock",
                      "workbench.toml", "weights.bin"):
         assert expected in names, f"the test meant to make a {expected}"

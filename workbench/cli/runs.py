@@ -6,7 +6,7 @@ import argparse
 import math
 from typing import Any
 
-from workbench.cli._terminal import confirm, dumps, echo, visible
+from workbench.cli._terminal import PROGRESS_CHOICES, confirm, dumps, echo, progress, visible
 
 __all__ = ["register"]
 
@@ -42,6 +42,8 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=cmd_rm)
 
     p = sub.add_parser("reindex", help="rebuild the catalog from run records; report corrupt files")
+    p.add_argument("--progress", choices=PROGRESS_CHOICES, default="auto",
+                   help="a progress line on stderr: auto (when stderr is a terminal), always, never")
     p.set_defaults(handler=cmd_reindex)
 
 
@@ -110,13 +112,51 @@ def cmd_runs(args: argparse.Namespace) -> int:
     columns = None
     if args.columns:
         columns = [c.strip() for c in args.columns.split(",") if c.strip()]
-    frame = _store(args).runs(project=args.project, where=args.where, order_by=args.order_by,
-                              limit=args.limit, columns=columns)
-    if columns is None and not args.json:
-        summary = [c for c in frame.columns if c.startswith("summary.") and not c.startswith("summary.sys/")]
-        frame = frame[_DEFAULT_COLUMNS + summary[:4]]
-    _print_frame(frame, args.json)
+    query = {"project": args.project, "where": args.where, "order_by": args.order_by, "limit": args.limit,
+             "columns": columns}
+    if args.json:
+        _print_frame(_store(args).runs(**query), True)
+        return 0
+    # the table needs no pandas (importing it would be most of this command's time)
+    labels, rows = _store(args).run_rows(**query)
+    if columns is None:
+        summary = [c for c in labels if c.startswith("summary.") and not c.startswith("summary.sys/")]
+        keep = [labels.index(c) for c in _DEFAULT_COLUMNS + summary[:4]]
+        labels, rows = [labels[i] for i in keep], [[row[i] for i in keep] for row in rows]
+    _print_rows(labels, rows)
     return 0
+
+
+_MAX_WIDTH = 40  # as pandas' display.max_colwidth above
+
+
+def _print_rows(labels: list[str], rows: list[list[Any]]) -> None:
+    """Rows of :meth:`Store.run_rows` as a text table like ``_print_frame``'s: times in UTC,
+    durations made human, stored text made visible, each cell at most 40 characters."""
+    if not rows:
+        echo("(no rows)")
+        return
+    import datetime as dt
+
+    def text(label: str, value: Any) -> str:
+        if label in ("created", "started", "ended"):
+            if value is None:
+                return "NaT"
+            return dt.datetime.fromtimestamp(value, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+        if label == "duration":
+            return _human_seconds(value)
+        if isinstance(value, float):
+            return "NaN" if math.isnan(value) else f"{value:.6g}"
+        if isinstance(value, (bool, int)) or value is None:
+            return str(value)
+        out = str(_cell(value))
+        return out if len(out) <= _MAX_WIDTH else out[:_MAX_WIDTH - 3] + "..."
+
+    cells = [[text(label, value) for label, value in zip(labels, row)] for row in rows]
+    heads = [visible(label) for label in labels]
+    widths = [max(len(head), *(len(row[i]) for row in cells)) for i, head in enumerate(heads)]
+    for line in [heads, *cells]:
+        echo(" ".join(cell.rjust(width) for cell, width in zip(line, widths)).rstrip())
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -197,7 +237,8 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
 
 def cmd_reindex(args: argparse.Namespace) -> int:
-    report = _store(args).reindex()
+    with progress(args.progress):
+        report = _store(args).reindex()
     echo(f"indexed {report.runs} runs in {report.seconds:.2f} s")
     for run_id, message in sorted(report.corrupt_records.items()):
         echo(f"corrupt run record: {visible(run_id)}: {visible(message)}", err=True)

@@ -95,6 +95,8 @@ class RunBrowserModel(ViewModel):
         self.selection = as_selection(selection) if selection is not None else Selection()
         self._frame: pd.DataFrame = _empty()  # every matching run, sorted
         self._found: pd.DataFrame = _empty()  # after quick search
+        # (rows fetched, runs matching) when only the first rows were fetched; None: all were
+        self._window: tuple[int | None, int] | None = None
         self._version = wb.store_version(root=root)  # the store as the last query saw it
         self._queried = time.monotonic()
         self.refresh()
@@ -156,7 +158,7 @@ class RunBrowserModel(ViewModel):
         """
         columns = ["run_id", *([GROUP_COLUMN] if self.group_by is not None else []), *self.shown_columns]
         with self._lock:
-            frame = self._found
+            frame = self._every_match()
             counts = dict(self.groups)
             rows = []
             for i in range(len(frame)):
@@ -350,7 +352,10 @@ class RunBrowserModel(ViewModel):
     def delete_prompt(self) -> str:
         """``Confirm delete of 3 runs: a, b, c`` for the runs waiting for confirmation."""
         ids = self.pending_delete
-        names = dict(zip(self._frame["run_id"], self._frame["name"])) if len(self._frame) else {}
+        frame = self._frame
+        if any(r not in set(frame["run_id"]) for r in ids[:_NAMED]) and self._window is not None:
+            frame = wb.runs(where=_id_filter(ids[:_NAMED]), columns=["name"], root=self.root)  # other pages
+        names = dict(zip(frame["run_id"], frame["name"])) if len(frame) else {}
         shown = [str(names.get(r) or r) for r in ids[:_NAMED]]
         more = tr(" and {n} more", n=len(ids) - _NAMED) if len(ids) > _NAMED else ""
         if len(ids) == 1:
@@ -423,23 +428,26 @@ class RunBrowserModel(ViewModel):
 
         ``full`` also counts every run and lists the columns on offer (a new sort needs neither).
         """
-        order = f"{'-' if self.descending else ''}{field(self.sort_column)}" if self.sort_column else None
+        order = self._order()
         total, available, projects = self.total, self.available, self.projects
         if full or not available:
-            every = wb.runs(columns=["project"], root=self.root)["project"]  # one query for both
-            projects = sorted({str(p) for p in every.dropna()})
-            total = len(every) if self.project is None else int((every == self.project).sum())
+            counts = wb.count_runs(by_project=True, root=self.root)  # one query for both, no row built
+            projects = sorted(str(p) for p in counts if p is not None)
+            total = sum(counts.values()) if self.project is None else counts.get(self.project, 0)
             recent = wb.runs(project=self.project, limit=_KEYS_FROM, root=self.root)
             available = sorted({c for c in recent.columns if c.startswith(("config.", "summary."))}
                                | set(self.columns), key=lambda c: (not c.startswith("config."), c))
             if self._auto_columns:
                 self.columns = _columns.default_columns(recent)
-        wanted = list(dict.fromkeys(["run_id", *_SEARCHED, *self.shown_columns,
-                                     *([self.group_by] if self.group_by else [])]))
-        frame = wb.runs(project=self.project, where=self.where or None, order_by=order,
-                        columns=[field(c) for c in wanted], root=self.root)
+        # without a quick search or groups, only the rows up to the page shown are fetched, and
+        # the matching runs counted by the query: 100,000 runs cost a page, not a frame of them all
+        windowed = not self.search and self.group_by is None
+        count = wb.count_runs(project=self.project, where=self.where or None, root=self.root) if windowed else 0
+        limit = (self.page + 1) * self.page_size if windowed else None
+        frame = self._fetch(order, limit)
         before = (self.total, self.available, self.rows, self.projects)
         self.total, self.available, self._frame, self.projects = total, available, frame, projects
+        self._window = (limit, count) if windowed else None
         self._cut()
         changed = (self.total, self.available, self.projects) != (before[0], before[1], before[3]) or not _same(
             self.rows, before[2])
@@ -453,8 +461,41 @@ class RunBrowserModel(ViewModel):
         except (WorkbenchError, OSError):
             return None
 
+    def _fetch(self, order: str | None, limit: int | None) -> pd.DataFrame:
+        """The matching runs (the first ``limit``), sorted, with the columns the table needs."""
+        wanted = list(dict.fromkeys(["run_id", *_SEARCHED, *self.shown_columns,
+                                     *([self.group_by] if self.group_by else [])]))
+        return wb.runs(project=self.project, where=self.where or None, order_by=order,
+                       columns=[field(c) for c in wanted], limit=limit, root=self.root)
+
+    def _order(self) -> str | None:
+        return f"{'-' if self.descending else ''}{field(self.sort_column)}" if self.sort_column else None
+
+    def _every_match(self) -> pd.DataFrame:
+        """Every matching run after the quick search (all pages), as the table orders them."""
+        if self._window is None:
+            return self._found
+        return self._fetch(self._order(), None)
+
     def _cut(self) -> None:
-        """Quick search and paging, in memory."""
+        """Quick search and paging, in memory (fetching more rows when the page needs them)."""
+        if self._window is not None:
+            limit, count = self._window
+            page = max(0, min(self.page, max(1, math.ceil(count / self.page_size)) - 1))
+            wanted = (page + 1) * self.page_size
+            if self.search or self.group_by is not None or (limit is not None and wanted > limit
+                                                            and limit < count):
+                self.page = page
+                self._query(full=False)  # every matching run (search, groups) or more of them
+                return
+            frame, self.groups = self._frame, []
+            self._found = frame
+            self.matched = count
+            self.hint = self._hint() if not self.matched else None
+            self.page = page
+            start = self.page * self.page_size
+            self.rows = frame.iloc[start:start + self.page_size].reset_index(drop=True)
+            return
         frame = self._frame
         text = self.search.lower()
         if text and len(frame):
