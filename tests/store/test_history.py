@@ -73,3 +73,27 @@ def test_samples_must_be_positive(runs: tuple[Path, list[str]]) -> None:
         wb.history(ids, samples=0, root=root)
     values = wb.history(ids[0], keys="loss", samples=50, root=root)["value"].to_numpy()
     assert np.isfinite(values).all()
+
+
+def test_range_keeps_the_window_and_samples_it(runs: tuple[Path, list[str]]) -> None:
+    root, ids = runs
+    frame = wb.history(ids, keys="loss", range=(1000, 1999.5), root=root)
+    assert len(frame) == 2 * 1000 and frame["step"].min() == 1000 and frame["step"].max() == 1999
+    assert wb.history(ids[0], keys="loss", range=(None, 9), root=root)["step"].tolist() == list(range(10))
+    assert wb.history(ids[0], keys="loss", range=(9990, None), root=root)["step"].tolist() == list(range(9990, STEPS))
+    assert len(wb.history(ids[0], keys="loss", range=(np.int64(5), np.float64(5)), root=root)) == 1
+    assert wb.history(ids[0], keys="loss", range=(STEPS, None), root=root).empty
+    # the spike at 1234 survives sampling of a window around it, and no point leaves the window
+    window = wb.history(ids[0], keys=["loss", "nan"], samples=40, range=(1100, 1400), root=root)
+    assert window["step"].between(1100, 1400).all()
+    loss = window[window["key"] == "loss"]
+    assert 100.0 in loss["value"].tolist() and len(loss) <= 48
+    assert window[window["key"] == "nan"]["value"].isna().any()
+
+
+@pytest.mark.parametrize("bad", [(1,), (1, 2, 3), "0:10", 5, (math.nan, 1), (1, math.nan), (10, 1), (True, 5),
+                                 ("1", 5), {"lo": 1}])
+def test_range_must_be_a_pair_of_steps(runs: tuple[Path, list[str]], bad: object) -> None:
+    root, ids = runs
+    with pytest.raises(wb.QueryError, match="range"):
+        wb.history(ids[0], range=bad, root=root)  # type: ignore[arg-type]

@@ -86,3 +86,18 @@ def test_points_logged_while_the_flusher_takes_them_land_once(tmp_path: Path) ->
     shared = points[points.key == "shared"]
     assert sorted(shared.step) == list(range(count * writers))
     assert ((shared.step % writers) == shared.value).all()
+
+
+def test_one_key_calls_write_when_the_flusher_falls_behind(tmp_path: Path) -> None:
+    """The columns stay bounded like the dict path's buffer (tests/store/test_m4_tiles.py): past
+    4 x flush_calls points, a step change (checked every 256th) writes them on the caller's thread."""
+    run = wb.init(root=tmp_path, flush_calls=1000, flush_interval=3600, **QUIET)
+    most = 0
+    for step in range(20_000):
+        run.log_scalar("a", float(step), step)
+        run.log({"b": 1.0}, step=step)
+        most = max(most, run._buffered)
+    assert most <= 4 * 1000 + 2 * 256
+    run.finish()
+    points = wb.history(run.id, keys="a", root=tmp_path)
+    assert points.step.tolist() == list(range(20_000)) and (points.step == points.value).all()

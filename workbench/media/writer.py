@@ -99,10 +99,14 @@ class MediaWriter:
 
     def _encode_chunk(self, work: list[tuple[int, float, str, Media]], store: Callable[[], bool] | None,
                       every: int) -> None:
+        results = None
         if len(work) >= 4 and (os.cpu_count() or 1) > 1 and self._start_pool():
             # PNG and zstd encoders release the GIL: encode on every core while the loop runs on
-            results = list(self._pool.map(_encode, [item for *_, item in work]))
-        else:
+            try:
+                results = list(self._pool.map(_encode, [item for *_, item in work]))
+            except RuntimeError:  # the interpreter is shutting down (its exit hook stopped every
+                self._pool = None  # pool): the exit hook that finishes the run encodes on its own
+        if results is None:
             results = [_encode(item) for *_, item in work]
         for (step, when, key, item), result in zip(work, results, strict=True):
             if isinstance(result, Exception):  # a file gone or unreadable since log(): say so, go on

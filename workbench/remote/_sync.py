@@ -44,6 +44,7 @@ from workbench.remote._manifest import (
 )
 from workbench.remote._mirror import check_staged, place_artifacts
 from workbench.settings import Settings, load_settings
+from workbench.store import tiles
 from workbench.store._atomic import atomic_write_json, dumps_json, sync_filesystem, write_all
 from workbench.store._lock import file_lock
 from workbench.store._paths import Layout
@@ -427,6 +428,7 @@ def _place(layout: Layout, staging: Path, run_ids: list[str]) -> None:
     for run_id in run_ids:
         staged = staging / run_id
         target = layout.run_dir(run_id)
+        tiles.rebuild(staged / "metrics")  # tiles are not synced: derived here (docs/store.md, "Tiles")
         if target.exists():
             if not _exchange(staged, target):
                 # no atomic swap here: the old copy goes aside, then the new one in (a short gap)

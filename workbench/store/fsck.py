@@ -38,6 +38,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from workbench._steps import steps
 from workbench.errors import RunNotFound, StoreError
 from workbench.settings import Settings
 from workbench.store import segments
@@ -45,9 +46,6 @@ from workbench.store._paths import Layout, is_run_id
 from workbench.store.records import read_record
 
 __all__ = ["Finding", "FsckResult", "check_artifacts_only", "check_store"]
-
-_CATALOG_TABLES = ("runs", "params", "summaries")
-
 
 @dataclasses.dataclass(frozen=True)
 class Finding:
@@ -117,7 +115,7 @@ def _run_dirs(layout: Layout) -> list[str]:
 def _check_runs(layout: Layout, jobs: set[str], findings: list[Finding], checked: dict[str, int]) -> None:
     import pyarrow.parquet as pq
 
-    for run_id in _run_dirs(layout):
+    for run_id in steps(_run_dirs(layout), "checking runs"):
         kind = "job record" if run_id in jobs else "run record"
         path = layout.record(run_id)
         if os.path.lexists(path):
@@ -179,8 +177,6 @@ def _segment_problem(path: Path, pq: Any) -> str | None:
 
 def _check_catalog(layout: Layout, findings: list[Finding]) -> bool:
     """Findings about ``catalog/``; True when there are any."""
-    import pyarrow.parquet as pq
-
     before = len(findings)
     journal = layout.journal
     if os.path.lexists(journal) and not stat.S_ISREG(os.lstat(journal).st_mode):
@@ -197,15 +193,11 @@ def _check_catalog(layout: Layout, findings: list[Finding]) -> bool:
         why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
         findings.append(Finding("catalog", str(state), f"catalog state {state} cannot be read ({why})", _CATALOG_FIX))
         return True
-    for table in _CATALOG_TABLES:
-        path = layout.catalog / name / f"{table}.parquet"
-        try:
-            if not path.is_file():  # a directory reads as an empty dataset
-                raise OSError("not a regular file")
-            pq.read_table(path)
-        except Exception as exc:  # noqa: BLE001 - any parquet/arrow/OS failure: the snapshot is damaged
-            findings.append(Finding("catalog", str(path), f"catalog snapshot file {path} cannot be read ({exc})",
-                                    _CATALOG_FIX))
+    from workbench.store.catalog import check_snapshot
+
+    for path, why in check_snapshot(layout.catalog / name):
+        findings.append(Finding("catalog", str(path), f"catalog snapshot file {path} cannot be read ({why})",
+                                _CATALOG_FIX))
     return len(findings) > before
 
 

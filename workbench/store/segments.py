@@ -21,7 +21,7 @@ from workbench.store._atomic import atomic_write_bytes
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["SCHEMA_FIELDS", "compact", "effective_files", "write_segment"]
+__all__ = ["SCHEMA_FIELDS", "compact", "compact_finish", "compact_live", "effective_files", "plan", "write_segment"]
 
 SCHEMA_FIELDS = ("step", "key", "value", "time")
 _NAME = re.compile(r"(?:s-(\d{8})|c-(\d{8})-(\d{8}))\.parquet\Z")
@@ -155,10 +155,11 @@ def last_step(metrics_dir: Path) -> int:
     return highest
 
 
-def _read(path: Path) -> pa.Table:
+def read_table(path: Path) -> pa.Table:
+    """A metric file whole (ParquetFile.read with use_pandas_metadata=False never imports pandas;
+    read_table does)."""
     import pyarrow.parquet as pq
 
-    # ParquetFile.read with use_pandas_metadata=False never imports pandas (read_table does)
     with pq.ParquetFile(path) as handle:
         return handle.read(use_pandas_metadata=False)
 
@@ -177,26 +178,238 @@ def _to_bytes(table: pa.Table) -> bytes:
 
 def write_segment(metrics_dir: Path, seq: int, table: pa.Table, *, fsync: bool = True) -> Path:
     """Write one segment (a table from :func:`make_table`, sorted so readers can skip keys)."""
+    import pyarrow.parquet as pq
+
+    from workbench.store import tiles
+
     make_dir(metrics_dir)
     path = metrics_dir / f"s-{seq:08d}.parquet"
-    atomic_write_bytes(path, _to_bytes(table), fsync=fsync)
+    if table.num_rows < 1 << 20:
+        atomic_write_bytes(path, _to_bytes(table), fsync=fsync)
+    else:  # a big flush (a logger faster than the flusher): encoded straight into the file
+        from workbench._private import open_private
+
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+        fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+        try:
+            with os.fdopen(fd, "wb") as sink:
+                pq.write_table(table, sink, row_group_size=65536, compression="snappy", use_dictionary=["key"],
+                               column_encoding={"step": "DELTA_BINARY_PACKED"})
+                sink.flush()
+                if fsync:
+                    os.fsync(sink.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+    if table.num_rows >= tiles.MIN_ROWS:  # a big flush (a fast logger): tiled now, not when merged
+        try:
+            tiles.write(path, table, fsync=False)
+        except Exception:  # noqa: BLE001 - tiles are derived: without them reads are raw, never wrong
+            pass
     return path
 
 
-def compact_live(metrics_dir: Path, *, threshold: int = 16) -> None:
-    """Keep a live run's file count small: merge the trailing segments once there are
-    ``threshold`` of them, and every file once there are ``threshold`` compacted files."""
+# -- compaction -------------------------------------------------------------------------------------
+#: merge this many files of one tier into one (the next tier)
+FAN_IN = 8
+#: tier 0 holds files of fewer points than this; tier t, up to BASE_ROWS * FAN_IN**t
+BASE_ROWS = 1 << 10
+#: no merge writes a file of more points than this (about 300 MB; merges stream, so memory does
+#: not grow with it)
+MAX_ROWS = 1 << 24
+#: a file of at least this many points is full: never merged again
+FULL_ROWS = MAX_ROWS // 2
+_rows_cache: dict[tuple[str, int, int], int] = {}
+#: what compaction wrote in this process (benchmarks and tests read it): merges, bytes, points
+written = {"merges": 0, "bytes": 0, "rows": 0}
+
+
+def row_count(path: Path) -> int:
+    """Points in a metric file, from its footer (cached per path, size and mtime)."""
+    import pyarrow.parquet as pq
+
+    st = path.stat()
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    found = _rows_cache.get(key)
+    if found is None:
+        found = pq.read_metadata(path).num_rows
+        if len(_rows_cache) > 4096:
+            _rows_cache.clear()
+        _rows_cache[key] = found
+    return found
+
+
+def _tier(rows: int) -> int:
+    tier = 0
+    while rows >= BASE_ROWS * FAN_IN ** (tier + 1):
+        tier += 1
+    return tier
+
+
+def plan(sizes: Sequence[int], *, fan_in: int = FAN_IN) -> tuple[int, int] | None:
+    """The next merge of a run's files (their point counts, oldest first) as a slice (start, end)
+    of them, or None. Size-tiered: among the newest files that are not full, at tier t, the
+    trailing files of tier <= t are merged once ``fan_in`` of them are of tier t (the oldest of
+    them, up to MAX_ROWS points, when they hold more); files that are not full before a full one
+    merge at once. Every merge lifts
+    each point it rewrites at least one tier, so a run of n points rewrites O(n log n) bytes and
+    keeps O(log n) files besides the full ones."""
+    end = len(sizes)
+    while end > 0:
+        while end > 0 and sizes[end - 1] >= FULL_ROWS:
+            end -= 1
+        start = end
+        while start > 0 and sizes[start - 1] < FULL_ROWS:
+            start -= 1
+        found = _plan_run(sizes, start, end, fan_in) if end == len(sizes) else _plan_stranded(sizes, start, end)
+        if found is not None:
+            return found
+        end = start
+    return None
+
+
+def _plan_stranded(sizes: Sequence[int], start: int, end: int) -> tuple[int, int] | None:
+    """Files that are not full before a full one (a flush that came late and big): nothing new
+    joins them, so they merge at once, packed oldest first up to MAX_ROWS each."""
+    for first in range(start, end - 1):
+        stop = first + 1
+        while stop < end and sum(sizes[first:stop + 1]) <= MAX_ROWS:
+            stop += 1
+        if stop - first >= 2:
+            return first, stop
+    return None
+
+
+def _plan_run(sizes: Sequence[int], start: int, end: int, fan_in: int) -> tuple[int, int] | None:
+    tiers = [_tier(n) for n in sizes[start:end]]
+    for tier in sorted(set(tiers)):
+        first = end
+        while first > start and tiers[first - 1 - start] <= tier:
+            first -= 1
+        if sum(1 for t in tiers[first - start:] if t == tier) < fan_in:
+            continue
+        stop = end
+        while stop - first > 2 and sum(sizes[first:stop]) > MAX_ROWS:
+            stop -= 1  # the newest wait for the next merge: none is left behind a full file
+        return first, stop
+    return None
+
+
+def compact_live(metrics_dir: Path, *, fan_in: int = FAN_IN) -> int:
+    """Keep a live run's files few at a bounded cost (see :func:`plan`): merges done."""
+    done = 0
+    while True:
+        files = effective_files(metrics_dir)
+        span = plan([row_count(p) for p in files], fan_in=fan_in)
+        if span is None:
+            return done
+        compact(metrics_dir, fsync=False, files=files[span[0]:span[1]])
+        done += 1
+
+
+def compact_finish(metrics_dir: Path, *, keep: int = 4, fsync: bool = False) -> None:
+    """At finish: when more than ``keep`` files are left, merge each run of consecutive files
+    that are not full into as few as MAX_ROWS allows (full files stay as they are: rewriting
+    them adds nothing)."""
     files = effective_files(metrics_dir)
-    segments = [p for p in files if p.name.startswith("s-")]
-    if len(files) - len(segments) >= threshold:
-        compact(metrics_dir, fsync=False)
-    elif len(segments) >= threshold:
-        compact(metrics_dir, fsync=False, files=segments)
+    if len(files) <= keep:
+        return
+    sizes = [row_count(p) for p in files]
+    group: list[Path] = []
+    total = 0
+    for path, rows in [*zip(files, sizes), (None, FULL_ROWS)]:
+        if path is None or rows >= FULL_ROWS or (group and total + rows > MAX_ROWS):
+            if len(group) > 1:
+                compact(metrics_dir, fsync=fsync, files=group)
+            group, total = [], 0
+        if path is not None and rows < FULL_ROWS:
+            group.append(path)
+            total += rows
+
+
+def key_ranges(handle: Any) -> list[tuple[str, int, int]]:
+    """(key, first row, end row) of each key of a metric file (sorted by key: one range each),
+    from its key column, one row group at a time."""
+    import numpy as np
+
+    out: list[tuple[str, int, int]] = []
+    offset = 0
+    for group in range(handle.metadata.num_row_groups):
+        column = handle.read_row_group(group, columns=["key"], use_pandas_metadata=False).column("key")
+        for chunk in column.chunks:
+            names = chunk.dictionary.to_pylist()
+            codes = to_numpy(chunk.indices, np.int32) if chunk.indices.type.bit_width == 32 \
+                else chunk.indices.to_numpy(zero_copy_only=False)
+            if not len(codes):
+                continue
+            starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+            ends = np.r_[starts[1:], len(codes)]
+            for start, end in zip(starts.tolist(), ends.tolist()):
+                name = names[codes[start]]
+                if out and out[-1][0] == name and out[-1][2] == offset + start:
+                    out[-1] = (name, out[-1][1], offset + end)
+                else:
+                    out.append((name, offset + start, offset + end))
+            offset += len(codes)
+    return out
+
+
+def pieces(handle: Any, first: int, end: int) -> Iterable[tuple[Any, Any, Any]]:
+    """Steps, values and times of rows first..end of a metric file, a row group at a time."""
+    import numpy as np
+
+    meta = handle.metadata
+    offset = 0
+    for group in range(meta.num_row_groups):
+        rows = meta.row_group(group).num_rows
+        if offset + rows > first and offset < end:
+            table = handle.read_row_group(group, columns=["step", "value", "time"], use_pandas_metadata=False)
+            lo, hi = max(first - offset, 0), min(end - offset, rows)
+            table = table.slice(lo, hi - lo).combine_chunks()
+            yield (to_numpy(table.column("step").chunk(0), np.int64).copy(),
+                   to_numpy(table.column("value").chunk(0), np.float64).copy(),
+                   to_numpy(table.column("time").chunk(0), np.float64).copy()) if table.num_rows else (
+                np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
+        offset += rows
+        if offset >= end:
+            break
+
+
+def _ordered(spans: list[tuple[Any, int, int]]) -> bool:
+    """Whether the rows of one key across files (in file order) are sorted by step."""
+    import numpy as np
+
+    last = None
+    for handle, first, end in spans:
+        meta = handle.metadata
+        offset = 0
+        for group in range(meta.num_row_groups):
+            rows = meta.row_group(group).num_rows
+            if offset + rows > first and offset < end:
+                column = handle.read_row_group(group, columns=["step"], use_pandas_metadata=False).column("step")
+                steps = to_numpy(column.slice(max(first - offset, 0), min(end - offset, rows) - max(first - offset, 0))
+                                 .combine_chunks(), np.int64)
+                if len(steps):
+                    if (last is not None and steps[0] < last) or bool((steps[1:] < steps[:-1]).any()):
+                        return False
+                    last = int(steps[-1])
+            offset += rows
+    return True
 
 
 def compact(metrics_dir: Path, *, fsync: bool = True, files: list[Path] | None = None) -> Path | None:
-    """Merge ``files`` (default: every effective file) into one; a no-op for one file or none."""
-    import pyarrow as pa
+    """Merge ``files`` (default: every effective file; consecutive ones) into one, with its
+    tile file; a no-op for one file or none.
+
+    Streamed key by key and row group by row group: memory is about a row group, not the
+    files (a key whose steps in a later file go back below an earlier file's is sorted whole).
+    """
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    from workbench._private import open_private
+    from workbench.store import tiles
 
     if files is None:
         files = effective_files(metrics_dir)
@@ -207,23 +420,74 @@ def compact(metrics_dir: Path, *, fsync: bool = True, files: list[Path] | None =
         m = _NAME.match(path.name)
         assert m is not None
         seqs.extend(int(g) for g in m.groups() if g is not None)
-    tables = [_read(path) for path in files]
-    import numpy as np
-
-    merged = pa.concat_tables(tables).unify_dictionaries().combine_chunks()
-    if not merged.num_rows:
-        return None
-    keys = merged.column("key").chunk(0)
-    merged = make_table(*sort_points(
-        to_numpy(merged.column("step").chunk(0), np.int64),
-        to_numpy(keys.indices, np.int32),
-        keys.dictionary.to_pylist(),
-        to_numpy(merged.column("value").chunk(0), np.float64),
-        to_numpy(merged.column("time").chunk(0), np.float64),
-    ))
-    target = metrics_dir / f"c-{min(seqs):08d}-{max(seqs):08d}.parquet"
-    atomic_write_bytes(target, _to_bytes(merged), fsync=fsync)
+    handles = [pq.ParquetFile(path) for path in files]
+    try:
+        ranges = [key_ranges(handle) for handle in handles]
+        names = sorted({name for found in ranges for name, _, _ in found})
+        if not names:
+            return None
+        target = metrics_dir / f"c-{min(seqs):08d}-{max(seqs):08d}.parquet"
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+        builder = tiles.Builder()
+        rows = 0
+        fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+        try:
+            with os.fdopen(fd, "wb") as sink, pq.ParquetWriter(
+                    sink, schema(), compression="snappy", use_dictionary=["key"],
+                    column_encoding={"step": "DELTA_BINARY_PACKED"}) as writer:
+                for code, name in enumerate(names):
+                    spans = [(handle, first, end) for handle, found in zip(handles, ranges)
+                             for key, first, end in found if key == name]
+                    if _ordered(spans):  # the usual case: streamed, about 64k points at a time
+                        buffered: list[tuple[Any, Any, Any]] = []
+                        for piece in (p for handle, first, end in spans for p in pieces(handle, first, end)):
+                            buffered.append(piece)
+                            if sum(len(p[0]) for p in buffered) >= 65536:
+                                rows += _write_key(writer, code, names, buffered, builder)
+                                buffered = []
+                        if buffered:
+                            rows += _write_key(writer, code, names, buffered, builder)
+                    else:  # a later file logged earlier steps: this key is sorted whole
+                        whole = [p for handle, first, end in spans for p in pieces(handle, first, end)]
+                        steps = np.concatenate([p[0] for p in whole])
+                        order = np.argsort(steps, kind="stable")
+                        rows += _write_key(writer, code, names, [(
+                            steps[order], np.concatenate([p[1] for p in whole])[order],
+                            np.concatenate([p[2] for p in whole])[order])], builder)
+                    builder.end_key(name)
+                sink.flush()
+                if fsync:
+                    os.fsync(sink.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+    finally:
+        for handle in handles:
+            handle.close()
+    written["merges"] += 1
+    written["bytes"] += target.stat().st_size
+    written["rows"] += rows
+    try:
+        builder.write(target)
+    except Exception:  # noqa: BLE001 - tiles are derived: without them reads are raw, never wrong
+        pass
     for path in files:
         if path != target:
             path.unlink(missing_ok=True)
+    tiles.remove_stale(metrics_dir)
     return target
+
+
+def _write_key(writer: Any, code: int, names: list[str], pieces: list[tuple[Any, Any, Any]],
+               builder: Any) -> int:
+    """Write consecutive points of one key (sorted by step) as row groups; their count."""
+    import numpy as np
+
+    steps = np.concatenate([p[0] for p in pieces]) if len(pieces) > 1 else pieces[0][0]
+    values = np.concatenate([p[1] for p in pieces]) if len(pieces) > 1 else pieces[0][1]
+    times = np.concatenate([p[2] for p in pieces]) if len(pieces) > 1 else pieces[0][2]
+    builder.add(steps, values, times)
+    table = make_table(steps, np.full(len(steps), code, np.int32), names, values, times)
+    writer.write_table(table, row_group_size=65536)
+    return len(steps)

@@ -33,11 +33,11 @@ from workbench.errors import ConfigError, PointsLost, StoreError, WorkbenchError
 from workbench.media.types import Media
 from workbench.settings import Settings
 from workbench.store import segments
-from workbench.store._atomic import sync_filesystem
+from workbench.store._atomic import sync_paths
 from workbench.store._faults import describe, is_storage_fault, remedy
 from workbench.store._paths import Layout
 from workbench.store.records import TERMINAL, Record, _serialize, normalize_tags, update_record
-from workbench.tracking import _backlog, _capture, _flusher, _lifecycle, current
+from workbench.tracking import _backlog, _capture, _environment, _flusher, _lifecycle, current
 from workbench.tracking._config import Config, KeyAttributes, jsonable, same_config, set_items
 from workbench.tracking._fault_log import FaultLog
 from workbench.tracking._metric_defs import MetricDefs
@@ -58,6 +58,9 @@ _FINISH_FILES = 4
 _MEDIA_QUEUE_MAX = 512
 _now = time.time
 _sleep = time.sleep
+#: file times come from a coarse clock (a scheduler tick behind time.time): changes this much
+#: older than the last durable point are made durable again all the same
+_CLOCK_SLACK = 2_000_000_000
 
 
 def _fast_types() -> frozenset[type]:
@@ -109,6 +112,38 @@ def _to_float(key: str, value: Any) -> float:
         f"run.log: value for key {key!r} is {kind}, not a number; log int, float, bool, or a "
         "numpy/torch scalar (put other values in run.summary, run.config or an artifact)"
     )
+
+
+def _changed_since(run_dir: Path, since: int, skip: tuple[str, ...] = ()) -> tuple[list[Path], list[Path]]:
+    """``(files, directories)`` of the tree at ``run_dir`` changed at or after ``since`` (ns, the
+    change time: a write, a rename, a new or removed entry); temporary and hidden files (``.*``)
+    and names in ``skip`` (at the top) are left out."""
+    files: list[Path] = []
+    dirs: list[Path] = []
+    pending = [run_dir]
+    top = True
+    while pending:
+        folder = pending.pop()
+        try:
+            entries = list(os.scandir(folder))
+            changed = os.stat(folder).st_ctime_ns >= since
+        except FileNotFoundError:
+            continue
+        if changed:
+            dirs.append(folder)
+        for entry in entries:
+            name = entry.name
+            if name.startswith(".") or (top and name in skip):
+                continue
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(Path(entry.path))
+                elif entry.is_file(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_ctime_ns >= since:
+                    files.append(Path(entry.path))
+            except FileNotFoundError:
+                continue
+        top = False
+    return files, dirs
 
 
 class _Summary(KeyAttributes, MutableMapping[str, Any]):
@@ -173,6 +208,7 @@ class Run:
         self._columns: dict[str, list[Any]] = {}
         self._clock: list[Any] = []
         self._clock_step = -1  # the step of the last pair
+        self._ticks = 0  # steps the fast paths saw change (_tick)
         self._step = first_step
         self._known: set[str] = set()
         # bound methods: the hot path saves an attribute lookup per check
@@ -209,6 +245,11 @@ class Run:
         self._writing: list[_backlog.Batch] | None = None  # the group a segment write is storing
         self._final: dict[str, Any] | None = None  # the end of the run, until the store takes it
         self._reserve = Reserve(layout.run_dir(self.id))
+        # files of the run changed since this time (ns) are made durable at finish: all of them
+        # the first time (a resumed run's too: the process that wrote them may have crashed)
+        self._durable_since = 0
+        #: the paths the last durable point fsynced (tests: tracking/test_durable_finish.py)
+        self._synced: list[Path] = []
         self._tees: list[tuple[str, _capture.Tee]] = []
         self._sys = None
         #: images, tables, ... logged: encoded and stored by the flusher (workbench/media/writer.py)
@@ -424,6 +465,9 @@ class Run:
             column += (step, _scalar(value))
         else:
             self._append((step, when, entry))
+            if len(self._buffer) > self._flush_calls << 2:
+                self._background_flush()  # the flusher fell behind (it shares the GIL): this thread
+                # writes, so the calls held stay bounded (docs/store.md, "Memory of a long run")
 
     def log_scalar(self, key: str, value: float, step: int | None = None) -> None:
         """Log one metric value: ``run.log({key: value}, step=step)`` without the dict, the fastest
@@ -459,6 +503,9 @@ class Run:
         if step >= self._step:
             self._step = step + 1
         self._note_time(step)
+        self._ticks += 1
+        if not self._ticks & 255 and self._buffered > self._flush_calls << 2:
+            self._background_flush()  # the flusher fell behind (it shares the GIL): as in _log
         return int(step)
 
     def _note_time(self, step: int) -> None:
@@ -932,15 +979,18 @@ class Run:
             self._backlog.drop_all()
             self._stop_capture()
             try:
-                files = segments.effective_files(self._layout.metrics_dir(self.id))
-                if len(files) > _FINISH_FILES:  # a few files read as fast as one: finish need not merge them
-                    segments.compact(self._layout.metrics_dir(self.id), fsync=False, files=files)
+                # a few files read as fast as one: finish merges only when more are left, and
+                # never rewrites a full file (segments.compact_finish)
+                segments.compact_finish(self._layout.metrics_dir(self.id), keep=_FINISH_FILES)
             except Exception as exc:  # noqa: BLE001 - the segments stay as they are: nothing is lost
                 cause = describe(exc, self._layout.metrics_dir(self.id)) if is_storage_fault(exc) else exc
                 self._faults.warn(f"compaction failed, segments kept: {cause}")
+            not_durable = self._make_points_durable() if self._settings.fsync else None
             now = time.time()
             lost = self._backlog.lost
             loss = self._faults.loss()
+            if not_durable is not None:
+                loss = f"{loss}; {not_durable}" if loss else not_durable
             if media_lost:
                 why = (f"the store refused writes: {self._faults.last_where}" if self._faults.last_where
                        else "they could not be encoded or stored (the run's warnings say why)")
@@ -966,12 +1016,7 @@ class Run:
             self._final = final
             self._write_final()
             if self._final is None and self._settings.fsync:
-                # one syncfs makes the last segment, the compacted file and the final record
-                # durable together: cheaper than an fsync for each (each commits the journal)
-                try:
-                    self._make_durable()
-                except OSError as exc:
-                    print(f"workbench: run {self.id}: could not make it durable: {exc}", file=sys.__stderr__)
+                self._make_durable()
         current.clear(self)
         if self._final is None:
             _lifecycle.unregister(self)  # else the exit hook tries to record the end once more
@@ -1066,22 +1111,49 @@ class Run:
 
         return ArtifactStore(self._settings).use(ref, dest, run_id=self.id)
 
-    def _make_durable(self) -> None:
-        run_dir = self._layout.run_dir(self.id)
+    def _make_points_durable(self) -> str | None:
+        """fsync what the run wrote since its last durable point, except its record: metric files,
+        media index files and blobs, logs, files, the environment file, and the directories that
+        name them. Done before the final record is written, so a status on disk never claims
+        points that are not (docs/store.md, run records). The cost is this run's bytes alone,
+        never the rest of the filesystem's (no syncfs). Returns what went wrong, or None."""
+        layout = self._layout
+        run_dir = layout.run_dir(self.id)
+        since = self._durable_since
+        files, dirs = _changed_since(run_dir, since, skip=("run.json",))
+        if since == 0 or self._synced == []:
+            dirs.append(layout.runs)  # the run's own entry (a new run, or one never made durable here)
+        environments = [path for path in list(_environment.unsynced) if path.parent == layout.environments]
+        if environments:  # written by this process's init, not made durable by a run's finish yet
+            files.extend(environments)
+            dirs.append(layout.environments)
+        media = self._media
+        if media is not None and media._blobs is not None:
+            blob_files, blob_dirs = media._blobs.take_written()
+            files.extend(blob_files)
+            dirs.extend(blob_dirs)
         try:
-            if sync_filesystem(run_dir):
-                return
+            self._synced = sync_paths(files, dirs)
+            _environment.unsynced.difference_update(environments)
         except OSError as exc:
-            print(f"workbench: run {self.id}: syncfs failed ({exc}); fsyncing its files", file=sys.__stderr__)
-        for path in [*segments.effective_files(run_dir / "metrics"), run_dir / "run.json"]:
-            try:
-                fd = os.open(path, os.O_RDONLY)
-            except FileNotFoundError:
-                continue
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            why = describe(exc, run_dir) if is_storage_fault(exc) else exc
+            return (f"its files could not be made durable ({why}); points written since the run started "
+                    "may be lost if the machine stops")
+        return None
+
+    def _make_durable(self) -> None:
+        """fsync the run's record, then its directory and the store's change journal: after
+        :meth:`_make_points_durable` and the final record's write, the end of the run is durable."""
+        started = time.time_ns()
+        layout = self._layout
+        run_dir = layout.run_dir(self.id)
+        try:
+            synced = sync_paths([layout.record(self.id), layout.journal], [run_dir])
+        except OSError as exc:
+            print(f"workbench: run {self.id}: its record could not be made durable: {exc}", file=sys.__stderr__)
+            return
+        self._synced = [*self._synced, *synced]
+        self._durable_since = started - _CLOCK_SLACK
 
     def __enter__(self) -> Run:
         return self
