@@ -157,12 +157,53 @@ def reduce(rows: dict[str, Any], groups: Any) -> tuple[Any, dict[str, Any]]:
     return groups[starts], out
 
 
+def _finest(steps: Any, values: Any, times: Any, level: int) -> tuple[Any, dict[str, Any]]:
+    """``reduce(from_points(steps, values, times), steps >> level)`` in a third of the passes over
+    the points (the finest level sees every point: most of a build's time): the points are sorted
+    by step, so a bucket's first point is its first row and its last point its last row."""
+    import numpy as np
+
+    n = len(steps)
+    groups = steps >> level
+    starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+    ends = np.r_[starts[1:], n]
+    counts = ends - starts
+    positions = np.arange(n)
+    last = ends - 1
+    out: dict[str, Any] = {
+        "count": counts.astype(np.int64),
+        "first_step": steps[starts], "first_value": values[starts], "first_time": times[starts],
+        "last_step": steps[last], "last_value": values[last], "last_time": times[last],
+    }
+    nan = np.isnan(values)
+
+    def take(name: str, at: Any, with_value: bool) -> None:  # the point at ``at`` (n: none)
+        found = at < n
+        safe = np.where(found, at, 0)
+        out[f"{name}_step"] = np.where(found, steps[safe], NONE)
+        if with_value:
+            out[f"{name}_value"] = np.where(found, values[safe], np.nan)
+        out[f"{name}_time"] = np.where(found, times[safe], np.nan)
+
+    for name, ufunc, fill in (("min", np.minimum, np.inf), ("max", np.maximum, -np.inf)):
+        best = ufunc.reduceat(np.where(nan, fill, values), starts)
+        # the first point equal to the best: the earliest step among equals (a NaN equals nothing)
+        take(name, np.minimum.reduceat(np.where(values == np.repeat(best, counts), positions, n), starts), True)
+    take("nan", np.minimum.reduceat(np.where(nan, positions, n), starts), False)
+    return groups[starts], out
+
+
 def _levels(steps: Any, values: Any, times: Any, levels: Sequence[int]) -> list[tuple[int, Any, dict[str, Any]]]:
     """(level, buckets, tiles) of points of one key (sorted by step): the finest level from the
     points, each coarser one from the level below."""
-    out = []
-    rows, base, shift = from_points(steps, values, times), steps, 0
-    for level in sorted(levels):
+    out: list[tuple[int, Any, dict[str, Any]]] = []
+    ordered = sorted(levels)
+    if not ordered:
+        return out
+    base, rows = _finest(steps, values, times, ordered[0])
+    shift = ordered[0]
+    out.append((shift, base, rows))
+    for level in ordered[1:]:
         base, rows = reduce(rows, base >> (level - shift))
         shift = level
         out.append((level, base, rows))
