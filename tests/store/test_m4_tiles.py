@@ -326,3 +326,22 @@ def test_a_log_call_writes_when_the_flusher_falls_behind(tmp_path: Path) -> None
     finally:
         run.finish()
     assert len(wb.history(run.id, keys="b", root=tmp_path / "store")) == 10_000
+
+
+def test_the_finest_level_equals_the_general_merge() -> None:
+    """The finest level is built straight from the points (tiles._finest); it must equal merging
+    one-point tiles (tiles.reduce), on data with NaN, infinities and ties."""
+    rng = np.random.default_rng(5)
+    for _ in range(100):
+        n = int(rng.integers(1, 2000))
+        steps = np.sort(rng.integers(0, int(rng.integers(1, 4000)), n)).astype(np.int64)
+        values = rng.normal(size=n)
+        for share, value in ((0.1, np.nan), (0.05, np.inf), (0.05, -np.inf), (0.2, 0.5)):
+            values[rng.random(n) < share] = value
+        times = rng.random(n)
+        for level in (0, 3, 8):
+            want_groups, want = tiles.reduce(tiles.from_points(steps, values, times), steps >> level)
+            groups, got = tiles._finest(steps, values, times, level)
+            assert np.array_equal(groups, want_groups)
+            for name in tiles.FIELDS:
+                assert np.array_equal(got[name], want[name], equal_nan=True), name
