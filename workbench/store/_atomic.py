@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import json
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from workbench._private import OPEN_FLAGS, open_private
 
-__all__ = ["atomic_write_bytes", "atomic_write_json", "dumps_json", "sync_filesystem", "sync_paths", "write_all"]
+__all__ = ["atomic_file", "atomic_write_bytes", "atomic_write_json", "dumps_json", "sync_filesystem", "sync_paths",
+           "write_all"]
 
 
 def write_all(fd: int, data: bytes | memoryview) -> None:
@@ -40,6 +42,24 @@ def atomic_write_bytes(path: Path, data: bytes, *, fsync: bool = True) -> None:
         raise
     os.close(fd)
     try:
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_file(path: Path, *, fsync: bool = True) -> Iterator[Any]:
+    """A binary file to stream into that replaces ``path`` when the block ends without error (as
+    :func:`atomic_write_bytes`, for data too big to hold in memory); removed otherwise."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+    try:
+        with os.fdopen(fd, "wb") as sink:
+            yield sink
+            sink.flush()
+            if fsync:
+                os.fsync(sink.fileno())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
