@@ -159,22 +159,59 @@ def make_runs(root: Path, count: int, steps: int = 100, seed: int = 0, **setting
     return time.perf_counter() - start
 
 
-def make_runs_raw(root: Path, count: int, steps: int = 100) -> float:
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+class RunLogger:
+    """W2's baseline (issue 16): the simplest per-run logger there is, fed by the same loop as
+    ``make_runs``: ``log(dict, step)`` appends each value with its step, key and wall time to four
+    Python lists; ``close`` writes one JSON record (config and last values) and one parquet file."""
 
+    def __init__(self, path: Path, config: dict) -> None:
+        self.path, self.config = path, config
+        self.steps: list[int] = []
+        self.keys: list[str] = []
+        self.values: list[float] = []
+        self.times: list[float] = []
+
+    def log(self, data: dict, step: int) -> None:
+        now = time.time()
+        for key, value in data.items():
+            self.steps.append(step)
+            self.keys.append(key)
+            self.values.append(value)
+            self.times.append(now)
+
+    def close(self) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        self.path.mkdir(parents=True)
+        last = dict(zip(self.keys, self.values))
+        (self.path / "run.json").write_text(json.dumps({"id": self.path.name, "config": self.config,
+                                                        "summary": last}))
+        table = pa.table({"step": pa.array(self.steps, pa.int64()),
+                          "key": pa.array(self.keys, pa.string()).dictionary_encode(),
+                          "value": pa.array(self.values, pa.float64()),
+                          "time": pa.array(self.times, pa.float64())})
+        pq.write_table(table, self.path / "metrics.parquet")
+
+
+def make_runs_raw(root: Path, count: int, steps: int = 100, seed: int = 0) -> float:
+    """``make_runs`` with :class:`RunLogger` in place of workbench: the same config, the same loop."""
+    import random
+
+    rng = random.Random(seed)
     start = time.perf_counter()
-    keys = ["loss", "acc", "lr", "grad_norm", "val_loss"]
     for i in range(count):
-        d = root / f"r{i}"
-        d.mkdir(parents=True)
-        (d / "run.json").write_text(json.dumps({"id": f"r{i}", "config": {f"p{j}": j for j in range(10)}}))
-        n = steps * len(keys)
-        table = pa.table({"step": np.repeat(np.arange(steps), len(keys)),
-                          "key": pa.array(keys * steps).dictionary_encode(),
-                          "value": np.random.rand(n), "time": np.full(n, time.time())})
-        pq.write_table(table, d / "metrics.parquet")
+        config = {"lr": 10 ** rng.uniform(-4, -1), "batch_size": rng.choice([16, 32, 64]),
+                  "dropout": rng.random() / 2, "layers": rng.randint(2, 12), "optimizer": rng.choice(["adam", "sgd"]),
+                  "warmup": rng.randint(0, 500), "seed": i, "wd": rng.random() * 1e-2,
+                  "model": rng.choice(["tiny", "small"]), "schedule": "cosine"}
+        run = RunLogger(root / f"r{i}", config)
+        final = rng.random()
+        for step in range(steps):
+            frac = (step + 1) / steps
+            run.log({"loss": 1.0 - frac * (1 - final * 0.5), "acc": frac * final, "lr": config["lr"],
+                     "grad_norm": 1.0 / (step + 1), "val_loss": 1.1 - frac * final}, step=step)
+        run.close()
     return time.perf_counter() - start
 
 
