@@ -21,6 +21,7 @@ from workbench.errors import (
     ConfigError,
     DatasetError,
     FilterError,
+    ImportSourceError,
     JobError,
     MissingExtra,
     QueryError,
@@ -57,6 +58,7 @@ __all__ = [
     "FilterError",
     "Histogram",
     "Image",
+    "ImportSourceError",
     "Job",
     "JobError",
     "MissingExtra",
@@ -81,6 +83,7 @@ __all__ = [
     "fsck",
     "get_run",
     "history",
+    "importers",
     "init",
     "launch",
     "load_media",
@@ -688,6 +691,11 @@ def __getattr__(name: str) -> Any:
         from workbench.tracking.current import current
 
         return current()
+    # ``workbench.importers``: the importers' room, loaded on first use
+    if name == "importers":
+        import importlib
+
+        return importlib.import_module("workbench.importers")
     # classes of the jobs and artifacts rooms load on first use: `import workbench` stays light
     module = _LAZY.get(name)
     if module is None:

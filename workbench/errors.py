@@ -16,6 +16,7 @@ The tree::
     │   └── FilterError        a ``where`` / ``order_by`` expression that does not parse
     ├── JobError               launching or controlling jobs
     ├── RemoteError            SSH remotes and sync
+    ├── ImportSourceError      a source to import (TensorBoard logs, MLflow store, W&B run) cannot be opened
     └── MissingExtra           (also an ImportError) a feature whose optional packages are not installed
 
 A message says what failed, names the run, file or expression, and suggests the next step.
@@ -30,6 +31,7 @@ __all__ = [
     "CorruptRecord",
     "DatasetError",
     "FilterError",
+    "ImportSourceError",
     "JobError",
     "MissingExtra",
     "PointsLost",
@@ -118,6 +120,12 @@ class JobError(WorkbenchError):
 
 class RemoteError(WorkbenchError):
     """A remote could not be reached, trusted or synced."""
+
+
+class ImportSourceError(WorkbenchError):
+    """A source given to an importer cannot be opened at all (a missing path, a server that is
+    down, a file of the wrong kind). The message names the source and the fix; the other sources
+    of the same import go on."""
 
 
 class MissingExtra(WorkbenchError, ImportError):

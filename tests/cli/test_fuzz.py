@@ -353,7 +353,9 @@ def problem(argv: list[str], result: dict[str, Any]) -> str | None:
         if code != verdict:
             return f"exit code {code}, but argparse says {verdict}"
         return None if code != 2 or "error:" in err else "exit code 2 without an error message"
-    if code == 2:  # a command group without its verb prints its help
+    if code == 2:  # a command group without its verb prints its help; an import that could read nothing says so
+        if "import" in argv and "workbench: import: nothing could be read" in err:
+            return None
         return None if "usage:" in out else "exit code 2 for a line argparse accepts, and no help"
     if code not in (0, 1):
         return f"exit code {code}"

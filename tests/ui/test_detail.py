@@ -256,3 +256,21 @@ def test_live_view_polls_by_itself(root: Path) -> None:
         assert view._poller is not None and not view._poller.alive
     finally:
         run.finish()
+
+
+def test_an_imported_run_says_where_it_came_from(root: Path, tmp_path: Path) -> None:
+    """The header names the source of an imported run (workbench/importers), escaped like every fact."""
+    source = tmp_path / "<b>hist&amp;.csv"
+    source.write_text("step,loss\n0,1.0\n1,0.5\n")
+    report = wb.importers.csv(source, root=root, progress="never")
+    (run,) = report.runs
+    detail = RunDetail(run.run_id, root=root, live=False)
+    facts = dict(detail.model.record_rows())
+    assert facts["Imported from"] == f"csv {source} (<b>hist&amp;.csv)"
+    require_module("ipywidgets")
+    detail.widget()
+    header = detail._views[0].header.value
+    assert "&lt;b&gt;hist&amp;amp;.csv" in header and "<b>hist" not in header
+    with wb.init(project="p", root=root) as native:
+        pass
+    assert dict(RunDetail(native.id, root=root, live=False).model.record_rows())["Imported from"] == ""

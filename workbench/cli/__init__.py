@@ -28,7 +28,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from workbench.cli import artifacts, demo, fsck, jobs, remote, runs, ui
+    from workbench.cli import artifacts, demo, fsck, importing, jobs, remote, runs, ui
 
     parser = _Parser(
         prog="workbench", description="Local-first tracking, comparison and launching of ML experiments.",
@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true",
                         help="show the Python traceback of an error (anywhere on the line; also WORKBENCH_DEBUG=1)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (runs, artifacts, fsck, demo, jobs, remote, ui):
+    for module in (runs, artifacts, fsck, importing, demo, jobs, remote, ui):
         module.register(sub)
     _root_after_commands(parser)
     return parser

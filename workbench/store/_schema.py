@@ -46,6 +46,7 @@ __all__ = [
     "load_environment",
     "load_manifest",
     "load_record",
+    "name_problem",
     "read_bounded",
 ]
 
@@ -397,6 +398,13 @@ _GIT = _fields({"commit": _nullable(_line), "branch": _nullable(_line), "dirty":
 _JOB = _fields({"recipe": _name, "priority": _int64, "retries": _count, "attempts": _count,
                 "planned_steps": _nullable(_number), "executor": _nullable(_line), "config": _nullable(_object)})
 _ERROR = _fields({"type": _nullable(_text), "message": _nullable(_text), "traceback": _nullable(_text)})
+# an imported run (workbench/importers): where it came from, and what of the source is in already
+# (points and media items per key, in source order), so a later import adds only the rest
+_SOURCE = _fields({"kind": _name, "path": _text, "id": _text, "parent": _nullable(_run_id),
+                   "parent_id": _nullable(_text), "config": _nullable(_map_of(_name, _text)),
+                   "points": _map_of(_name, _count), "media": _map_of(_name, _count),
+                   "files": _nullable(_text), "imported": _nullable(_time)},
+                  required=("kind", "path", "id"))
 
 
 @functools.cache
@@ -418,8 +426,18 @@ def _record_check() -> Check:
         "points_lost": _count, "resumes": _count, "media": _map_of(_name, _MEDIA), "media_lost": _count,
         "metric_defs": _map_of(_name, _METRIC_DEF), "alerts": _list_of(_ALERT),
         "artifacts": _fields({"produced": _list_of(_LINEAGE), "used": _list_of(_LINEAGE)}),
-        "job": _JOB,
+        "job": _JOB, "source": _nullable(_SOURCE),
     })
+
+
+def name_problem(value: Any) -> str | None:
+    """Why ``value`` cannot be a name of a run record (a config, summary or metric key, a tag), or
+    None when it can: the check :func:`load_record` makes, for writers that check names one by one."""
+    try:
+        _name(value, ())
+    except SchemaError as exc:
+        return exc.reason
+    return None
 
 
 def load_record(data: bytes) -> dict[str, Any]:

@@ -77,7 +77,8 @@ class RunDetail(Component[RunDetailModel]):
 add_zh({
     "Open run": "打开运行", "Save": "保存", "Id": "编号", "Name": "名称", "Project": "项目",
     "Status": "状态", "Created": "创建时间", "Ended": "结束时间", "Duration": "时长", "Host": "主机",
-    "Git": "Git", "Remote": "远程", "dirty": "有未提交修改", "Filter keys": "筛选键", "Key": "键",
+    "Git": "Git", "Remote": "远程", "Imported from": "导入自", "dirty": "有未提交修改", "Filter keys": "筛选键",
+    "Key": "键",
     "Value": "值", "Tags": "标签", "Notes": "备注", "Config": "配置", "Summary": "摘要",
     "tag1, tag2": "标签1, 标签2", "Tags & notes": "标签和备注", "Output": "输出", "System": "系统", "Artifacts": "制品",
     "No config": "无配置", "No summary": "无摘要", "No output": "无输出", "Metric": "指标",

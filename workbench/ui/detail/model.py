@@ -165,6 +165,7 @@ class RunDetailModel(ViewModel):
             (tr("Host"), str(r.get("host") or "")),
             (tr("Git"), git_text),
             (tr("Remote"), str(r.get("remote") or "")),
+            (tr("Imported from"), _source_text(r.get("source"))),
         ]
 
     def config_rows(self) -> list[tuple[str, str]]:
@@ -297,3 +298,10 @@ class RunDetailModel(ViewModel):
                 rows.append({"direction": direction, "ref": ref, "type": entry.get("type") or "",
                              "runs": [str(r) for r in runs if r and r != self.run_id]})
         return rows
+
+
+def _source_text(source: object) -> str:
+    """Where an imported run came from (workbench/importers): "tensorboard /logs/exp1 (run a/b)"."""
+    if not isinstance(source, dict) or not source.get("kind"):
+        return ""
+    return f"{source.get('kind')} {source.get('path') or ''} ({source.get('id') or ''})"
