@@ -29,6 +29,9 @@ def register(sub: Any) -> None:
     trust.add_argument("--fingerprint", metavar="SHA256:...",
                        help="pin the host's key: the fingerprint `ssh-keygen -lf` prints for it on the host; "
                             "the first connection records the key only if it matches")
+    a.add_argument("--init", action="store_true",
+                   help="connect now and create the remote root and a store layout there (runs/) if they "
+                        "are missing: for a host used only for jobs")
     a.set_defaults(handler=cmd_add)
 
     ls = rsub.add_parser("ls", help="list the remotes")
@@ -47,7 +50,12 @@ def register(sub: Any) -> None:
                             "(what `ssh-keygen -lf` prints for it on the host)")
     t.set_defaults(handler=cmd_test)
 
-    s = sub.add_parser("sync", help="copy the runs that changed on a remote into this store")
+    s = sub.add_parser("sync", help="copy the runs that changed on a remote into this store",
+                       description="Copy the runs that changed on a remote into this store. Runs that an "
+                                   "ssh:NAME job here follows are skipped (the job keeps them current).",
+                       epilog="exit status: 0 ok (nothing refused), 1 some runs or artifacts refused "
+                              "(each named on stderr; the others were placed), 2 could not sync (the "
+                              "error line on stderr says why)")
     s.add_argument("name")
     s.add_argument("--progress", choices=("auto", "always", "never"), default=None)
     s.set_defaults(handler=cmd_sync)
@@ -65,16 +73,31 @@ def _settings(args: argparse.Namespace) -> Any:
     return load_settings(args.root)
 
 
-def _test(settings: Any, name: str, trust_new_host: bool, fingerprint: str | None = None) -> None:
+def _test(settings: Any, name: str, trust_new_host: bool, fingerprint: str | None = None) -> int:
+    """Run the protocol end to end (``workbench/remote/_diagnose.py``): 0 when every check passed
+    (tolerated banners are noted), 1 when a problem was found (each line names it and the fix); a
+    remote that cannot be reached is one error line, exit status 1."""
     from workbench.remote import get_remote, known_hosts_path
-    from workbench.remote._connection import check, connect
+    from workbench.remote._connection import connect
+    from workbench.remote._diagnose import diagnose
 
     remote = get_remote(settings, name)
     with connect(remote, known_hosts_path(settings.root), trust_new_host=trust_new_host,
                  fingerprint=fingerprint) as conn:
-        info = check(conn)
-    echo(f"{visible(name)}: ok, Python {visible(info['python_version'])} at {visible(remote.python)}, "
-         f"store {visible(remote.root)}, round trip {info['rtt'] * 1000:.1f} ms")
+        found = diagnose(conn)
+    if not found.problems:
+        echo(f"{visible(name)}: ok, Python {visible(found.python_version or '?')} at {visible(remote.python)}, "
+             f"store {visible(remote.root)}, round trip {found.rtt * 1000:.1f} ms")
+    else:
+        count = len(found.problems)
+        echo(f"{visible(name)}: {count} problem{'s' if count > 1 else ''} (round trip {found.rtt * 1000:.1f} ms)")
+    for line in found.passed:
+        echo(f"  ok: {visible(line)}")
+    for line in found.problems:
+        echo(f"  problem: {visible(line)}")
+    for line in found.notes:
+        echo(f"  note: {visible(line)}")
+    return 1 if found.problems else 0
 
 
 def cmd_add(args: argparse.Namespace) -> int:
@@ -89,14 +112,18 @@ def cmd_add(args: argparse.Namespace) -> int:
     remote = Remote(name=args.name, host=args.host, port=args.port, user=args.user, key=args.key,
                     root=args.remote_root, python=args.python, timeout=args.timeout,
                     fingerprint=args.fingerprint)
-    if args.trust_new_host:  # check before writing: a remote that cannot be reached is not added
+    if args.trust_new_host or args.init:  # check before writing: a remote that cannot be reached is not added
         from workbench.remote import known_hosts_path
-        from workbench.remote._config import validate_remote
+        from workbench.remote._config import prepare_root, validate_remote
         from workbench.remote._connection import check, connect
 
         validate_remote(remote)  # before its host goes into known_hosts
-        with connect(remote, known_hosts_path(settings.root), trust_new_host=True) as conn:
+        with connect(remote, known_hosts_path(settings.root), trust_new_host=args.trust_new_host,
+                     fingerprint=args.fingerprint) as conn:
+            created = prepare_root(conn, init=args.init)
             check(conn)
+        if created:
+            echo(f"created the store {visible(remote.root)} on {visible(remote.host)}")
     add_remote(settings.root, remote)
     load_settings(settings.root)  # the file must still load
     echo(f"added remote {args.name!r} ({visible(remote.host)}:{remote.port})")
@@ -121,14 +148,28 @@ def cmd_rm(args: argparse.Namespace) -> int:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
-    _test(_settings(args), args.name, args.trust_new_host, args.fingerprint)
-    return 0
+    return _test(_settings(args), args.name, args.trust_new_host, args.fingerprint)
+
+
+#: ``workbench sync``'s exit codes (docs/remote.md, "Sync")
+SYNC_OK, SYNC_REFUSED, SYNC_FAILED = 0, 1, 2
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
     from workbench.remote import sync_remote
 
-    result = sync_remote(_settings(args), args.name, progress=args.progress)
+    try:
+        result = sync_remote(_settings(args), args.name, progress=args.progress)
+    except Exception as exc:  # could not sync at all: one line, exit 2 (1 means "some runs refused")
+        import sys
+
+        from workbench.cli._errors import debug_requested, describe
+        from workbench.settings import default_root
+
+        if debug_requested(sys.argv[1:])[1]:
+            raise
+        echo(f"workbench: error: {describe(exc, args.root or str(default_root()))}", err=True)
+        return SYNC_FAILED
     echo(f"synced {len(result.runs)} runs from {args.name!r} ({result.files} files, {result.bytes} bytes) "
          f"in {result.seconds:.2f} s")
     if result.artifacts:
@@ -137,7 +178,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
              f"(fetch one with `workbench fetch {args.name}:NAME:latest`)")
     for message in result.refused:
         echo(f"workbench: refused: {visible(message)}", err=True)
-    return 1 if result.refused else 0
+    return SYNC_REFUSED if result.refused else SYNC_OK
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:

@@ -40,7 +40,9 @@ def check_remote(name: str, *, root: str | os.PathLike[str] | None = None, trust
     pin): then its key is recorded.
 
     Raises :class:`~workbench.errors.RemoteError` with what to do (unreachable, unknown or changed
-    host key, a key that is not the pinned one, refused login, no Python, no store), and
+    host key, a key that is not the pinned one, refused login, no Python, a Python that exits without
+    running a program or is older than 3.10, no store; banners the remote's shell prints are
+    ignored), and
     :class:`~workbench.errors.ConfigError` for a malformed ``fingerprint`` (before connecting).
     """
     from workbench.remote._connection import check, connect

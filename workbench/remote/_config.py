@@ -8,6 +8,7 @@ replaced atomically.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
 import sys
 import warnings
@@ -27,6 +28,21 @@ else:  # pragma: no cover - exercised on 3.10 only
 
 __all__ = ["Remote", "add_remote", "check_remotes", "get_remote", "list_remotes", "remove_remote", "validate_name",
            "validate_remote"]
+
+
+def quiet_ssh_logging() -> None:
+    """Keep paramiko's log (its transport thread logs a traceback when a link breaks) off the
+    terminal: every such failure reaches the caller as one RemoteError. Logging's last-resort
+    handler would print it to stderr; a NullHandler on the ``paramiko`` logger, which does not
+    propagate, keeps it out. To see it, add a handler to ``logging.getLogger("paramiko")`` and set
+    its ``propagate`` back to True."""
+    logger = logging.getLogger("paramiko")
+    if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+        logger.addHandler(logging.NullHandler())
+        logger.propagate = False
+
+
+quiet_ssh_logging()  # every module that connects imports this one
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}\Z")
 # a host name or IP address: no spaces, commas or wildcards, which would make the known_hosts line
@@ -188,6 +204,37 @@ def validate_remote(remote: Remote) -> Remote:
     """``remote`` if ``add_remote`` would write it (name, host, paths, port, pin); ConfigError otherwise."""
     return _remote_from(validate_name(remote.name), {k: v for k, v in dataclasses.asdict(remote).items()
                                                      if k != "name" and v is not None}, "the arguments")
+
+
+def prepare_root(conn: Any, *, init: bool) -> bool:
+    """Check that the store exists at the remote's root over ``conn`` (a ``Connection``); with
+    ``init``, create the root and its ``runs/`` and ``catalog/`` (mode 0700) where missing. True
+    when something was created; a RemoteError naming the missing path (and ``--init``) otherwise."""
+    import shlex
+
+    remote: Remote = conn.remote
+    root = shlex.quote(remote.root)
+    where = f"remote {remote.name!r} ({remote.host})"
+    if init:
+        result = conn.run(f"if [ -d {root}/runs ]; then exit 0; fi; umask 077 && mkdir -p -- {root}/runs "
+                          f"{root}/catalog && exit 10", what="the creation of the remote store")
+        if result.exit_status not in (0, 10):
+            message = result.stderr.decode(errors="replace").strip()[:300]
+            raise RemoteError(f"cannot create the store {remote.root} on {where}: {message or 'mkdir failed'}; "
+                              "check that its parent exists and is writable there, or pick another --root")
+        return bool(result.exit_status == 10)
+    result = conn.run(f"[ -d {root} ] || exit 4; [ -d {root}/runs ] || exit 5", what="the check of the root")
+    if result.exit_status == 4:
+        raise RemoteError(f"{where} has no directory {remote.root}: add the remote with --init to create it "
+                          "and a store layout there (for a host used only for jobs), or fix --root")
+    if result.exit_status == 5:
+        raise RemoteError(f"{where}: {remote.root} is not a workbench store (it has no runs/ directory): add "
+                          "the remote with --init to create one there, or fix --root")
+    if result.exit_status != 0:
+        message = result.stderr.decode(errors="replace").strip()[:300]
+        raise RemoteError(f"the check of {remote.root} on {where} failed with exit status "
+                          f"{result.exit_status}: {message}")
+    return False
 
 
 def add_remote(root: Path, remote: Remote) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 
 from workbench.errors import ConfigError, RemoteError
 from workbench.remote._config import Remote
+from workbench.remote._frame import Frame, FrameError, new_frame, show, skip_noise, split_buffered, wrap
 from workbench.remote._hostkeys import HostKeyPolicy, changed_message, check_pin, parse_fingerprint, same_fingerprint
 
 __all__ = ["CommandResult", "Connection", "connect"]
@@ -31,12 +32,18 @@ def _import_ssh() -> tuple[Any, Any]:
 
 
 class CommandResult:
-    __slots__ = ("exit_status", "stderr", "stdout")
+    """A command's exit status and answer (the payload of its frame: banners printed by the
+    remote's login shell around it are in ``noise_out`` and ``noise_err``, at most 4 KiB each)."""
 
-    def __init__(self, exit_status: int, stdout: bytes, stderr: bytes) -> None:
+    __slots__ = ("exit_status", "noise_err", "noise_out", "stderr", "stdout")
+
+    def __init__(self, exit_status: int, stdout: bytes, stderr: bytes, noise_out: bytes = b"",
+                 noise_err: bytes = b"") -> None:
         self.exit_status = exit_status
         self.stdout = stdout
         self.stderr = stderr
+        self.noise_out = noise_out
+        self.noise_err = noise_err
 
 
 def _where(remote: Remote) -> str:
@@ -92,9 +99,49 @@ class Connection:
             raise self._lost(command.split(" ", 1)[0], exc) from exc
         return channel
 
-    def run(self, command: str, stdin: bytes = b"", *, what: str = "a command") -> CommandResult:
-        """Run ``command`` (a shell line), send ``stdin``, read everything back; no pty."""
-        channel = self.open_channel(command)
+    def open_stream(self, command: str, *, what: str, frame: Frame | None = None) -> tuple[Any, Any]:
+        """A channel running ``command``, whose stdout is a self-delimiting stream (a tar archive),
+        and that stream, read past the banners to the frame marker. ``frame``: the command prints
+        the marker itself (a Python program, see ``Frame.python``); without it the shell does.
+
+        The caller sends stdin and closes the channel. A command that ends before its marker is a
+        RemoteError: the connection was lost, ``raise_for_checks``'s for its exit status, or that the
+        remote did not run it."""
+        own = frame is not None
+        frame = frame or new_frame()
+        # the shell marks stderr; stdout too unless the program marks it itself (after its banners)
+        channel = self.open_channel(frame.begin(stdout=not own) + command)
+        try:
+            stream = channel.makefile("rb")
+            skip_noise(stream, frame)
+        except FrameError as exc:
+            status = wait_status(channel, 1.0)
+            err = _stderr_after(channel, frame) if status not in (-1, 0) else b""
+            close_channel(channel)
+            if status == -1:
+                raise self._lost(what, exc) from None
+            if status != 0:
+                raise_for_checks(self.remote, CommandResult(status, b"", err))
+            raise self._no_frame(what, exc) from None
+        except (OSError, EOFError) as exc:
+            close_channel(channel)
+            raise self._lost(what, exc) from exc
+        return channel, stream
+
+    def _no_frame(self, what: str, exc: FrameError) -> RemoteError:
+        printed = show(exc.noise)
+        return RemoteError(
+            f"{_where(self.remote)} did not run {what} as sent ({exc}; it printed "
+            f"{printed!r}): its login shell's rc files or a ForceCommand in sshd_config run something "
+            "else; workbench needs a POSIX shell that runs the command it is sent")
+
+    def run(self, command: str, stdin: bytes = b"", *, what: str = "a command",
+            frame: Frame | None = None) -> CommandResult:
+        """Run ``command`` (a shell line), send ``stdin``, read everything back; no pty. The answer is
+        framed (``_frame``): banners the login shell prints before or after it are set apart. Pass
+        ``frame`` when the command runs a Python program that prints the marker again (``Frame.python``)."""
+        frame = frame or new_frame()
+        channel = self.open_channel(wrap(frame, command))
         stdout, stderr = bytearray(), bytearray()
         try:
             if stdin:
@@ -117,7 +164,30 @@ class Connection:
         close_channel(channel)
         if status == -1:  # no exit status: the connection went away, the command did not "fail"
             raise self._lost(what)
-        return CommandResult(status, bytes(stdout), bytes(stderr))
+        try:
+            payload, err, framed, noise_out, noise_err = split_buffered(frame, bytes(stdout), bytes(stderr))
+        except FrameError as exc:
+            if status != 0:  # the shell could not run it (a ForceCommand, a broken shell): say what it said
+                message = " | ".join(t for t in (show(bytes(stdout), 300), show(bytes(stderr), 300)) if t)
+                raise RemoteError(f"{_where(self.remote)} did not run {what}: its login shell exited with "
+                                  f"status {status} before the command ran (it printed {message!r}); fix the "
+                                  "shell's rc files (~/.bashrc, ~/.profile) or the account on the remote") from None
+            raise self._no_frame(what, exc) from None
+        return CommandResult(status if framed is None else framed, payload, err, noise_out, noise_err)
+
+
+def _stderr_after(channel: Any, frame: Frame, limit: int = 1 << 16) -> bytes:
+    """What an ended command left on stderr (after its frame marker, if it printed one)."""
+    data = bytearray()
+    try:
+        while len(data) < limit and channel.recv_stderr_ready():
+            chunk = channel.recv_stderr(limit)
+            if not chunk:
+                break
+            data += chunk
+    except (OSError, EOFError):
+        pass
+    return bytes(data).rpartition(frame.marker)[2]
 
 
 def wait_status(channel: Any, timeout: float) -> int:
@@ -218,11 +288,65 @@ def connect(remote: Remote, known_hosts: Path, *, trust_new_host: bool = False,
                           "port?") from exc
     except (OSError, EOFError) as exc:
         abort()
-        raise RemoteError(f"cannot open an SSH session with {where}: {exc or type(exc).__name__}") from exc
+        raise RemoteError(f"cannot open an SSH session with {where}: {str(exc) or type(exc).__name__}") from exc
     transport = client.get_transport()
     if transport is not None:
         transport.set_keepalive(max(1, int(remote.timeout)))
     return Connection(remote, conn)
+
+
+#: the oldest Python workbench runs on (pyproject's requires-python)
+MIN_PYTHON = (3, 10)
+
+
+def python_program(frame: Frame, *, workbench: bool = False) -> str:
+    """A program that Python 2 and 3 both run: the frame marker (after any banner the interpreter or
+    its wrapper prints), its version, and with ``workbench`` whether it imports workbench."""
+    lines = ["import sys", frame.python(), "sys.stdout.write('%d.%d.%d\\n' % tuple(sys.version_info[:3]))"]
+    if workbench:
+        lines += ["try:", " import workbench", " sys.stdout.write('workbench ok\\n')",
+                  "except Exception as e:", " sys.stdout.write('workbench ' + repr(e)[:300] + '\\n')"]
+    return "\n".join(lines)
+
+
+def python_check(connection: Connection, *, workbench: bool = False) -> tuple[str, str | None, bytes]:
+    """Run the remote's Python: ``(version, workbench, banner)``. ``workbench``: None when it
+    imports (or was not asked), else why it does not; ``banner``: what the interpreter printed before
+    the program ran. A RemoteError names a missing, failing or too old Python and the fix."""
+    remote = connection.remote
+    where = _where(remote)
+    python = shlex.quote(remote.python)
+    frame = new_frame()
+    result = connection.run(f"[ -x {python} ] || exit 3; exec {python} -c "
+                            f"{shlex.quote(python_program(frame, workbench=workbench))}",
+                            what="the check of the remote's python", frame=frame)
+    fix = (f"point the remote at a Python {MIN_PYTHON[0]}.{MIN_PYTHON[1]} or newer with `workbench remote add "
+           f"{remote.name} ... --python /absolute/path/to/python3`")
+    if result.exit_status == 3:
+        raise RemoteError(f"{where} has no Python at {remote.python} (no executable file there): {fix}")
+    banner, marker, answer = result.stdout.partition(frame.marker)
+    if not marker:
+        said = show(result.stderr or result.stdout, 300) or "nothing"
+        raise RemoteError(f"{where}: {remote.python} exits with status {result.exit_status} without running a "
+                          f"Python 3 program (it said {said!r}): {fix}")
+    words = answer.decode("utf-8", "replace").split("\n")
+    version = words[0].strip()
+    try:
+        numbers = tuple(int(part) for part in version.split("."))
+    except ValueError:
+        numbers = ()
+    if len(numbers) != 3 or numbers[:2] < MIN_PYTHON:
+        raise RemoteError(f"{where}: {remote.python} is Python {version[:40]}, workbench needs "
+                          f"{MIN_PYTHON[0]}.{MIN_PYTHON[1]} or newer: {fix}")
+    if result.exit_status != 0:
+        said = show(result.stderr, 300)
+        raise RemoteError(f"{where}: {remote.python} (Python {version}) exits with status {result.exit_status} "
+                          f"({said!r}): {fix}")
+    missing = None
+    if workbench:
+        line = next((w for w in words[1:] if w.startswith("workbench ")), "workbench (no answer)")
+        missing = None if line == "workbench ok" else line.removeprefix("workbench ")
+    return version, missing, banner
 
 
 def check(connection: Connection) -> dict[str, Any]:
@@ -231,14 +355,12 @@ def check(connection: Connection) -> dict[str, Any]:
     start = time.perf_counter()
     connection.run("true", what="a round trip")
     rtt = time.perf_counter() - start
-    python = shlex.quote(remote.python)
+    version, _, _ = python_check(connection)
     root = shlex.quote(remote.root)
-    result = connection.run(
-        f"if ! [ -x {python} ]; then exit 3; fi; {python} -c 'import sys; print(sys.version.split()[0])' || exit 3; "
-        f"if ! [ -d {root} ]; then exit 4; fi; if ! [ -d {root}/runs ]; then exit 5; fi",
-        what="the check of python and root")
+    result = connection.run(f"if ! [ -d {root} ]; then exit 4; fi; if ! [ -d {root}/runs ]; then exit 5; fi",
+                            what="the check of the store")
     raise_for_checks(connection.remote, result)
-    return {"rtt": rtt, "python_version": result.stdout.decode(errors="replace").strip()}
+    return {"rtt": rtt, "python_version": version}
 
 
 def raise_for_checks(remote: Remote, result: CommandResult) -> None:
@@ -249,7 +371,7 @@ def raise_for_checks(remote: Remote, result: CommandResult) -> None:
                           "/absolute/path/to/python3`")
     if result.exit_status == 4:
         raise RemoteError(f"{where} has no directory {remote.root}: fix --root, or create the store there "
-                          "(any workbench run with that root does)")
+                          f"(`workbench remote add {remote.name} ... --init`, or any workbench run with that root)")
     if result.exit_status == 5:
         raise RemoteError(f"{where}: {remote.root} is not a workbench store (it has no runs/ directory)")
     if result.exit_status != 0:

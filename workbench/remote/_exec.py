@@ -4,7 +4,8 @@ read back one run.
 Each helper is one shell line over an open :class:`~workbench.remote._connection.Connection`
 (every path and argument quoted with :func:`shlex.quote`, never a user string spliced raw). The
 remote side needs a POSIX shell, GNU find and tar, and ``setsid``/``nohup`` (util-linux,
-coreutils); Python only for the job itself.
+coreutils); Python only for the job itself. Every answer is framed (``_frame``): banners that
+the login shell or the Python print around a command are ignored.
 
 A process started by :func:`start_detached` leads its own session and process group
 (``setsid``) and ignores SIGHUP (``nohup``): it outlives the SSH connection that started it, so a
@@ -21,10 +22,9 @@ import io
 import shlex
 import tarfile
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from workbench.errors import RemoteError
-from workbench.remote._connection import Connection, close_channel, wait_status
+from workbench.remote._connection import Connection, close_channel, python_check, wait_status
 from workbench.store._paths import validate_run_id
 
 __all__ = [
@@ -38,8 +38,8 @@ __all__ = [
     "start_detached",
 ]
 
-#: exit statuses of the check command (3-5 match raise_for_checks in _connection)
-_NO_PYTHON, _NO_ROOT, _NO_WORKBENCH = 3, 4, 6
+#: exit status of the creation of the store root
+_NO_ROOT = 4
 
 
 def _q(value: str) -> str:
@@ -55,39 +55,25 @@ def check_host(conn: Connection) -> str:
     """Check that the remote's Python runs and imports workbench, and make its store root.
 
     Returns the remote Python's version. Raises a RemoteError that says what to install or fix.
+    Banners the login shell or the Python print are ignored (see ``_frame``).
     """
     remote = conn.remote
-    python, root = _q(remote.python), _q(remote.root)
-    result = conn.run(
-        f"[ -x {python} ] || exit {_NO_PYTHON}; "
-        f"{python} -c 'import sys, workbench; print(sys.version.split()[0])' 2>&1 || exit {_NO_WORKBENCH}; "
-        f"(umask 077 && mkdir -p {root}/runs {root}/jobs/ssh) || exit {_NO_ROOT}",
-        what="the check of the remote's python and root",
-    )
+    version, missing, _ = python_check(conn, workbench=True)
     where = _where(conn)
-    if result.exit_status == _NO_PYTHON:
+    if missing is not None:
         raise RemoteError(
-            f"{where} has no Python at {remote.python}: install Python 3 and workbench there, or point "
-            f"the remote at its interpreter with `workbench remote add {remote.name} ... --python "
-            "/absolute/path/to/python3`"
-        )
-    if result.exit_status == _NO_WORKBENCH:
-        detail = result.stdout.decode(errors="replace").strip().splitlines()[-1:] or [""]
-        raise RemoteError(
-            f"{where}: {remote.python} cannot import workbench ({detail[0][:300]}); install it there "
+            f"{where}: {remote.python} cannot import workbench ({missing[:300]}); install it there "
             f"(`{remote.python} -m pip install workbench-ml`) so the job's worker can run"
         )
-    if result.exit_status == _NO_ROOT:
+    root = _q(remote.root)
+    result = conn.run(f"(umask 077 && mkdir -p {root}/runs {root}/jobs/ssh) || exit {_NO_ROOT}",
+                      what="the creation of the remote's store")
+    if result.exit_status != 0:
         raise RemoteError(
             f"{where}: cannot create the store {remote.root} (runs/, jobs/ssh/): "
             f"{result.stderr.decode(errors='replace').strip()[:300]}; fix --root or its permissions"
         )
-    if result.exit_status != 0:
-        raise RemoteError(
-            f"the check command on {where} failed with exit status {result.exit_status}: "
-            f"{result.stderr.decode(errors='replace').strip()[:300]}"
-        )
-    return result.stdout.decode(errors="replace").strip().splitlines()[-1]
+    return version
 
 
 def remove_run(conn: Connection, run_id: str) -> None:
@@ -217,14 +203,15 @@ def fetch_files(conn: Connection, run_id: str, paths: Sequence[str], limits: Map
         return {}
     run_dir = f"{conn.remote.root}/runs/{validate_run_id(run_id)}"
     wanted = set(paths)
-    channel = conn.open_channel(
+    # the answer is framed: banners of the login shell before the tar stream are skipped
+    channel, stream = conn.open_stream(
         f"cd {_q(run_dir)} && exec tar -cf - --no-recursion --ignore-failed-read -- "
-        + " ".join(_q(p) for p in paths) + " 2>/dev/null"
+        + " ".join(_q(p) for p in paths) + " 2>/dev/null",
+        what=f"the transfer of run {run_id}",
     )
     out: dict[str, bytes] = {}
     try:
         channel.shutdown_write()
-        stream: Any = channel.makefile("rb")
         with tarfile.open(fileobj=stream, mode="r|") as archive:
             for member in archive:
                 if member.name not in wanted or not member.isreg() or member.name in out:

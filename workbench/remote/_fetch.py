@@ -21,11 +21,12 @@ import os
 import shlex
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from workbench._private import make_dir, open_private
-from workbench.errors import ArtifactError, ArtifactNotFound, RemoteError
+from workbench.errors import ArtifactError, ArtifactNotFound, RemoteError, StoreError
 from workbench.remote._config import get_remote, validate_name
 from workbench.remote._connection import (
     CommandResult,
@@ -35,6 +36,7 @@ from workbench.remote._connection import (
     raise_for_checks,
     wait_status,
 )
+from workbench.remote._frame import new_frame
 from workbench.remote._mirror import mirror_dir
 from workbench.remote._sync import ProgressCallback, known_hosts_path
 from workbench.settings import Settings, load_settings
@@ -203,6 +205,20 @@ def _request(digest: str, offset: int, marks: dict[int, Any]) -> bytes:
     return f"{digest} {offset} {points}\n".encode() if points else f"{digest} {offset}\n".encode()
 
 
+_T = TypeVar("_T")
+
+
+def _local(path: Path, where: str, step: Callable[..., _T], *args: Any) -> _T:
+    """``step(*args)``, a local file operation of the download: its OSError (a full disk, a quota,
+    no permission) is a StoreError naming ``path``, never taken for a lost connection."""
+    try:
+        return step(*args)
+    except OSError as exc:
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        raise StoreError(f"cannot write {path} while fetching {where}: {reason}; free space or fix "
+                         "permissions there, then fetch again (what arrived is kept and continued)") from exc
+
+
 def _download(conn: Connection, partial: Path, blobs: Blobs, wanted: dict[str, int], where: str,
               meter: _Meter, result: FetchResult) -> list[str]:
     """Stream ``wanted`` blobs into ``blobs``; the digests whose continued partial did not verify."""
@@ -218,16 +234,20 @@ def _download(conn: Connection, partial: Path, blobs: Blobs, wanted: dict[str, i
             part.unlink()
             offset = 0
         requests.append((digest, offset, _checkpoints(part, offset) if offset else {}))
+    # framed: the server writes the frame marker first, so banners of the login shell and of the
+    # Python (or its wrapper) before it are skipped; each blob then comes length-prefixed
+    frame = new_frame()
+    program = f"import sys\n{frame.python()}\n{_SERVER}"
     command = (f"cd {shlex.quote(conn.remote.root)} 2>/dev/null || exit 4; "
-               f"exec {shlex.quote(conn.remote.python)} -c {shlex.quote(_SERVER)}")
-    channel = conn.open_channel(command)
+               f"[ -x {shlex.quote(conn.remote.python)} ] || exit 3; "
+               f"exec {shlex.quote(conn.remote.python)} -c {shlex.quote(program)}")
+    channel, stream = conn.open_stream(command, what="the download of blobs", frame=frame)
     errors: list[BaseException] = []
     sender = threading.Thread(target=_send, daemon=True, args=(
         channel, b"".join(_request(d, o, marks) for d, o, marks in requests), errors))
     sender.start()
     restart: list[str] = []
     try:
-        stream = channel.makefile("rb")
         for digest, asked, marks in requests:
             header = stream.readline(200)
             if not header:
@@ -257,14 +277,14 @@ def _download(conn: Connection, partial: Path, blobs: Blobs, wanted: dict[str, i
             hasher = marks[start] if start else hashlib.sha256()
             offset = start
             result.resumed_bytes += start
-            fd = open_private(part, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+            fd = _local(part, where, open_private, part, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
             try:
                 left = length
                 while left > 0:
                     data = stream.read(min(left, _BLOCK))
                     if not data:
                         raise conn._lost("the download of blobs")
-                    write_all(fd, data)
+                    _local(part, where, write_all, fd, data)
                     hasher.update(data)
                     left -= len(data)
                     result.bytes += len(data)
@@ -278,7 +298,7 @@ def _download(conn: Connection, partial: Path, blobs: Blobs, wanted: dict[str, i
                     continue
                 raise RemoteError(f"blob {digest[:12]}... of {where} from remote {name!r} does not match its "
                                   "SHA-256 digest (the remote's copy is corrupt); nothing was stored")
-            blobs.adopt(digest, part)
+            _local(blobs.root, where, blobs.adopt, digest, part)
             result.blobs += 1
             meter.file_done()
     except (OSError, EOFError) as exc:  # socket.timeout included

@@ -136,6 +136,53 @@ def _parse_artifact_line(kind_char: str, path: str, size: int, mtime: str, remot
         artifacts.setdefault(name, []).append(Entry(path, size, mtime))
 
 
+#: one listing entry: find's type (``A``/``E`` before it under artifacts/ and environments/), then
+#: PATH, SIZE (decimal bytes) and MTIME (``%T@``: epoch seconds with a fraction)
+_TYPE = re.compile(rb"[AE]?[bcdpflsDNU?]\Z")
+_SIZE = re.compile(rb"[0-9]{1,19}\Z")
+_MTIME = re.compile(rb"-?[0-9]{1,12}(?:\.[0-9]{1,10})?\Z")
+#: the mtimes a listing may give (the store's time limit, docs/store.md "Schemas and limits")
+_MAX_MTIME = 2**33
+
+
+def _parse_line(raw: bytes) -> tuple[str, str, int, str] | str:
+    """``(type, path, size, mtime)`` of one listing entry, or why it is not one. A path may hold
+    tabs, newlines or bytes that are not UTF-8 (a user's file under a run's ``files/``): such a
+    path is never one sync copies (those match strict patterns), so it is skipped, not refused."""
+    kind, _, rest = raw.partition(b"\t")
+    fields = rest.rsplit(b"\t", 2)
+    if len(fields) != 3 or not _TYPE.match(kind):
+        count = raw.count(b"\t") + 1
+        return f"{count} tab-separated fields, not 4, or no type first (a NUL inside a path?)"
+    path, size, mtime = fields
+    if not _SIZE.match(size):
+        return f"size {size[:40]!r} is not a number of bytes"
+    if not _MTIME.match(mtime) or abs(float(mtime)) > _MAX_MTIME:
+        return f"mtime {mtime[:40]!r} is not a time (epoch seconds within +-{_MAX_MTIME})"
+    if not path:
+        return "an empty path"
+    return kind.decode("ascii"), path.decode("utf-8", "surrogateescape"), int(size), mtime.decode("ascii")
+
+
+def _refuse_fragment(raw: bytes, why: str, remote: str, refused: list[str], refused_runs: set[str],
+                     refused_names: set[str]) -> None:
+    """Refuse an entry that does not parse, and the run or artifact whose path it starts with."""
+    fields = raw.split(b"\t")
+    # a fragment after a NUL starts inside a path: it names nothing for certain (the fragment
+    # before that NUL, which starts with the type, refuses its run)
+    typed = len(fields) > 1 and _TYPE.match(fields[0]) is not None
+    first = fields[1].split(b"/", 1)[0].decode("utf-8", "replace") if typed else ""
+    if typed and fields[0].startswith(b"A") and is_artifact_name(first):
+        refused_names.add(first)
+        whose = f" of artifact {first!r}"
+    elif typed and not fields[0].startswith((b"A", b"E")) and is_run_id(first):
+        refused_runs.add(first)
+        whose = f" of run {first!r}"
+    else:
+        whose = ""
+    refused.append(f"remote {remote!r}: refused a manifest line{whose} that does not parse ({why}): {raw[:200]!r}")
+
+
 def parse_manifest(data: bytes, remote: str) -> Manifest:
     runs: dict[str, list[Entry]] = {}
     refused: list[str] = []
@@ -152,15 +199,13 @@ def parse_manifest(data: bytes, remote: str) -> Manifest:
     for raw in data.split(b"\x00"):
         if not raw.strip():
             continue
-        try:
-            line = raw.decode("utf-8")
-            kind_char, rest = line.split("\t", 1)
-            path, size_text, mtime = rest.rsplit("\t", 2)
-            size = int(size_text)
-            float(mtime)
-        except (UnicodeDecodeError, ValueError):
-            refused.append(f"remote {remote!r}: refused a manifest line that does not parse: {raw[:200]!r}")
+        parsed = _parse_line(raw)
+        if isinstance(parsed, str):
+            # entries end at a NUL, so a NUL inside a path (or a field that is not a number) leaves
+            # a fragment: it refuses the run or artifact it seems to name, and nothing of it is used
+            _refuse_fragment(raw, parsed, remote, refused, refused_runs, refused_names)
             continue
+        kind_char, path, size, mtime = parsed
         if kind_char.startswith("E"):
             if kind_char == "Ef" and _ENVIRONMENT.match(path) and 0 <= size <= MAX_ENVIRONMENT_BYTES:
                 environments.append(Entry(path, size, mtime))

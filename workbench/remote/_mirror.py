@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 from workbench._private import make_dir
 from workbench.store._atomic import dumps_json
@@ -51,6 +52,18 @@ def _clean_aliases(path: Path, versions: set[int]) -> bytes:
     return dumps_json(dict(sorted(clean.items())))
 
 
+def _chunks_problem(manifest: dict[str, Any]) -> str | None:
+    """Why the sizes of a (schema-checked) manifest's files disagree with their chunks; None if they agree."""
+    for index, entry in enumerate(manifest["files"]):
+        chunks, chunk = entry.get("chunks"), entry.get("chunk_size")
+        if chunks is None:
+            continue
+        if chunk is None or len(chunks) != max(1, -(-entry["size"] // chunk)):
+            return (f"files[{index}] ({entry['path']!r}) has {len(chunks)} chunks of {chunk!r} bytes for "
+                    f"{entry['size']} bytes")
+    return None
+
+
 def check_staged(staged: Path, name: str) -> str | None:
     """Validate a staged artifact directory in place; why it is refused, or None when it is sound.
 
@@ -61,9 +74,12 @@ def check_staged(staged: Path, name: str) -> str | None:
         return "no manifest arrived"
     for version in versions:
         try:
-            load_manifest(read_bounded(manifest_path(staged, name, version), MAX_MANIFEST_BYTES))
+            manifest = load_manifest(read_bounded(manifest_path(staged, name, version), MAX_MANIFEST_BYTES))
         except SchemaError as exc:
             return f"manifest artifacts/{name}/v{version}.json{describe(exc)}"
+        why = _chunks_problem(manifest)
+        if why is not None:  # a fetch of it could never verify: refused here, not when it is used
+            return f"manifest artifacts/{name}/v{version}.json: {why}"
     try:
         aliases = _clean_aliases(staged / name / "aliases.json", set(versions))
     except SchemaError as exc:

@@ -81,6 +81,9 @@ class SyncResult:
     seconds: float = 0.0
     #: artifacts whose manifests (and aliases) were placed in the remote's mirror
     artifacts: list[str] = dataclasses.field(default_factory=list)
+    #: runs of the remote that an ``ssh:NAME`` job here follows (the job's own run, kept current by
+    #: the job's executor): skipped, neither downloaded nor refused
+    followed: list[str] = dataclasses.field(default_factory=list)
 
 
 def state_dir(root: Path, name: str) -> Path:
@@ -256,7 +259,8 @@ def _receive(conn: Connection, paths: list[str], staging: Path, result: SyncResu
     # filesystem time here, which then overlaps with reading and parsing the stream
     writers = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="workbench-sync")
     pending: list[concurrent.futures.Future[None]] = []
-    channel = conn.open_channel(_archive_command(conn.remote))
+    # framed: banners the remote's login shell prints before the tar stream are skipped (_frame)
+    channel, stream = conn.open_stream(_archive_command(conn.remote), what="the transfer")
     errors: list[BaseException] = []
     sender = threading.Thread(target=_send_list, args=(channel, paths, errors), daemon=True)
     sender.start()
@@ -272,7 +276,6 @@ def _receive(conn: Connection, paths: list[str], staging: Path, result: SyncResu
             refused_runs.add(f"artifacts/{first}" if artifact else first)
 
     try:
-        stream = channel.makefile("rb")
         with tarfile.open(fileobj=stream, mode="r|") as archive:
             for member in archive:
                 full = member.name
@@ -385,7 +388,10 @@ def _stage_environment(archive: Any, member: Any, staging: Path) -> str | None:
     digest, canonical = encode_environment(packages)
     if f"{digest}.json" != filename:
         return "its content is not the environment its name says"
-    _write_file(staging / _ENVIRONMENTS / filename, canonical)
+    try:
+        _write_file(staging / _ENVIRONMENTS / filename, canonical)
+    except OSError as exc:  # a full disk here, not a lost connection
+        raise _local_failure(staging, member.name, staging.parent.name, exc) from exc  # <root>/remote/<name>/staging-*
     return None
 
 
@@ -413,13 +419,55 @@ def _stage_records(layout: Layout, staging: Path, run_ids: list[str], name: str,
             except (OSError, SchemaError):
                 existing = {}
             if not isinstance(existing, dict) or existing.get("remote") != name:
-                origin = existing.get("remote") if isinstance(existing, dict) else None
-                what = f"synced from remote {origin!r}" if origin else "a local run"
-                result.refused.append(f"remote {name!r}: refused run {run_id!r}: a run with that id already "
-                                      f"exists here ({what}); it is left as it is")
+                if _follows(existing, name):  # a job launched meanwhile
+                    result.followed.append(run_id)
+                else:
+                    _refuse_existing(result, name, run_id, existing)
                 continue
         ready.append(run_id)
     return ready
+
+
+def _follows(record: Any, name: str) -> bool:
+    """Whether ``record`` is a job here that runs on remote ``name`` (``executor="ssh:NAME"``):
+    its executor follows the remote run (``workbench/jobs/executors/ssh.py``)."""
+    job = record.get("job") if isinstance(record, dict) else None
+    if not isinstance(job, dict):
+        return False
+    process, info = job.get("process"), job.get("remote_run")
+    return (job.get("executor") == f"ssh:{name}"
+            or (isinstance(process, dict) and process.get("remote") == name)
+            or (isinstance(info, dict) and info.get("remote") == name))
+
+
+def _wanted_runs(layout: Layout, run_ids: list[str], name: str, result: SyncResult) -> list[str]:
+    """The changed runs to download: new ones and those synced from ``name`` before. A run that an
+    ``ssh:NAME`` job here follows is skipped silently (``result.followed``); a run with that id
+    that is local or another remote's is refused now, before its bytes come."""
+    wanted = []
+    for run_id in run_ids:
+        local = layout.record(run_id)
+        if not layout.run_dir(run_id).exists():
+            wanted.append(run_id)
+            continue
+        try:
+            existing: Any = load_record(read_bounded(local, MAX_RECORD_BYTES))
+        except (OSError, SchemaError):
+            existing = None
+        if isinstance(existing, dict) and existing.get("remote") == name:
+            wanted.append(run_id)
+        elif _follows(existing, name):
+            result.followed.append(run_id)
+        else:
+            _refuse_existing(result, name, run_id, existing)
+    return wanted
+
+
+def _refuse_existing(result: SyncResult, name: str, run_id: str, existing: Any) -> None:
+    origin = existing.get("remote") if isinstance(existing, dict) else None
+    what = f"synced from remote {origin!r}" if origin else "a local run"
+    result.refused.append(f"remote {name!r}: refused run {run_id!r}: a run with that id already "
+                          f"exists here ({what}); it is left as it is")
 
 
 def _place(layout: Layout, staging: Path, run_ids: list[str]) -> None:
@@ -484,6 +532,7 @@ def sync_remote(settings: Settings, name: str, *, progress: str | None = None,
             cursor_path = state / "cursor.json"
             cursor, art_cursor = _read_cursor(cursor_path)
             changed = _changed(manifest.runs, cursor, lambda run_id: layout.run_dir(run_id).is_dir())
+            changed = _wanted_runs(layout, changed, name, result)  # not a job's run, nor a local one
             mirror = state / "artifacts"
             changed_art = _changed(manifest.artifacts, art_cursor, lambda art: (mirror / art).is_dir())
             envs = [e for e in manifest.environments
@@ -510,8 +559,11 @@ def sync_remote(settings: Settings, name: str, *, progress: str | None = None,
                     ready = _stage_records(layout, staging, complete, name, result)
                     if (ready or changed_art or envs) and settings.fsync:
                         sync_filesystem(staging)
-                    _place_environments(layout, staging)  # before the runs that name them
-                    _place(layout, staging, ready)
+                    try:
+                        _place_environments(layout, staging)  # before the runs that name them
+                        _place(layout, staging, ready)
+                    except OSError as exc:  # tiles derived in staging, renames: a full disk, not the link
+                        raise _local_failure(staging, str(exc.filename or "a staged run"), name, exc) from exc
                     placed = _place_artifacts(settings, name, staging, changed_art, manifest, arrived,
                                               refused_runs, result)
                     if (ready or placed) and settings.fsync:  # the renames are durable before the cursor says so

@@ -29,6 +29,17 @@ def index_files(media_dir: Path) -> list[Path]:
     return [media_dir / name for name in names]
 
 
+def _synced(run_dir: Path) -> bool:
+    """Whether the run in ``run_dir`` was synced from a remote (its record names it)."""
+    from workbench.store._schema import MAX_RECORD_BYTES, SchemaError, read_bounded
+
+    try:
+        record = json.loads(read_bounded(run_dir / "run.json", MAX_RECORD_BYTES))
+    except (OSError, ValueError, SchemaError):
+        return False  # no record, or a damaged one: fsck's run checks name it
+    return isinstance(record, dict) and bool(record.get("remote"))
+
+
 def media_digests(layout: Layout) -> set[str]:
     """Every blob some run's media index names (local runs and runs synced from remotes), a
     table's image cells included. A damaged index file raises :class:`ArtifactError`: it might
@@ -58,6 +69,7 @@ def media_users(layout: Layout) -> tuple[dict[str, list[str]], set[str], list[di
     for remote, runs in dirs:
         for media_dir in sorted(runs.glob("*/media")):
             run_id = media_dir.parent.name
+            synced = bool(remote) or _synced(media_dir.parent)  # its bytes stay on its remote until read
             for path in index_files(media_dir):
                 try:
                     table = pq.read_table(path, columns=["key", "step", "kind", "digest", "meta"]).to_pylist()
@@ -74,6 +86,6 @@ def media_users(layout: Layout) -> tuple[dict[str, list[str]], set[str], list[di
                         if not (isinstance(digest, str) and _DIGEST.match(digest)):
                             continue
                         users.setdefault(digest, []).append(f"run {run_id} media {row['key']} step {row['step']}")
-                        if not remote:
+                        if not synced:
                             local.add(digest)
     return users, local, damaged
