@@ -25,7 +25,7 @@ import pytest
 from tests.conftest import require_module
 from tests.importers import _tb_logs
 from workbench.errors import ImportSourceError
-from workbench.importers import _tensorboard
+from workbench.importers import _tensorboard, _tfrecord
 from workbench.importers._model import ImportedRun, MediaItem, Series
 
 LIBRARIES = ("torch", "tensorboardX")
@@ -462,7 +462,7 @@ def test_compiled_checksum_matches_tensorboards() -> None:
     require_module("google_crc32c")
     from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
 
-    crc = _tensorboard._masked_crc()
+    crc = _tfrecord.masked_crc()
     assert crc is not masked_crc32c
     rng = np.random.default_rng(5)
     for size in (0, 1, 8, 13, 1000):

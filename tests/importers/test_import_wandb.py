@@ -24,7 +24,7 @@ import pytest
 
 from tests.conftest import require_module, require_program
 from workbench.errors import ImportSourceError
-from workbench.importers import _wandb
+from workbench.importers import _wandb, _wandb_log
 from workbench.importers._model import ImportedRun
 
 HERE = Path(__file__).parent
@@ -212,10 +212,10 @@ def _damaged(written: dict[str, Any], target: Path) -> dict[str, Any]:
     data = bytearray(beta.read_bytes())
     assert len(data) > 2 * 32768 + 4096  # a third block after the damaged second one
     # cut inside the last record that starts 1000 bytes or more before the end
-    starts = [at for at, _ in _wandb._frames(beta, []) if at < len(data) - 1000]
+    starts = [at for at, _ in _wandb_log.frames(beta, []) if at < len(data) - 1000]
     cut = bytes(data[:starts[-1] + 10])
     # garbage over the data of the first whole record past byte 36000 (in the second block)
-    bad_at = next(at for at, d in _wandb._frames(beta, []) if at > 36000 and len(d) > 64)
+    bad_at = next(at for at, d in _wandb_log.frames(beta, []) if at > 36000 and len(d) > 64)
     data[bad_at + 7 + 8:bad_at + 7 + 40] = b"\xab" * 32
     beta.write_bytes(bytes(data))
     trunc = target / "other" / "offline-run-20260101_000000-beta02"  # another source: same run id
@@ -267,6 +267,19 @@ def test_hostile_names_stay_inside_the_run_folder(written: dict[str, Any], tmp_p
     assert any("planted.txt" in line and "not followed" in line for line in run.skipped)
     assert sorted(item.key for item in run.media()) == ["hist", "note"]
     assert any("image 'img'" in line and "outside files/" in line for line in run.problems)
+
+
+def test_a_saved_link_is_followed_only_inside_the_folder_wandb_ran_in(written: dict[str, Any],
+                                                                      tmp_path: Path) -> None:
+    """The log lists files/notes.txt as saved (a link to the user's file): read from the original
+    folder it is imported; from a copy whose link now points outside the copy's folder (as a
+    hostile run folder's link to ~/.ssh/id_rsa would), it is not followed, and the report says so."""
+    original = _runs(written["folders"]["alpha01"])["alpha01"]
+    assert "notes.txt" in {f.name for f in original.files}
+    folder = _copy_runs(written, tmp_path / "elsewhere", "alpha01")
+    run = _runs(folder)["alpha01"]
+    assert "notes.txt" not in {f.name for f in run.files}
+    assert any("notes.txt" in line and "outside the folder W&B ran in" in line for line in run.skipped)
 
 
 # -- end to end: workbench.importers.wandb and `workbench import wandb` -----------------------------
@@ -370,7 +383,7 @@ def test_import_after_the_source_grew_adds_exactly_the_new_data(written: dict[st
     live = _copy_runs(written, tmp_path / "live", "alpha01")
     log = _log(next(live.iterdir()))
     whole = log.read_bytes()
-    boundary = next(at for at, _ in _wandb._frames(log, []) if at > len(whole) // 2)
+    boundary = next(at for at, _ in _wandb_log.frames(log, []) if at > len(whole) // 2)
     log.write_bytes(whole[:boundary])
     early = _import(live, root=root)
     assert early.exit_code == 0, early.render()  # a clean record boundary: nothing is damaged

@@ -2,8 +2,9 @@
 
 Prints one line per run (imported, updated, unchanged or failed, with what was added, and each
 problem and skipped item under it) and a total. Exit status 0 when every run came in whole, 1
-when a run failed or had problems (the others are imported), 2 when nothing could be read; with
-1 or 2, a line on stderr says so.
+when a run failed or had problems (the others are imported), 2 when nothing could be read (an
+unknown importer, or one that cannot be loaded, included) or the store cannot take anything;
+with 1 or 2, a line on stderr says so.
 """
 
 from __future__ import annotations
@@ -39,16 +40,24 @@ def register(sub: Any) -> None:
 
 def cmd_import(args: argparse.Namespace) -> int:
     from workbench import importers
+    from workbench.errors import StoreError, WorkbenchError
 
+    try:
+        importers.reader(args.kind)  # an unknown importer, or a plugin's that cannot load: nothing is read
+    except WorkbenchError as exc:
+        echo(f"workbench: error: {visible(str(exc))}", err=True)
+        return 2
     options: dict[str, Any] = {}
     if args.experiments:
         if args.kind != "mlflow":
-            from workbench.errors import WorkbenchError
-
             raise WorkbenchError(f"--experiment is for mlflow, not {visible(args.kind)}: leave it out")
         options["experiments"] = list(args.experiments)
-    report = importers.from_source(args.kind, *args.sources, project=args.project, root=args.root,
-                                   progress=args.progress, **options)
+    try:
+        report = importers.from_source(args.kind, *args.sources, project=args.project, root=args.root,
+                                       progress=args.progress, **options)
+    except StoreError as exc:  # the store cannot take anything (its folder, the staging folder): nothing imported
+        echo(f"workbench: error: {visible(str(exc))}", err=True)
+        return 2
     echo(report.render(visible))  # one report, in order, on stdout (the bar alone is on stderr)
     code = report.exit_code
     if code == 2:

@@ -29,12 +29,13 @@ class Checker:
     def name(self, value: Any, what: str) -> str | None:
         """A key or tag: escaped when it holds control characters; None (refused) when empty or too long."""
         text: str = value if isinstance(value, str) else str(value)
-        if name_problem(text) is None:
+        if name_problem(text) is None and _utf8(text):
             return text
         value = text
         fixed = escaped(text).encode("utf-8", "replace").decode("utf-8")
         if name_problem(fixed) is None:
-            self.problems.append(f"{what} {value!r} holds control characters: stored as {fixed!r}")
+            self.problems.append(f"{what} {value!r} holds control characters or bytes that are not UTF-8: "
+                                 f"stored as {fixed!r}")
             return fixed
         self.problems.append(f"{what} {value[:80]!r} refused: {name_problem(fixed)}")
         return None
@@ -94,9 +95,20 @@ class Checker:
         return self.text(str(value), what)
 
 
+def _utf8(text: str) -> bool:
+    """Whether ``text`` can be stored (a name of bytes that are not UTF-8 reaches us as lone surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def file_problem(name: Any) -> str | None:
     if not isinstance(name, str) or not name:
         return "is not a file name"
+    if not _utf8(name):
+        return "holds bytes that are not UTF-8"
     parts = name.split("/")
     if name.startswith("/") or "\\" in name or any(p in ("", ".", "..") for p in parts):
         return "is not a relative path without '..', '.' or empty parts"

@@ -1,10 +1,9 @@
 """TensorBoard log directories -> :class:`ImportedRun` (docs/import.md, "TensorBoard").
 
 Every folder under a source that holds ``*tfevents*`` files is one run; its files (restarts) are
-read in name order, records in file order. Records are framed and checked with TensorBoard's own
-reader pieces (its masked CRC-32C and its ``Event``/``Summary`` protos; no TensorFlow), framed
-here rather than through ``EventFileLoader`` because that loader stops silently at the first bad
-record: we need the byte offset for the report, and we resume after a garbage region.
+read in name order, records in file order. Records are framed and checked by ``_tfrecord`` (with
+TensorBoard's masked CRC-32C) and decoded with TensorBoard's ``Event``/``Summary`` protos (no
+TensorFlow).
 
 Streaming: one pass per run reads every record; scalar points go to per-tag arrays that spill to
 an anonymous temporary file once the run holds more than ``_SPILL_POINTS`` points, so memory is
@@ -23,31 +22,29 @@ from __future__ import annotations
 import itertools
 import math
 import os
-import struct
 import tempfile
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from workbench.errors import ImportSourceError
 from workbench.importers._model import ImportedRun, MediaItem, Series
+from workbench.importers._tfrecord import records
 
 __all__ = ["read"]
 
 KIND = "tensorboard"
 #: scalar points a run holds in memory (24 bytes each) before they go to a temporary file
 _SPILL_POINTS = 1_000_000
-#: how far past a corrupt record we look for the next valid one before giving up on the file
-_RESYNC_WINDOW = 1 << 20
 #: an add_hparams session folder is never larger than this (a few hundred bytes per parameter)
 _SESSION_BYTES = 1 << 20
 #: elements of one tensor summary we convert (a histogram has 3 per bin, an image summary 2 + samples)
 _MAX_ELEMENTS = 10_000_000
-_HEADER = struct.Struct("<QI")
-_CRC = struct.Struct("<I")
+#: bytes a tensor filled from one string value may expand to (TensorBoard's writers never fill)
+_MAX_FILLED_BYTES = 16 << 20
 
 #: the words of the skipped lines, per category: (singular, plural, why)
 _SKIP_WORDS: dict[str, tuple[str, str, str]] = {
@@ -59,93 +56,6 @@ _SKIP_WORDS: dict[str, tuple[str, str, str]] = {
     "empty_histograms": ("empty histogram", "empty histograms", "a histogram with no values has no bins"),
 }
 _IGNORED_PLUGINS = frozenset(("hparams",))
-
-
-# -- records -------------------------------------------------------------------------------------
-
-
-def _masked_crc() -> Callable[[bytes], int]:
-    """TFRecord's masked CRC-32C: a compiled CRC-32C where one is installed (``google-crc32c``,
-    about half of the reading time otherwise), else TensorBoard's own pure-Python one."""
-    try:
-        import google_crc32c  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:
-        from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
-
-        return masked_crc32c  # type: ignore[no-any-return]
-    value = google_crc32c.value
-
-    def masked(data: bytes) -> int:
-        x = int(value(data))
-        return (((x >> 15) | (x << 17)) + 0xA282EAD8) & 0xFFFFFFFF
-
-    return masked
-
-
-def _records(path: Path, label: str, problems: list[str] | None,
-             limit: int | None = None) -> Iterator[tuple[int, bytes]]:
-    """Yield ``(offset, payload)`` of each intact record of a TFRecord file, up to ``limit`` bytes.
-
-    Damage becomes one line in ``problems`` (None: already reported by an earlier pass): a record
-    cut short at the end of the file, or a corrupt one (bad checksum), after which reading resumes
-    at the next record whose checksums hold, if one starts within ``_RESYNC_WINDOW`` bytes.
-    """
-    crc = _masked_crc()
-
-    def report(line: str) -> None:
-        if problems is not None:
-            problems.append(f"{label}: {line}")
-
-    with open(path, "rb") as fh:
-        size = os.fstat(fh.fileno()).st_size if limit is None else limit
-        offset = 0
-        while offset < size:
-            header = fh.read(12)
-            if len(header) < 12 or offset + 12 > size:
-                report(f"truncated record at byte {offset} (the last {size - offset} bytes are not a whole record)")
-                return
-            length, header_crc = _HEADER.unpack(header)
-            if crc(header[:8]) != header_crc:
-                offset = _resync(fh, offset, size, crc, report, "bad header checksum")
-                fh.seek(offset)
-                continue
-            end = offset + 12 + length + 4
-            if end > size:
-                report(f"truncated record at byte {offset} (it needs {length + 16} bytes, "
-                       f"{size - offset} are left)")
-                return
-            body = fh.read(length + 4)
-            if len(body) < length + 4:  # the file shrank while we read it
-                report(f"truncated record at byte {offset} (the file ended while it was read)")
-                return
-            data = body[:length]
-            if crc(data) != _CRC.unpack_from(body, length)[0]:
-                offset = _resync(fh, offset, size, crc, report, "bad data checksum")
-                fh.seek(offset)
-                continue
-            yield offset, data
-            offset = end
-
-
-def _resync(fh: IO[bytes], bad: int, size: int, crc: Callable[[bytes], int], report: Callable[[str], None],
-            why: str) -> int:
-    """The offset of the next intact record after a corrupt one at ``bad`` (``size``: none)."""
-    fh.seek(bad + 1)
-    window = fh.read(min(_RESYNC_WINDOW, size - bad - 1) + 11)
-    for i in range(len(window) - 11):
-        length, header_crc = _HEADER.unpack_from(window, i)
-        start = bad + 1 + i
-        if start + 16 + length > size or crc(window[i:i + 8]) != header_crc:
-            continue
-        fh.seek(start + 12)
-        data = fh.read(length)
-        tail = fh.read(4)
-        if len(tail) == 4 and crc(data) == _CRC.unpack(tail)[0]:
-            report(f"corrupt record at byte {bad} ({why}); {start - bad} bytes skipped, "
-                   f"reading resumed at byte {start}")
-            return start
-    report(f"corrupt record at byte {bad} ({why}); the rest of the file ({size - bad} bytes) skipped")
-    return size
 
 
 # -- one run's files -----------------------------------------------------------------------------
@@ -254,7 +164,7 @@ def _scan(files: list[tuple[Path, str]]) -> _Scan:
     for path, label in files:
         read_to = 0
         try:
-            for offset, data in _records(path, label, scan.problems):
+            for offset, data in records(path, label, scan.problems):
                 read_to = offset + len(data) + 16
                 try:
                     event = event_pb2.Event.FromString(data)
@@ -337,8 +247,12 @@ def _ndarray(tensor: Any) -> Any:
     """The tensor as a numpy array (TensorBoard's own conversion); ValueError when it is not one."""
     from tensorboard.util import tensor_util
 
-    if _tensor_size(tensor) is None:
+    size = _tensor_size(tensor)
+    if size is None:
         raise ValueError("shape unknown or too large")
+    # one string_val fills the whole shape: a few bytes in the file could become terabytes
+    if len(tensor.string_val) == 1 and size > 1 and size * len(tensor.string_val[0]) > _MAX_FILLED_BYTES:
+        raise ValueError("one string repeated over too many elements")
     return tensor_util.make_ndarray(tensor)
 
 
@@ -481,7 +395,7 @@ def _stream_media(scan: _Scan) -> Iterator[MediaItem]:
         if label not in scan.media_files:
             continue
         try:
-            for _offset, data in _records(path, label, None, limit=scan.read_to.get(label, 0)):
+            for _offset, data in records(path, label, None, limit=scan.read_to.get(label, 0)):
                 try:
                     event = event_pb2.Event.FromString(data)
                 except Exception:  # noqa: BLE001 (reported by the scan)

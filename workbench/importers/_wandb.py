@@ -1,12 +1,8 @@
 """W&B offline runs (``wandb/offline-run-*/run-*.wandb``) as :class:`ImportedRun` objects.
 
-A ``.wandb`` file is W&B's transaction log: a 7-byte header (``:W&B``, magic ``0xBEE1``, version
-0) and then LevelDB's log format (32 KiB blocks of records, each ``crc32 | length | type | data``,
-a record longer than a block split into FIRST/MIDDLE/LAST pieces), each record one protobuf
-``wandb.proto.wandb_internal_pb2.Record``. wandb 0.31 no longer ships its Python reader of that
-format (``wandb.sdk.internal.datastore``, which its Go core replaced), so the framing is read here,
-with the same checks (the CRC of every piece, zero padding); the records themselves are decoded by
-W&B's own protobuf classes.
+A ``.wandb`` file is W&B's transaction log, one protobuf ``Record`` per entry; ``_wandb_log``
+reads its framing (header, 32 KiB blocks, pieces, CRC-32) and decodes the records with W&B's own
+protobuf classes.
 
 Each log is decoded once, as a stream, when its run is yielded (``read`` first reads only up to
 each log's run record, to group the logs by run id): metadata, config, summary, exit and counts
@@ -32,7 +28,6 @@ import shutil
 import struct
 import tempfile
 import weakref
-import zlib
 from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -42,15 +37,10 @@ from typing import Any
 
 from workbench.errors import ImportSourceError
 from workbench.importers._model import ImportedRun, MediaItem, Series, SourceFile
+from workbench.importers._wandb_log import Unreadable, records
 
 __all__ = ["read"]
 
-_BLOCK = 32768
-_HEAD = 7  # both the file header and each record's header are 7 bytes
-_IDENT, _MAGIC, _VERSION = b":W&B", 0xBEE1, 0
-_FULL, _FIRST, _MIDDLE, _LAST = 1, 2, 3, 4
-#: crc32 of each record type's byte: the seed of the record's checksum (as W&B's writer does)
-_SEED = {t: zlib.crc32(bytes([t])) & 0xFFFFFFFF for t in (_FULL, _FIRST, _MIDDLE, _LAST)}
 _RUN_DIR = re.compile(r"(?:offline-)?run-\d{8}_\d{6}-(.+)\Z")
 #: points held in memory by ``series()`` before they are spilled to the per-key temporary files
 _SPILL = 100_000
@@ -66,10 +56,6 @@ _NOT_CARRIED = {
     "video-file": "video is not imported (its files are kept with the run's files)",
 }
 _OTHER_MEDIA = "this W&B media type is not imported (its files, if any, are kept with the run's files)"
-
-
-class _Unreadable(Exception):
-    """Nothing of this log can be read (not a .wandb file, no run record)."""
 
 
 def read(sources: Sequence[str], **options: Any) -> Iterator[ImportedRun]:
@@ -99,7 +85,7 @@ def read(sources: Sequence[str], **options: Any) -> Iterator[ImportedRun]:
         segment = _Segment(source=source, folder=folder, log=log)
         try:
             segment.identify(pb)
-        except _Unreadable as exc:
+        except Unreadable as exc:
             yield ImportedRun(kind="wandb", source_path=source, source_id=_folder_id(folder), error=str(exc))
             continue
         if segment.run_id not in runs:
@@ -108,8 +94,8 @@ def read(sources: Sequence[str], **options: Any) -> Iterator[ImportedRun]:
     for run_id in order:
         try:
             run = _imported(run_id, runs[run_id], pb, system)
-        except (_Unreadable, OSError) as exc:  # the log went away or cannot be read since it was listed
-            error = str(exc) if isinstance(exc, _Unreadable) else f"{runs[run_id][0].log}: {exc}"
+        except (Unreadable, OSError) as exc:  # the log went away or cannot be read since it was listed
+            error = str(exc) if isinstance(exc, Unreadable) else f"{runs[run_id][0].log}: {exc}"
             run = ImportedRun(kind="wandb", source_path=runs[run_id][0].source, source_id=run_id, error=error)
         yield run
 
@@ -154,107 +140,6 @@ def _log_of(folder: Path) -> Path | None:
 def _folder_id(folder: Path) -> str:
     match = _RUN_DIR.match(folder.name)
     return match.group(1) if match else folder.name
-
-
-# -- the log format ------------------------------------------------------------------------------
-
-
-def _frames(log: Path, problems: list[str] | None) -> Iterator[tuple[int, bytes]]:
-    """(byte offset, data) of each whole record of ``log``; damage goes to ``problems`` (if given)
-    and reading goes on at the next block, as LevelDB's reader does."""
-
-    def problem(text: str) -> None:
-        if problems is not None:
-            problems.append(f"{log}: {text}")
-
-    try:
-        handle = open(log, "rb")  # noqa: SIM115 - closed below; a generator
-    except OSError as exc:
-        raise _Unreadable(f"{log}: cannot be read ({exc.strerror}); nothing to import") from exc
-    with handle:
-        header = handle.read(_HEAD)
-        if len(header) < _HEAD or struct.unpack("<4sHB", header) != (_IDENT, _MAGIC, _VERSION):
-            raise _Unreadable(f"{log}: not a W&B transaction log (its header is not ':W&B' version 0); "
-                              "nothing to import")
-        start, block = 0, header + handle.read(_BLOCK - _HEAD)
-        pos = _HEAD
-        pending: bytearray | None = None
-        pending_at = 0
-        while True:
-            while pos + _HEAD <= len(block):
-                at = start + pos
-                checksum, length, kind = struct.unpack_from("<IHB", block, pos)
-                if checksum == 0 and length == 0 and kind == 0:  # zero fill: nothing more in this block
-                    break
-                end = pos + _HEAD + length
-                if end > len(block):
-                    if len(block) < _BLOCK:
-                        problem(f"truncated record at byte {at} (the file ends at byte {start + len(block)}); "
-                                "read up to there")
-                        return
-                    problem(f"corrupt record at byte {at} (its length runs past its block); bytes {at}-"
-                            f"{start + _BLOCK} skipped")
-                    if pending is not None:
-                        problem(f"the record that began at byte {pending_at} is lost with it")
-                    pending = None
-                    break
-                data = bytes(block[pos + _HEAD:end])
-                if kind not in _SEED or zlib.crc32(data, _SEED[kind]) & 0xFFFFFFFF != checksum:
-                    problem(f"bad checksum in the record at byte {at}; bytes {at}-{start + len(block)} skipped")
-                    if pending is not None:
-                        problem(f"the record that began at byte {pending_at} is lost with it")
-                    pending = None
-                    break
-                pos = end
-                if kind == _FULL:
-                    if pending is not None:
-                        problem(f"the record that began at byte {pending_at} was never finished; skipped")
-                        pending = None
-                    yield at, data
-                elif kind == _FIRST:
-                    if pending is not None:
-                        problem(f"the record that began at byte {pending_at} was never finished; skipped")
-                    pending, pending_at = bytearray(data), at
-                elif pending is not None:  # MIDDLE or LAST of a record begun before
-                    pending += data
-                    if kind == _LAST:
-                        yield pending_at, bytes(pending)
-                        pending = None
-                # else: the rest of a record whose start was in a skipped block (already reported)
-            if len(block) < _BLOCK:  # that was the last (partial) block
-                tail = block[pos:]
-                if pending is not None:
-                    problem(f"truncated record at byte {pending_at} (the file ends at byte "
-                            f"{start + len(block)}); read up to there")
-                elif tail.strip(b"\0"):
-                    problem(f"truncated record at byte {start + pos} (the file ends at byte "
-                            f"{start + len(block)}); read up to there")
-                return
-            start += _BLOCK
-            block, pos = handle.read(_BLOCK), 0
-            if not block:
-                if pending is not None:
-                    problem(f"truncated record at byte {pending_at} (the file ends at byte {start}); "
-                            "read up to there")
-                return
-
-
-def _records(log: Path, pb: Any, problems: list[str] | None,
-             only: set[int] | None = None) -> Iterator[tuple[int, Any]]:
-    """(offset, Record) of each record of ``log`` (only those at the offsets ``only``, if given)."""
-    from google.protobuf.message import DecodeError
-
-    for at, data in _frames(log, problems):
-        if only is not None and at not in only:
-            continue
-        record = pb.Record()
-        try:
-            record.ParseFromString(data)
-        except DecodeError:
-            if problems is not None:
-                problems.append(f"{log}: the record at byte {at} is not a W&B record; skipped")
-            continue
-        yield at, record
 
 
 # -- values --------------------------------------------------------------------------------------
@@ -432,19 +317,19 @@ class _Segment:
     def identify(self, pb: Any) -> None:
         """Read up to the run record (the log's second record): its id and start time."""
         damage: list[str] = []
-        for _, record in _records(self.log, pb, damage):
+        for _, record in records(self.log, pb, damage):
             if record.WhichOneof("record_type") == "run":
                 self.run = record.run
                 return
         detail = f" ({damage[0]})" if damage else ""
-        raise _Unreadable(f"{self.log}: no run record could be read{detail}; nothing to import")
+        raise Unreadable(f"{self.log}: no run record could be read{detail}; nothing to import")
 
     def scan(self, pb: Any, spill: _Spill, earlier: int | None) -> None:
         """The one decoding pass: metadata, config, summary, exit, counts; numbers into ``spill``
         (steps shifted to follow ``earlier``, the last step of the run's earlier parts, where they
         would collide); the offsets of the rows that hold other values, for ``media()``."""
         summary: dict[tuple[str, ...], str] = {}
-        for at, record in _records(self.log, pb, self.problems):
+        for at, record in records(self.log, pb, self.problems):
             kind = record.WhichOneof("record_type")
             if kind == "history":
                 row = self.row(record, self.offset)
@@ -644,10 +529,15 @@ def _files(segments: list[_Segment], skipped: list[str]) -> list[SourceFile]:
     W&B saved (``wandb.save`` links the user's file into files/)."""
     chosen: dict[str, Path] = {}
     refused: list[str] = []
+    outside: list[str] = []
     for segment in segments:
         root = segment.files_dir()
         if not root.is_dir() or root.is_symlink():
             continue
+        # where a saved file may live: the folder W&B ran in (the one holding wandb/), so a
+        # hostile run folder cannot pull ~/.ssh/id_rsa into the store by listing a link as saved
+        folder = segment.folder.resolve()
+        project = folder.parent.parent if folder.parent.name == "wandb" else folder.parent
         for dirpath, dirnames, filenames in os.walk(root):
             here = Path(dirpath)
             dirnames[:] = sorted(d for d in dirnames if not (here / d).is_symlink())
@@ -661,11 +551,17 @@ def _files(segments: list[_Segment], skipped: list[str]) -> list[SourceFile]:
                         refused.append(rel)
                         continue
                     path = path.resolve()  # the saved file itself (the writer refuses links)
+                    if not path.is_relative_to(project):
+                        outside.append(rel)
+                        continue
                 if path.is_file():
                     chosen[rel] = path
     if refused:
         skipped.append(f"{len(refused)} file link(s) in files/ that the run's log does not list as saved "
                        f"({', '.join(refused[:5])}): not followed")
+    if outside:
+        skipped.append(f"{len(outside)} saved file link(s) that point outside the folder W&B ran in "
+                       f"({', '.join(outside[:5])}): not followed (copy such files next to the run to import them)")
     return [SourceFile(name=name, path=path) for name, path in chosen.items()]
 
 
@@ -743,7 +639,7 @@ def _media(segments: list[_Segment], pb: Any, problems: list[str]) -> Iterator[M
         if not segment.media_at:
             continue
         root = segment.files_dir().resolve()
-        for _, record in _records(segment.log, pb, None, only=segment.media_at):
+        for _, record in records(segment.log, pb, None, only=segment.media_at):
             row, _ = _row(record, segment.offset, numbers=False)
             if row is None:
                 continue

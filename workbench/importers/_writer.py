@@ -27,7 +27,7 @@ import re
 import shutil
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,7 @@ from workbench.errors import ImportSourceError, MissingExtra, StoreError, Workbe
 from workbench.importers._checks import Checker, file_problem, is_time
 from workbench.importers._model import ImportedRun, MediaItem, SourceFile
 from workbench.importers._points import Points, series_arrays
-from workbench.importers._report import ImportReport, RunReport, SourceFailure
+from workbench.importers._report import ImportReport, RunReport, SourceFailure, _plain
 from workbench.importers._staging import exchange, link_tree, staging, staging_root
 from workbench.settings import Settings, load_settings
 from workbench.store._paths import FORMAT, Layout
@@ -331,9 +331,14 @@ class _Importer:
                         os.rename(staged, trash)
                     shutil.rmtree(trash, ignore_errors=True)
                     report.outcome = "updated"
-                if self.settings.fsync:
-                    sync_filesystem(self.layout.runs)
-                self.layout.note_change(run_id)
+                try:  # the run is in place: what fails now costs a line, not the run
+                    if self.settings.fsync:
+                        sync_filesystem(self.layout.runs)
+                    self.layout.note_change(run_id)
+                except OSError as exc:
+                    problems.append(f"the run is in the store, but its change could not be noted for open "
+                                    f"catalogs ({_oserror(exc, self.layout.catalog)}): `workbench reindex` "
+                                    "catches them up")
         report.files = self._files(run, run_id, record, check)
         if report.files and report.outcome == "unchanged":
             report.outcome = "updated"
@@ -455,6 +460,10 @@ class _Importer:
         except WorkbenchError as exc:
             check.problems.append(f"the run's files were not imported: {exc}")
             return 0
+        except OSError as exc:  # copying them into the store's staging (a full disk): the run is in already
+            check.problems.append(f"the run's files were not imported: {_oserror(exc, folder)}; the next import "
+                                  "tries again")
+            return 0
         finally:
             shutil.rmtree(folder, ignore_errors=True)
         return len(chosen)
@@ -482,7 +491,9 @@ class _Bar:
                 from tqdm import tqdm
             except ImportError:
                 return
-            self.bar = tqdm(total=total, desc=desc, unit="run", leave=False, file=sys.stderr, mininterval=0.2)
+            # the source as given may hold any character (a file name): shown escaped, as the report does
+            self.bar = tqdm(total=total, desc=_plain(desc), unit="run", leave=False, file=sys.stderr,
+                            mininterval=0.2)
 
     def add_points(self, n: int) -> None:
         self.points += n
@@ -521,14 +532,17 @@ def write_runs(
         raise ValueError(f"progress must be 'auto', 'always' or 'never', not {progress!r}")
     started = time.perf_counter()
     settings = load_settings(root)
-    layout = Layout(settings.root)
-    layout.ensure()
+    try:
+        Layout(settings.root).ensure()
+    except OSError as exc:
+        raise StoreError(f"cannot open the store at {settings.root} to import into: "
+                         f"{_oserror(exc, settings.root)}") from exc
     report = ImportReport(what)
     total = len(runs) if hasattr(runs, "__len__") else None  # type: ignore[arg-type]
     label = source if source is not None else what
     bar = _Bar(progress, f"{what} {label}" if source is not None else what, total)
     try:
-        with staging(settings) as folder:
+        with _staging_or_store_error(settings) as folder:
             importer = _Importer(settings, project, folder)
             iterator = iter(runs)
             while True:
@@ -550,6 +564,32 @@ def write_runs(
         bar.close()
     report.seconds = time.perf_counter() - started
     return report
+
+
+@contextlib.contextmanager
+def _staging_or_store_error(settings: Settings) -> Iterator[Path]:
+    """:func:`staging`, its own OS errors (the folder cannot be made: a full disk, permissions)
+    as a StoreError naming the path; errors of the block pass through."""
+    entered = False
+    try:
+        with staging(settings) as folder:
+            entered = True
+            yield folder
+    except OSError as exc:
+        if entered:
+            raise
+        where = staging_root(settings.root)
+        raise StoreError(f"cannot make the import's staging folder under {where}: {_oserror(exc, where)}") from exc
+
+
+def _oserror(exc: OSError, where: str | os.PathLike[str]) -> str:
+    """An OS error while writing ``where``: a full disk, a quota, a read-only or failing
+    filesystem in the store's words (the path, the free space there, the fix); any other as it is."""
+    from workbench.store._faults import describe, is_storage_fault, remedy
+
+    if is_storage_fault(exc):
+        return f"{describe(exc, where)}: {remedy(exc)}"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _write_one(importer: _Importer, run: ImportedRun, bar: _Bar) -> RunReport:
@@ -575,6 +615,9 @@ def _write_one(importer: _Importer, run: ImportedRun, bar: _Bar) -> RunReport:
         raise
     except (WorkbenchError, OSError, ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
         entry.outcome, entry.error = "failed", f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, OSError):
+            where = exc.filename if isinstance(exc.filename, str) else importer.settings.root
+            entry.error = f"{_oserror(exc, where)}; nothing of this run was written"
         entry.points = entry.media = 0
     finally:
         shutil.rmtree(importer.staging / (entry.run_id or "-"), ignore_errors=True)
