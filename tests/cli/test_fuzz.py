@@ -353,8 +353,11 @@ def problem(argv: list[str], result: dict[str, Any]) -> str | None:
         if code != verdict:
             return f"exit code {code}, but argparse says {verdict}"
         return None if code != 2 or "error:" in err else "exit code 2 without an error message"
-    if code == 2:  # a command group without its verb prints its help; an import that could read nothing says so
-        if "import" in argv and "workbench: import: nothing could be read" in err:
+    if code == 2:  # a command group without its verb prints its help; import and sync document 2 (nothing
+        # could be imported, could not sync: docs/import.md, docs/remote.md) and say why on stderr
+        if ("import" in argv or "sync" in argv) and any(
+                line.startswith(("workbench: error: ", "workbench: import: ")) and len(line) > 30
+                for line in err.splitlines()):
             return None
         return None if "usage:" in out else "exit code 2 for a line argparse accepts, and no help"
     if code not in (0, 1):
