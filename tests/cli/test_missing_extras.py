@@ -88,6 +88,20 @@ def test_remote_commands_without_the_remote_extra(tmp_path: Path, command: list[
     assert "(fabric is not installed)" in line
 
 
+@pytest.mark.parametrize("kind, blocked", [("tensorboard", "tensorboard"), ("mlflow", "mlflow"),
+                                           ("wandb", "wandb")])
+def test_import_without_the_import_extra(tmp_path: Path, kind: str, blocked: str) -> None:
+    """Each reader's library is the 'import' extra: one line naming it, nothing written."""
+    source = tmp_path / "source"
+    (source / "0").mkdir(parents=True)  # something to open: a folder (an MLflow file store needs meta.yaml)
+    (source / "0" / "meta.yaml").write_text("name: Default\nexperiment_id: '0'\nlifecycle_stage: active\n")
+    (source / "events.out.tfevents.1.host").write_bytes(b"")
+    (source / "run-x.wandb").write_bytes(b"")
+    proc = _cli(tmp_path / "store", [blocked], "import", kind, str(source))
+    _assert_one_line(proc, "import", f"workbench import {kind}")
+    assert not (tmp_path / "store" / "runs").exists() or not any((tmp_path / "store" / "runs").iterdir())
+
+
 def test_the_error_is_a_missing_extra_and_an_import_error() -> None:
     from workbench._extras import check, require
 

@@ -238,7 +238,7 @@ def test_a_staging_folder_that_cannot_be_made_is_a_store_error(tmp_path: Path) -
     with wb.init(project="p", root=root):
         pass
     (root / "import").write_text("in the way")
-    with pytest.raises(wb.StoreError, match="staging folder under .*import"):
+    with pytest.raises(wb.StoreError, match=r"staging folder under .*import"):
         write_runs([random_run("r", 3, [])], root=root, progress="never")
     done = workbench(root, "import", "csv", str(tmp_path / "none.csv"))
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr

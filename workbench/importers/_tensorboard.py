@@ -452,6 +452,14 @@ def read(sources: Sequence[str], **options: Any) -> Iterator[ImportedRun]:
     ``options``: ``project`` (recorded on each run; the writer's own ``project`` wins).
     """
     project = options.get("project")
+    try:  # TensorBoard's protos: the 'import' extra (no TensorFlow needed)
+        from tensorboard.compat.proto import event_pb2  # noqa: F401
+    except ImportError as exc:
+        from workbench._extras import _message
+        from workbench.errors import MissingExtra
+
+        raise MissingExtra(_message("workbench import tensorboard", "import", exc.name or "tensorboard"),
+                           extra="import", module=exc.name or "tensorboard") from exc
     checked: list[tuple[str, Path]] = []
     for source in sources:
         path = Path(source)
