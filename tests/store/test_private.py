@@ -110,6 +110,9 @@ _ALLOWED = {
     ("workbench/compat/_wandb_artifact.py", "copyfile"): "inside the 0700 staging directory",
     ("workbench/compat/_wandb_artifact.py", "open"): "Artifact.new_file, inside the 0700 staging directory",
     ("workbench/compat/_wandb_run.py", "mkdtemp"): "a disabled run's scratch directory (0700), outside the store",
+    ("workbench/importers/_mlflow.py", "mkdtemp"): "MLflow artifacts downloaded for one run (0700), outside the store",
+    ("workbench/importers/_wandb.py", "mkdtemp"): "a W&B run's spilled series (0700), outside the store",
+    ("workbench/importers/_wandb.py", "open"): "spill files inside that 0700 directory",
 }
 
 

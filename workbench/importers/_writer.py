@@ -31,7 +31,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from workbench._private import make_dir
+from workbench._private import make_dir, private_opener
 from workbench.errors import ImportSourceError, MissingExtra, StoreError, WorkbenchError
 from workbench.importers._checks import Checker, file_problem, is_time
 from workbench.importers._model import ImportedRun, MediaItem, SourceFile
@@ -90,7 +90,8 @@ def _media_value(item: MediaItem, scratch: Path, n: int) -> Any:
         if suffix is None:
             raise ValueError("the image is not PNG, JPEG, GIF, WebP or BMP")
         path = scratch / f"{n}{suffix}"
-        path.write_bytes(data)
+        with open(path, "wb", opener=private_opener) as out:  # 0600, like every file of the store
+            out.write(data)
         value: Any = Image(path)
     elif item.kind == "histogram":
         edges, counts = item.payload
@@ -447,8 +448,9 @@ class _Importer:
                 make_dir(dest.parent)
                 try:
                     os.link(path, dest)
-                except OSError:
-                    shutil.copyfile(path, dest)
+                except OSError:  # another filesystem: a private copy (0600)
+                    with open(path, "rb") as src, open(dest, "wb", opener=private_opener) as out:
+                        shutil.copyfileobj(src, out, 1 << 20)
             log_artifact(self.layout, self.settings, folder, artifact_name(run.kind, run_id), "run-files",
                          metadata={"source": {"kind": run.kind, "path": record["source"]["path"],
                                               "id": record["source"]["id"]}}, run_id=run_id)
