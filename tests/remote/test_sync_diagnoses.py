@@ -173,7 +173,8 @@ def test_a_link_broken_mid_sync_prints_no_paramiko_traceback(server: tuple[Sshd,
     remote_root = tmp_path / "remote-store"
     make_runs(remote_root, 4, steps=3000)
     local = tmp_path / "local"
-    port, listener = _corrupting_proxy(sshd.port, after=60_000)
+    # inside the archive (about 5 KB come before it; it comes gzipped, about 30 KB)
+    port, listener = _corrupting_proxy(sshd.port, after=15_000)
     try:
         configure(local, sshd, remote_root, port=port)
         path = local / "remote" / "known_hosts"  # the proxy's address must be known

@@ -1,7 +1,10 @@
 """``sync(name)``: copy the runs that changed on a remote into the local store.
 
-One command lists the remote's runs and artifacts (a manifest: paths, sizes, mtimes); the run
-records, metric segments and captured logs of every run that changed since the cursor, and the
+One command lists the remote's runs and artifacts (a manifest: paths, sizes, mtimes). The unit of
+change is the file: of every run that changed since the cursor, the files the remote lists with
+the size and mtime they had when this store placed them are hard-linked from the local copy into
+the run's new copy in staging (``_reuse``), and only the others are asked for. Those run
+records, metric segments and captured logs, and the
 manifests and alias file of every artifact that changed, and the environment files
 (``environments/<digest>.json``) this store lacks, come in one streamed tar archive, each
 member checked (its path, see ``_manifest``; every record, manifest and alias file against the
@@ -22,6 +25,7 @@ import json
 import os
 import shlex
 import shutil
+import stat
 import sys
 import tarfile
 import threading
@@ -84,6 +88,9 @@ class SyncResult:
     #: runs of the remote that an ``ssh:NAME`` job here follows (the job's own run, kept current by
     #: the job's executor): skipped, neither downloaded nor refused
     followed: list[str] = dataclasses.field(default_factory=list)
+    #: files of changed runs that were not downloaded: the remote lists them with the size and mtime
+    #: they had when this store placed them, so the new copy hard-links the local file
+    reused: int = 0
 
 
 def state_dir(root: Path, name: str) -> Path:
@@ -105,10 +112,22 @@ def _manifest_command(remote: Remote) -> str:
             "exec find . -mindepth 1 -maxdepth 1 -printf 'E%y\\t%P\\t%s\\t%T@\\0'")
 
 
-def _archive_command(remote: Remote) -> str:
+#: an archive of at most this many bytes of files comes through ``gzip -1`` where the remote has it:
+#: a small delta (an edited record, a live run's new segment) is otherwise dominated by tar's
+#: padding (the last 10 KiB record) and by JSON that compresses 3-5x; a bigger one is mostly parquet,
+#: which gzip shrinks little at about 35 MB/s of the remote's CPU
+_COMPRESS_BYTES = 1 << 20
+
+
+def _archive_command(remote: Remote, *, compress: bool = False) -> str:
     # members are named runs/..., artifacts/... and environments/... (relative to the remote root)
-    return (f"cd {shlex.quote(remote.root)} && "
-            "exec tar -cf - --null --no-recursion --ignore-failed-read -T - 2>/dev/null")
+    tar = "tar -cf - --null --no-recursion --ignore-failed-read -T - 2>/dev/null"
+    if not compress:
+        return f"cd {shlex.quote(remote.root)} && exec {tar}"
+    # tar's exit status through the pipe (POSIX sh has no pipefail): fd 4 carries it out of the
+    # pipeline into $s while the compressed stream goes to the real stdout (fd 3)
+    return (f"cd {shlex.quote(remote.root)} || exit 1; command -v gzip >/dev/null 2>&1 || exec {tar}; "
+            f"exec 3>&1; s=$( {{ {{ {tar}; echo $? >&4; }} | gzip -1 >&3; }} 4>&1 ); exit \"${{s:-2}}\"")
 
 
 def _read_cursor(path: Path) -> tuple[dict[str, list[list[Any]]], dict[str, list[list[Any]]]]:
@@ -251,8 +270,9 @@ def _marked_record(data: bytes, path: str, name: str) -> bytes | str:
 
 
 def _receive(conn: Connection, paths: list[str], staging: Path, result: SyncResult,
-             refused_runs: set[str], bar: _Bar) -> set[str]:
-    """Stream the archive of ``paths`` into ``staging``; the paths that arrived."""
+             refused_runs: set[str], bar: _Bar, *, compress: bool = False) -> set[str]:
+    """Stream the archive of ``paths`` into ``staging``; the paths that arrived. ``compress``: ask
+    for it through gzip (a remote without gzip sends it plain: either is read)."""
     expected = set(paths)
     arrived: set[str] = set()
     # small files are written by a few threads: creating a file or directory costs ~0.2 ms of
@@ -260,7 +280,7 @@ def _receive(conn: Connection, paths: list[str], staging: Path, result: SyncResu
     writers = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="workbench-sync")
     pending: list[concurrent.futures.Future[None]] = []
     # framed: banners the remote's login shell prints before the tar stream are skipped (_frame)
-    channel, stream = conn.open_stream(_archive_command(conn.remote), what="the transfer")
+    channel, stream = conn.open_stream(_archive_command(conn.remote, compress=compress), what="the transfer")
     errors: list[BaseException] = []
     sender = threading.Thread(target=_send_list, args=(channel, paths, errors), daemon=True)
     sender.start()
@@ -276,7 +296,7 @@ def _receive(conn: Connection, paths: list[str], staging: Path, result: SyncResu
             refused_runs.add(f"artifacts/{first}" if artifact else first)
 
     try:
-        with tarfile.open(fileobj=stream, mode="r|") as archive:
+        with tarfile.open(fileobj=stream, mode="r|*") as archive:
             for member in archive:
                 full = member.name
                 why = unsafe_reason(full)
@@ -470,6 +490,45 @@ def _refuse_existing(result: SyncResult, name: str, run_id: str, existing: Any) 
                           f"exists here ({what}); it is left as it is")
 
 
+def _reuse(layout: Layout, staging: Path, run_id: str, listed: list[Entry],
+           placed: list[list[Any]] | None) -> set[str]:
+    """Hard-link into ``staging/<run_id>`` each file of the local copy of ``run_id`` that the remote
+    still lists with the size and mtime it had when this store placed it (``placed``: the run's
+    cursor entry); the paths linked (relative to runs/). Store files are replaced by a rename,
+    never changed in place, so the old copy and the new share nothing that can change. A file the
+    remote no longer lists (segments merged by compaction) is not linked; tiles are linked with
+    the metric file they belong to (their name holds its size). Any doubt (a missing file, another
+    size, a link that fails) means the file is downloaded."""
+    if not placed:
+        return set()
+    before = {str(item[0]): (item[1], item[2]) for item in placed
+              if isinstance(item, list) and len(item) == 3}
+    source = layout.run_dir(run_id)
+    linked: set[str] = set()
+    for entry in listed:
+        if before.get(entry.path) != (entry.size, entry.mtime):
+            continue
+        relative = entry.path.split("/", 1)[1]
+        local = source / relative
+        try:
+            info = os.lstat(local)
+            if not stat.S_ISREG(info.st_mode) or (relative != "run.json" and info.st_size != entry.size):
+                continue
+            make_dir((staging / entry.path).parent)
+            os.link(local, staging / entry.path)
+        except OSError:
+            continue
+        linked.add(entry.path)
+        tile = tiles.sidecar(local, entry.size)
+        if relative.startswith("metrics/") and tile.is_file():
+            try:
+                make_dir(tiles.tile_dir(staging / run_id / "metrics"))
+                os.link(tile, tiles.sidecar(staging / entry.path, entry.size))
+            except OSError:
+                pass  # it cannot be linked: tiles are derived, rebuilt in staging
+    return linked
+
+
 def _place(layout: Layout, staging: Path, run_ids: list[str]) -> None:
     trash = staging / ".replaced"
     make_dir(trash, parents=False)
@@ -541,18 +600,25 @@ def sync_remote(settings: Settings, name: str, *, progress: str | None = None,
                 staging = state / f"staging-{os.getpid()}-{os.urandom(4).hex()}"
                 make_dir(staging, parents=False, exist_ok=False)
                 try:
-                    entries = [e for run_id in changed for e in manifest.runs[run_id]]
+                    # the unit of change is the file: what the local copy already has is linked
+                    linked: set[str] = set()
+                    for run_id in changed:
+                        linked |= _reuse(layout, staging, run_id, manifest.runs[run_id], cursor.get(run_id))
+                    result.reused = len(linked)
+                    entries = [e for run_id in changed for e in manifest.runs[run_id] if e.path not in linked]
                     art_entries = [e for art in changed_art for e in manifest.artifacts[art]]
                     paths = ([f"runs/{e.path}" for e in entries]
                              + [f"artifacts/{e.path}" for e in art_entries]
                              + [f"environments/{e.path}" for e in envs])
-                    bar = _Bar(sum(e.size for e in entries + art_entries + envs), len(paths), name,
-                               progress or settings.progress, callback)
+                    total = sum(e.size for e in entries + art_entries + envs)
+                    bar = _Bar(total, len(paths), name, progress or settings.progress, callback)
                     refused_runs = set(manifest.refused_runs)
                     try:
-                        arrived = _receive(conn, paths, staging, result, refused_runs, bar)
+                        arrived = (_receive(conn, paths, staging, result, refused_runs, bar,
+                                            compress=total <= _COMPRESS_BYTES) if paths else set())
                     finally:
                         bar.close()
+                    arrived |= {f"runs/{path}" for path in linked}
                     # a run whose files did not all arrive (it changed meanwhile) waits for the next sync
                     complete = [run_id for run_id in changed if run_id not in refused_runs
                                 and all(f"runs/{e.path}" in arrived for e in manifest.runs[run_id])]
