@@ -6,12 +6,12 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 from workbench._private import make_dir
 from workbench.settings import Settings
+from workbench.store._atomic import exchange_dirs
 
 __all__ = ["exchange", "link_tree", "staging", "staging_root"]
 
@@ -36,27 +36,9 @@ def link_tree(source: Path, target: Path) -> None:
                 shutil.copy2(entry.path, dest)
 
 
-_RENAME_EXCHANGE = 2
-
-
 def exchange(a: Path, b: Path) -> bool:
-    """Swap two directories atomically (Linux renameat2, as sync places runs); False where that
-    is not available (then the old copy goes aside and the new one in: a short gap)."""
-    if not sys.platform.startswith("linux"):
-        return False
-    import ctypes
-
-    try:
-        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
-    except (OSError, AttributeError):
-        return False
-    at_fdcwd = -100
-    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), _RENAME_EXCHANGE) == 0:
-        return True
-    err = ctypes.get_errno()
-    if err in (22, 38, 95):  # EINVAL, ENOSYS, EOPNOTSUPP: the filesystem cannot exchange
-        return False
-    raise OSError(err, f"cannot swap {a} and {b}: {os.strerror(err)}")
+    """Swap two directories atomically (the store's :func:`~workbench.store._atomic.exchange_dirs`)."""
+    return exchange_dirs(a, b)
 
 
 def _clean_leftovers(folder: Path) -> None:

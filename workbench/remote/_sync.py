@@ -19,7 +19,6 @@ mirror (``_mirror``), never over local ones; their blobs come on demand (``_fetc
 from __future__ import annotations
 
 import concurrent.futures
-import ctypes
 import dataclasses
 import json
 import os
@@ -49,7 +48,7 @@ from workbench.remote._manifest import (
 from workbench.remote._mirror import check_staged, place_artifacts
 from workbench.settings import Settings, load_settings
 from workbench.store import tiles
-from workbench.store._atomic import atomic_write_json, dumps_json, sync_filesystem, write_all
+from workbench.store._atomic import atomic_write_json, dumps_json, exchange_dirs, sync_filesystem, write_all
 from workbench.store._lock import file_lock
 from workbench.store._paths import Layout
 from workbench.store._schema import (
@@ -153,27 +152,6 @@ def last_sync(root: Path, name: str) -> dict[str, Any] | None:
 
 def _signature(entries: list[Entry]) -> list[list[Any]]:
     return [[e.path, e.size, e.mtime] for e in entries]
-
-
-_RENAME_EXCHANGE = 2
-
-
-def _exchange(a: Path, b: Path) -> bool:
-    """Swap two directories atomically (Linux renameat2); False where that is not available."""
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        renameat2 = libc.renameat2
-    except (OSError, AttributeError):
-        return False
-    at_fdcwd = -100
-    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), _RENAME_EXCHANGE) == 0:
-        return True
-    err = ctypes.get_errno()
-    if err in (22, 38, 95):  # EINVAL, ENOSYS, EOPNOTSUPP: the filesystem cannot exchange
-        return False
-    raise OSError(err, f"cannot swap {a} and {b}: {os.strerror(err)}")
 
 
 class _Bar:
@@ -537,7 +515,7 @@ def _place(layout: Layout, staging: Path, run_ids: list[str]) -> None:
         target = layout.run_dir(run_id)
         tiles.rebuild(staged / "metrics")  # tiles are not synced: derived here (docs/store.md, "Tiles")
         if target.exists():
-            if not _exchange(staged, target):
+            if not exchange_dirs(staged, target):
                 # no atomic swap here: the old copy goes aside, then the new one in (a short gap)
                 os.rename(target, trash / run_id)
                 os.rename(staged, target)
@@ -567,7 +545,7 @@ def _place_artifacts(settings: Settings, name: str, staging: Path, changed: list
             continue
         ready.append(artifact)
     if ready:
-        place_artifacts(settings.root, name, staged, ready, _exchange)
+        place_artifacts(settings.root, name, staged, ready, exchange_dirs)
     return ready
 
 

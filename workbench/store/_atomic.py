@@ -14,8 +14,16 @@ from typing import Any
 
 from workbench._private import OPEN_FLAGS, open_private
 
-__all__ = ["atomic_file", "atomic_write_bytes", "atomic_write_json", "dumps_json", "sync_filesystem", "sync_paths",
-           "write_all"]
+__all__ = [
+    "atomic_file",
+    "atomic_write_bytes",
+    "atomic_write_json",
+    "dumps_json",
+    "exchange_dirs",
+    "sync_filesystem",
+    "sync_paths",
+    "write_all",
+]
 
 
 def write_all(fd: int, data: bytes | memoryview) -> None:
@@ -208,3 +216,28 @@ def sync_paths(files: Iterable[Path], dirs: Iterable[Path] = ()) -> list[Path]:
             for _, fd, _ in opened:
                 os.close(fd)
     return done
+
+
+_RENAME_EXCHANGE = 2
+
+
+def exchange_dirs(a: Path, b: Path) -> bool:
+    """Swap two directories atomically (Linux ``renameat2(RENAME_EXCHANGE)``): a reader sees the
+    old one or the new one, never neither. False where that is not available (not Linux, or a
+    filesystem that cannot exchange): the caller then moves the old one aside and the new one in,
+    with a short gap. Sync places runs and artifacts, and imports place grown runs, this way."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd = -100
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):  # the filesystem cannot exchange
+        return False
+    raise OSError(err, f"cannot swap {a} and {b}: {os.strerror(err)}")
