@@ -102,13 +102,45 @@ def known_hosts_path(root: Path) -> Path:
 
 def _manifest_command(remote: Remote) -> str:
     python, root = shlex.quote(remote.python), shlex.quote(remote.root)
-    # exit statuses 3/4/5: see raise_for_checks; find is GNU find (-printf)
+    # exit statuses 3/4/5: see raise_for_checks; find is GNU find (-printf). The listing names every
+    # file of the store with its size and mtime, and is sent at every sync even when nothing changed:
+    # through gzip -1 where the remote has it (full paths repeat their run's prefix: 10-20x smaller;
+    # rsync compresses its file list the same way), with the status of the finds kept (fd 4, as in
+    # _archive_command)
+    listing = ("find . -mindepth 1 -maxdepth 3 -printf '%y\\t%P\\t%s\\t%T@\\0' || return $?; "
+               f"if cd {root}/artifacts 2>/dev/null; then "
+               "find . -mindepth 1 -maxdepth 2 -printf 'A%y\\t%P\\t%s\\t%T@\\0' || return $?; fi; "
+               f"cd {root}/environments 2>/dev/null || return 0; "
+               "find . -mindepth 1 -maxdepth 1 -printf 'E%y\\t%P\\t%s\\t%T@\\0'")
     return (f"[ -x {python} ] || exit 3; [ -d {root} ] || exit 4; cd {root}/runs 2>/dev/null || exit 5; "
-            "find . -mindepth 1 -maxdepth 3 -printf '%y\\t%P\\t%s\\t%T@\\0' || exit $?; "
-            f"if cd {root}/artifacts 2>/dev/null; then "
-            "find . -mindepth 1 -maxdepth 2 -printf 'A%y\\t%P\\t%s\\t%T@\\0' || exit $?; fi; "
-            f"cd {root}/environments 2>/dev/null || exit 0; "
-            "exec find . -mindepth 1 -maxdepth 1 -printf 'E%y\\t%P\\t%s\\t%T@\\0'")
+            f"wb_list() {{ {listing}; }}; "
+            "command -v gzip >/dev/null 2>&1 || { wb_list; exit $?; }; "
+            "exec 3>&1; s=$( { { wb_list; echo $? >&4; } | gzip -1 >&3; } 4>&1 ); exit \"${s:-2}\"")
+
+
+#: the most a listing may hold once decompressed (100,000 runs of a dozen files are about 100 MB)
+_MAX_LISTING = 1 << 28
+
+
+def _listing_bytes(data: bytes, name: str) -> bytes:
+    """The listing as find printed it: ``data`` itself, or gunzipped (bounded: a hostile remote's
+    gzip bomb is refused, not inflated)."""
+    if not data.startswith(b"\x1f\x8b"):
+        return data
+    import zlib
+
+    inflate = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        out = inflate.decompress(data, _MAX_LISTING)
+    except zlib.error as exc:
+        raise RemoteError(f"remote {name!r} sent a damaged listing ({exc}); sync again") from exc
+    if inflate.unconsumed_tail:
+        raise RemoteError(f"remote {name!r} sent a listing of more than {_MAX_LISTING >> 20} MiB; "
+                          "refused (is it a workbench store?)")
+    if not inflate.eof:
+        raise RemoteError(f"remote {name!r} sent a damaged listing (it ends before its gzip stream does); "
+                          "sync again")
+    return out
 
 
 #: an archive of at most this many bytes of files comes through ``gzip -1`` where the remote has it:
@@ -564,7 +596,7 @@ def sync_remote(settings: Settings, name: str, *, progress: str | None = None,
         with connect(remote, known_hosts_path(settings.root)) as conn:
             listing = conn.run(_manifest_command(remote), what="the listing of runs")
             raise_for_checks(remote, listing)
-            manifest = parse_manifest(listing.stdout, name)
+            manifest = parse_manifest(_listing_bytes(listing.stdout, name), name)
             result.refused.extend(manifest.refused)
             cursor_path = state / "cursor.json"
             cursor, art_cursor = _read_cursor(cursor_path)
