@@ -129,16 +129,7 @@ class _Scan:
                 if not buf.chunks:
                     yield Series(key, buf.steps, buf.values, buf.times)
                     continue
-                steps, values, times = array("q"), array("d"), array("d")
-                assert self.spill is not None
-                for offset, count in buf.chunks:
-                    self.spill.seek(offset)
-                    for part in (steps, values, times):
-                        part.fromfile(self.spill, count)
-                steps.extend(buf.steps)
-                values.extend(buf.values)
-                times.extend(buf.times)
-                yield Series(key, steps, values, times)
+                yield Series(key, *_all_points(self, buf))
         finally:
             self.close()
 
