@@ -8,6 +8,7 @@ shadow the top-level one that other test directories import).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import getpass
 import os
@@ -197,3 +198,34 @@ def snapshot(root: Path) -> dict[str, bytes]:
     if not root.exists():
         return {}
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@contextlib.contextmanager
+def job_stores(sshd: Sshd, root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, settings: str,
+               script: str) -> Iterator[Path]:
+    """A local store (``settings``: its workbench.toml) with remote ``gpu`` (a second root here,
+    over sshd) and ``script`` as ``train.py`` in the working folder; yields the remote root. After:
+    the scheduler stopped and no remote job left behind (a failed test kills its process group)."""
+    import textwrap
+
+    from workbench.jobs import list_jobs
+    from workbench.jobs.daemon import stop_scheduler
+    from workbench.settings import load_settings
+
+    root.mkdir(parents=True)
+    (root / "workbench.toml").write_text(settings)
+    remote_root = tmp_path / "remote-store"
+    configure(root, sshd, remote_root)
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "train.py").write_text(textwrap.dedent(script))
+    monkeypatch.setenv("WORKBENCH_SYSTEM_METRICS", "0")
+    monkeypatch.chdir(work)
+    yield remote_root
+    with contextlib.suppress(Exception):
+        stop_scheduler(load_settings(root), timeout=20)
+    for job in list_jobs(root):
+        pgid = (job.record["job"].get("process") or {}).get("pgid")
+        if pgid:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(int(pgid), signal.SIGKILL)

@@ -7,18 +7,15 @@ it is the same machine a test can look at the remote process group directly.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import subprocess
 import sys
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from _sshd import Sshd, configure, free_port, sshd_fixture  # noqa: F401 - fixtures
+from _sshd import Sshd, configure, free_port, job_stores, sshd_fixture  # noqa: F401 - fixtures
 from conftest import wait_for
 
 import workbench as wb
@@ -64,23 +61,9 @@ def group_members(pgid: int) -> list[int]:
 @pytest.fixture(name="stores")
 def stores_fixture(sshd: Sshd, root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A local store with remote ``gpu`` (a second root here, over sshd); the script's folder."""
-    root.mkdir(parents=True)
-    (root / "workbench.toml").write_text("cancel_grace = 2.0\nscheduler_idle_exit = 30.0\n")
-    remote_root = tmp_path / "remote-store"
-    configure(root, sshd, remote_root)
-    work = tmp_path / "work"
-    work.mkdir()
-    (work / "train.py").write_text(textwrap.dedent(LOOP))
-    monkeypatch.setenv("WORKBENCH_SYSTEM_METRICS", "0")
-    monkeypatch.chdir(work)
-    yield remote_root
-    with contextlib.suppress(Exception):
-        stop_scheduler(load_settings(root), timeout=20)
-    for job in list_jobs(root):  # a failed test leaves no remote job behind
-        pgid = (job.record["job"].get("process") or {}).get("pgid")
-        if pgid:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(int(pgid), signal.SIGKILL)
+    with job_stores(sshd, root, tmp_path, monkeypatch,
+                    settings="cancel_grace = 2.0\nscheduler_idle_exit = 30.0\n", script=LOOP) as remote_root:
+        yield remote_root
 
 
 def launch(root: Path, steps: int, pause: float, **kwargs: Any) -> Job:

@@ -8,24 +8,18 @@ executor keeps it current; its local record is the job's), and a second sync mov
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _sshd import Sshd, configure, make_runs, sshd_fixture  # noqa: F401 - fixtures
+from _sshd import Sshd, configure, job_stores, make_runs, sshd_fixture  # noqa: F401 - fixtures
 
 import workbench as wb
-from workbench.jobs import list_jobs
-from workbench.jobs.daemon import stop_scheduler
-from workbench.settings import load_settings
 
 pytestmark = pytest.mark.slow
 
@@ -45,23 +39,9 @@ def cli(*args: str, root: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(name="stores")
 def stores_fixture(sshd: Sshd, root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    root.mkdir(parents=True)
-    (root / "workbench.toml").write_text("scheduler_idle_exit = 30.0\n")
-    remote_root = tmp_path / "remote-store"
-    configure(root, sshd, remote_root)
-    work = tmp_path / "work"
-    work.mkdir()
-    (work / "train.py").write_text(textwrap.dedent(SCRIPT))
-    monkeypatch.setenv("WORKBENCH_SYSTEM_METRICS", "0")
-    monkeypatch.chdir(work)
-    yield remote_root
-    with contextlib.suppress(Exception):
-        stop_scheduler(load_settings(root), timeout=20)
-    for job in list_jobs(root):  # a failed test leaves no remote job behind
-        pgid = (job.record["job"].get("process") or {}).get("pgid")
-        if pgid:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(int(pgid), signal.SIGKILL)
+    with job_stores(sshd, root, tmp_path, monkeypatch,
+                    settings="scheduler_idle_exit = 30.0\n", script=SCRIPT) as remote_root:
+        yield remote_root
 
 
 def test_sync_skips_the_runs_of_ssh_jobs_and_exits_0(stores: Path, root: Path) -> None:
