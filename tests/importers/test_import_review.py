@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -242,3 +243,15 @@ def test_a_staging_folder_that_cannot_be_made_is_a_store_error(tmp_path: Path) -
         write_runs([random_run("r", 3, [])], root=root, progress="never")
     done = workbench(root, "import", "csv", str(tmp_path / "none.csv"))
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+
+
+def test_a_password_in_a_source_url_is_never_shown(tmp_path: Path) -> None:
+    """The report (and the bar) name a URL source without its user:password or query."""
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    report = wb.importers.mlflow(f"http://bob:s3cret@127.0.0.1:{port}/?token=t0ken", root=tmp_path / "store",
+                                 progress="never")
+    shown = report.render()
+    assert report.exit_code == 2 and f"http://127.0.0.1:{port}/" in shown, shown
+    assert "s3cret" not in shown and "t0ken" not in shown and "bob" not in shown, shown

@@ -22,6 +22,7 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from workbench.errors import ImportSourceError, WorkbenchError
+from workbench.importers._checks import shown_source
 from workbench.importers._model import ImportedRun, MediaItem, Series, SourceFile
 from workbench.importers._report import ImportReport, RunReport, SourceFailure
 from workbench.importers._writer import run_id_for, write_runs
@@ -118,7 +119,7 @@ def from_source(kind: str, *sources: PathLike, project: str | None = None, root:
         raise WorkbenchError(f"import {kind}: give at least one source")
     for source in sources:
         text = os.fspath(source)
-        shown = _without_password(text)
+        shown = shown_source(text)
         try:
             runs = read([text], **options)
         except ImportSourceError as exc:
@@ -127,20 +128,6 @@ def from_source(kind: str, *sources: PathLike, project: str | None = None, root:
         report.extend(write_runs(runs, root=root, project=project, progress=progress, what=kind, source=shown))
     return report
 
-
-def _without_password(source: str) -> str:
-    """``source`` as it may be shown: a URL's ``user:password@`` removed (reports, progress bars)."""
-    if "://" not in source or "@" not in source:
-        return source
-    from urllib.parse import urlsplit, urlunsplit
-
-    try:
-        parts = urlsplit(source)
-        host = parts.hostname or ""
-        netloc = (f"[{host}]" if ":" in host else host) + (f":{parts.port}" if parts.port else "")
-    except ValueError:
-        return source.split("://", 1)[0] + "://..."
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
 
 
 def tensorboard(*paths: PathLike, project: str | None = None, root: PathLike | None = None,

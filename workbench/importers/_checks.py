@@ -8,7 +8,7 @@ from typing import Any
 
 from workbench.store._schema import MAX_NAME, MAX_STRING, name_problem
 
-__all__ = ["Checker", "escaped", "file_problem", "is_time"]
+__all__ = ["Checker", "escaped", "file_problem", "is_time", "shown_source"]
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -118,3 +118,21 @@ def file_problem(name: Any) -> str | None:
 def is_time(value: Any) -> bool:
     return (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
             and abs(value) <= 2**33)
+
+
+def shown_source(source: str) -> str:
+    """``source`` as reports, progress bars and records may show it: a URL without its
+    ``user:password@``, query and fragment (tokens live there); anything else as it is."""
+    if "://" not in source:
+        return source
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(source)
+        if not parts.netloc:  # sqlite:///path, file:///path: nothing to hide but a query
+            return source.split("?", 1)[0].split("#", 1)[0]
+        host = parts.hostname or ""
+        netloc = (f"[{host}]" if ":" in host else host) + (f":{parts.port}" if parts.port else "")
+    except ValueError:  # a malformed port or host: nothing of it is shown
+        return source.split("://", 1)[0] + "://..."
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))

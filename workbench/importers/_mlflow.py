@@ -32,10 +32,11 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
 from workbench.errors import ImportSourceError
+from workbench.importers._checks import shown_source
 from workbench.importers._model import ImportedRun, Series, SourceFile
 
 __all__ = ["read"]
@@ -399,10 +400,7 @@ def _resolve(source: str) -> tuple[str, str, Path | None]:
     parts = urlsplit(text)
     scheme = parts.scheme.lower()
     if scheme in ("http", "https"):
-        host = parts.hostname or ""
-        netloc = host + (f":{parts.port}" if parts.port else "")
-        shown = urlunsplit((scheme, netloc, parts.path, "", ""))  # any user:password removed
-        return text, shown, None
+        return text, shown_source(text), None
     if scheme == "sqlite":
         path = Path(url2pathname(unquote(text[len("sqlite:///"):]))) if text.startswith("sqlite:///") else None
         if path is None or not path.is_file():
@@ -411,7 +409,7 @@ def _resolve(source: str) -> tuple[str, str, Path | None]:
         path = path.resolve()
         return f"sqlite:///{path}", f"sqlite:///{path}", None
     if scheme and scheme != "file" and len(scheme) > 1:  # another database MLflow reads (postgresql://...)
-        return text, urlunsplit((scheme, parts.hostname or "", parts.path, "", "")), None
+        return text, shown_source(text), None
     folder = _local_path(text) or Path(text)
     if not folder.is_dir():
         hint = (f"for an SQLite store give sqlite:///{folder}" if folder.is_file()
